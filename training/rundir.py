@@ -1,0 +1,368 @@
+"""The run directory: the one contract between training, the explorer and the app.
+
+Every file of a run is named here and written here, atomically (a temporary file in the same
+directory, then ``os.replace``), so a reader never sees half a file. This module imports no torch
+at module level: the explorer and the app open finished runs without it.
+
+Layout of a run directory::
+
+    config.json          every option, resolved normalisation, class names, seed, versions
+    status.json          state, epoch, epochs, times, pid, error message
+    metrics.csv          one row per epoch and split (see METRIC_COLUMNS)
+    embeddings.parquet   one row per point and snapshot epoch (see EMBEDDING_COLUMNS)
+    images/<split>.npy   uint8 images of each split, shape (n, height, width)
+    pairs.npz            the pairs and triplets actually drawn, per split
+    checkpoint.pt        model constructor arguments, state dict, optimiser state, epoch, config
+    train.log            the training process's own output (written by whoever launches it)
+    projections/         cached 2-D maps, owned by the explorer
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+CONFIG = "config.json"
+STATUS = "status.json"
+METRICS = "metrics.csv"
+EMBEDDINGS = "embeddings.parquet"
+IMAGES_DIR = "images"
+PAIRS = "pairs.npz"
+CHECKPOINT = "checkpoint.pt"
+LOG = "train.log"
+PROJECTIONS_DIR = "projections"
+
+RUNNING, FINISHED, FAILED, CANCELLED = "running", "finished", "failed", "cancelled"
+STATES = (RUNNING, FINISHED, FAILED, CANCELLED)
+
+# Splits that get embeddings and images. "heldout" is reserved for classes kept out of training.
+SPLITS = ("train", "test", "shifted")
+ALL_SPLITS = ("train", "val", "test", "shifted", "heldout")
+
+# embeddings.parquet: these columns, then e0 .. e{dim-1} (float32).
+# row is the point's index within its split (and into images/<split>.npy); shift is 0 and
+# source_index is -1 for points that are not shifted copies.
+EMBEDDING_COLUMNS = ("epoch", "split", "row", "label", "class_name", "shift", "source_index")
+
+# metrics.csv: loss is the mean pair (or triplet) loss of the split's pairs; pos_dist and
+# neg_dist are mean embedding distances of its positive and negative pairs; knn_accuracy is a
+# 5-NN classifier fitted on the train embeddings of that epoch. Empty where it does not apply.
+METRIC_COLUMNS = ("epoch", "split", "loss", "pos_dist", "neg_dist", "knn_accuracy", "seconds")
+
+ENV_RUNS_DIR = "EXPLORER_RUNS_DIR"
+DEFAULT_RUNS_DIR = "runs"
+
+
+class RunDirError(ValueError):
+    """A run directory, or one of its files, is missing or unreadable."""
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get(ENV_RUNS_DIR) or DEFAULT_RUNS_DIR)
+
+
+# ---------------------------------------------------------------- creating and naming runs
+
+
+def new_run_dir(runs_dir: str | os.PathLike, name_hint: str) -> Path:
+    """Create and return a fresh, uniquely named run directory under ``runs_dir``."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for _ in range(100):
+        path = runs_dir / f"{stamp}-{name_hint}-{uuid.uuid4().hex[:6]}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunDirError(f"could not create a unique run directory in {runs_dir}")
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / CONFIG).is_file()
+
+
+def list_run_dirs(runs_dir: str | os.PathLike) -> list[Path]:
+    """Run directories under ``runs_dir``, newest first. A missing ``runs_dir`` has none."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    runs = [p for p in runs_dir.iterdir() if p.is_dir() and is_run_dir(p)]
+    return sorted(runs, key=lambda p: p.name, reverse=True)
+
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def _atomic_write(path: Path, write: Any, mode: str = "w") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    _atomic_write(Path(path), lambda f: json.dump(data, f, indent=2, sort_keys=True))
+
+
+def read_json(path: Path) -> dict:
+    path = Path(path)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise RunDirError(f"{path.name} is missing in {path.parent}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{path.name} in {path.parent} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path.name} in {path.parent} does not hold a JSON object")
+    return data
+
+
+# ---------------------------------------------------------------- config and status
+
+
+def write_config(run_dir: Path, config: dict) -> None:
+    write_json(Path(run_dir) / CONFIG, {**config, "format_version": FORMAT_VERSION})
+
+
+def read_config(run_dir: Path) -> dict:
+    config = read_json(Path(run_dir) / CONFIG)
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise RunDirError(
+            f"{CONFIG} in {run_dir} has format version {version!r}; this program reads version "
+            f"{FORMAT_VERSION}"
+        )
+    return config
+
+
+def write_status(run_dir: Path, state: str, epoch: int, epochs: int, **extra: Any) -> dict:
+    """Write status.json, keeping the start time of an earlier status of the same run."""
+    if state not in STATES:
+        raise ValueError(f"unknown run state {state!r}")
+    path = Path(run_dir) / STATUS
+    now = time.time()
+    started = now
+    if path.exists():
+        try:
+            started = read_json(path).get("started_at", now)
+        except RunDirError:
+            pass
+    status = {
+        "state": state,
+        "epoch": int(epoch),
+        "epochs": int(epochs),
+        "started_at": started,
+        "updated_at": now,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "error": None,
+        **extra,
+    }
+    if state != RUNNING:
+        status["ended_at"] = now
+    write_json(path, status)
+    return status
+
+
+def read_status(run_dir: Path) -> dict:
+    """status.json, with ``state`` corrected to ``failed`` for a run whose process has died."""
+    status = read_json(Path(run_dir) / STATUS)
+    if status.get("state") not in STATES:
+        raise RunDirError(f"{STATUS} in {run_dir} has unknown state {status.get('state')!r}")
+    if status["state"] == RUNNING and not _process_alive(status):
+        status["state"] = FAILED
+        status["error"] = "the training process ended without recording a result"
+    return status
+
+
+def _process_alive(status: dict) -> bool:
+    if status.get("host") != socket.gethostname():
+        return True  # cannot tell from here; trust the file
+    pid = status.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) counts as ended
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def write_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
+    def write(f: io.TextIOBase) -> None:
+        writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(row.get(k)) for k in METRIC_COLUMNS})
+
+    _atomic_write(Path(run_dir) / METRICS, write)
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not np.isfinite(value):
+        return ""
+    return value
+
+
+def read_metrics(run_dir: Path):
+    """metrics.csv as a pandas DataFrame (empty, with the columns, if not written yet)."""
+    import pandas as pd
+
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return pd.DataFrame(columns=list(METRIC_COLUMNS))
+    try:
+        frame = pd.read_csv(path)
+    except Exception as e:  # pandas raises several unrelated types for a damaged file
+        raise RunDirError(f"{METRICS} in {run_dir} cannot be read ({e})") from None
+    missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RunDirError(f"{METRICS} in {run_dir} lacks the columns {', '.join(missing)}")
+    return frame
+
+
+# ---------------------------------------------------------------- embeddings
+
+
+def embedding_frame(epoch: int, split: str, embeddings: np.ndarray, labels: np.ndarray,
+                    class_names: list[str], shifts: np.ndarray | None = None,
+                    source_index: np.ndarray | None = None):
+    """One split's embeddings at one epoch, as rows in the embeddings.parquet layout."""
+    import pandas as pd
+
+    n = len(labels)
+    frame = pd.DataFrame({
+        "epoch": np.full(n, epoch, dtype=np.int32),
+        "split": split,
+        "row": np.arange(n, dtype=np.int64),
+        "label": np.asarray(labels, dtype=np.int64),
+        "class_name": np.asarray(class_names, dtype=object)[np.asarray(labels)],
+        "shift": np.zeros(n, np.int32) if shifts is None else np.asarray(shifts, np.int32),
+        "source_index": (np.full(n, -1, np.int64) if source_index is None
+                         else np.asarray(source_index, np.int64)),
+    })
+    emb = np.asarray(embeddings, dtype=np.float32)
+    for d in range(emb.shape[1]):
+        frame[f"e{d}"] = emb[:, d]
+    return frame
+
+
+def write_embeddings(run_dir: Path, frame) -> None:
+    _atomic_write(Path(run_dir) / EMBEDDINGS, lambda f: frame.to_parquet(f, index=False), "wb")
+
+
+def read_embeddings(run_dir: Path, epoch: int | None = None, split: str | None = None):
+    """embeddings.parquet as a DataFrame, optionally only one epoch and/or split."""
+    import pandas as pd
+
+    path = Path(run_dir) / EMBEDDINGS
+    if not path.exists():
+        raise RunDirError(f"{EMBEDDINGS} is missing in {run_dir}: the run has no snapshot yet")
+    filters = []
+    if epoch is not None:
+        filters.append(("epoch", "==", int(epoch)))
+    if split is not None:
+        filters.append(("split", "==", split))
+    try:
+        frame = pd.read_parquet(path, filters=filters or None)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise RunDirError(f"{EMBEDDINGS} in {run_dir} cannot be read ({e})") from None
+    missing = [c for c in EMBEDDING_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RunDirError(f"{EMBEDDINGS} in {run_dir} lacks the columns {', '.join(missing)}")
+    return frame
+
+
+def embedding_columns(frame) -> list[str]:
+    """The names of the embedding coordinate columns e0, e1, ... in order."""
+    cols = [c for c in frame.columns if c.startswith("e") and c[1:].isdigit()]
+    return sorted(cols, key=lambda c: int(c[1:]))
+
+
+# ---------------------------------------------------------------- images and pairs
+
+
+def write_images(run_dir: Path, split: str, images: np.ndarray) -> None:
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise ValueError(f"images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}")
+    _atomic_write(Path(run_dir) / IMAGES_DIR / f"{split}.npy", lambda f: np.save(f, images), "wb")
+
+
+def read_images(run_dir: Path, split: str, mmap: bool = True) -> np.ndarray:
+    path = Path(run_dir) / IMAGES_DIR / f"{split}.npy"
+    if not path.exists():
+        raise RunDirError(f"{IMAGES_DIR}/{split}.npy is missing in {run_dir}")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except Exception as e:
+        raise RunDirError(f"{IMAGES_DIR}/{split}.npy in {run_dir} cannot be read ({e})") from None
+
+
+def write_pairs(run_dir: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save pair and triplet index arrays, e.g. ``train_pairs`` (n, 3: i, j, similar) and
+    ``train_triplets`` (n, 3: anchor, positive, negative), indices into the split's rows."""
+    _atomic_write(Path(run_dir) / PAIRS, lambda f: np.savez(f, **arrays), "wb")
+
+
+def read_pairs(run_dir: Path) -> dict[str, np.ndarray]:
+    path = Path(run_dir) / PAIRS
+    if not path.exists():
+        raise RunDirError(f"{PAIRS} is missing in {run_dir}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as e:
+        raise RunDirError(f"{PAIRS} in {run_dir} cannot be read ({e})") from None
+
+
+# ---------------------------------------------------------------- checkpoint (needs torch)
+
+
+def write_checkpoint(run_dir: Path, checkpoint: dict) -> None:
+    import torch
+
+    _atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(checkpoint, f), "wb")
+
+
+def read_checkpoint(run_dir: Path, map_location: str = "cpu") -> dict:
+    import torch
+
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise RunDirError(f"{CHECKPOINT} is missing in {run_dir}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise RunDirError(f"{CHECKPOINT} in {run_dir} cannot be read ({e})") from None
