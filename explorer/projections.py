@@ -1,0 +1,253 @@
+"""2-D maps of embeddings: PCA, t-SNE (openTSNE), UMAP, or the raw coordinates of a 2-D embedding.
+
+``fit_transform`` fits a method on some points and places others into the fitted map.
+``projection`` does this for a run: in the *shared* mode the map is fitted on the training split
+and the test and shifted splits are placed into it with ``transform``, so the three splits are
+comparable; the *joint* mode fits all splits together. Above ``max_fit_points`` the fit uses a
+seeded subsample and every other point is placed by ``transform``. Results are cached under the
+run's ``projections/`` directory, keyed by method, parameters, epoch, mode and seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from training import rundir
+
+from explorer.runs import IDENTITY_COLUMNS, Run
+
+# The main parameters of each method and their defaults (the libraries' own defaults).
+METHODS: dict[str, dict] = {
+    "pca": {"whiten": False},
+    "tsne": {"perplexity": 30.0, "n_iter": 500, "early_exaggeration_iter": 250,
+             "learning_rate": "auto", "exaggeration": None, "dof": 1.0, "metric": "euclidean"},
+    "umap": {"n_neighbors": 15, "min_dist": 0.1, "metric": "euclidean", "n_epochs": None},
+    "raw": {},
+}
+METRICS = ("euclidean", "cosine", "manhattan", "chebyshev")
+MODES = ("shared", "joint")
+MAX_FIT_POINTS = 10_000  # t-SNE on 10k points takes about half a minute on two cores
+CACHE_VERSION = 1
+
+Progress = Callable[[float, str], None]  # progress(fraction done in [0, 1], message)
+
+
+def check_params(method: str, params: dict | None = None) -> dict:
+    """The method's full parameter set: defaults updated with ``params``, validated."""
+    if method not in METHODS:
+        raise ValueError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(METHODS[method]))
+    if unknown:
+        allowed = ", ".join(METHODS[method]) or "none"
+        raise ValueError(f"{method} has no parameter {', '.join(unknown)}; its parameters are: {allowed}")
+    params = {**METHODS[method], **params}
+    positive = {"perplexity", "n_iter", "n_neighbors", "dof"}
+    for name in positive & set(params):
+        if not isinstance(params[name], (int, float)) or params[name] <= 0:
+            raise ValueError(f"{name} must be a positive number, got {params[name]!r}")
+    for name in {"n_iter", "early_exaggeration_iter", "n_neighbors"} & set(params):
+        if int(params[name]) != params[name] or params[name] < 0:
+            raise ValueError(f"{name} must be a whole number, got {params[name]!r}")
+        params[name] = int(params[name])
+    if method == "umap" and params["n_neighbors"] < 2:
+        raise ValueError("n_neighbors must be at least 2")
+    if method == "umap" and not (isinstance(params["min_dist"], (int, float)) and params["min_dist"] >= 0):
+        raise ValueError(f"min_dist must be zero or more, got {params['min_dist']!r}")
+    if "metric" in params and params["metric"] not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {params['metric']!r}")
+    return params
+
+
+def parse_params(method: str, items: Sequence[str]) -> dict:
+    """Turn ``["perplexity=50", "metric=cosine"]`` into typed, validated parameters."""
+    params = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"parameter {item!r} must look like name=value")
+        params[name.strip()] = _parse_value(text.strip())
+    return check_params(method, params)
+
+
+def _parse_value(text: str):
+    if text.lower() in ("none", "null"):
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def fit_transform(X: np.ndarray, X_new: Sequence[np.ndarray] = (), method: str = "pca",
+                  random_state: int | None = None, progress: Progress | None = None,
+                  **params) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Fit ``method`` on X and return (its 2-D map, [each of X_new placed into that map])."""
+    params = check_params(method, params)
+    X = _as_matrix(X, "X")
+    X_new = [_as_matrix(x, "X_new") for x in X_new]
+    if any(x.shape[1] != X.shape[1] for x in X_new):
+        raise ValueError("every array in X_new must have as many columns as X")
+    if len(X) < 3:
+        raise ValueError(f"a map needs at least 3 points to fit, got {len(X)}")
+    report = progress or (lambda fraction, message: None)
+    if method == "raw":
+        if X.shape[1] != 2:
+            raise ValueError(f"the raw map needs a 2-D embedding; this one has {X.shape[1]} dimensions")
+        return X.copy(), [x.copy() for x in X_new]
+    fit = {"pca": _fit_pca, "tsne": _fit_tsne, "umap": _fit_umap}[method]
+    Y, transform = fit(X, random_state, report, **params)
+    placed = []
+    for i, x in enumerate(X_new):
+        report(0.9, f"{method}: placing {len(x)} points into the map ({i + 1}/{len(X_new)})")
+        placed.append(np.asarray(transform(x), dtype=np.float64) if len(x) else np.empty((0, 2)))
+    report(1.0, f"{method}: done")
+    return np.asarray(Y, dtype=np.float64), placed
+
+
+def _as_matrix(X, name: str) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (points x dimensions), got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return X
+
+
+def _fit_pca(X, random_state, report, whiten):
+    from sklearn.decomposition import PCA
+
+    report(0.0, f"PCA: fitting {len(X)} points")
+    pca = PCA(n_components=2, whiten=whiten, random_state=random_state).fit(X)
+    return pca.transform(X), pca.transform
+
+
+def _fit_tsne(X, random_state, report, n_iter, early_exaggeration_iter, **params):
+    from openTSNE import TSNE
+
+    total = n_iter + early_exaggeration_iter
+
+    class Callback:  # openTSNE counts iterations per phase; we count across both
+        done = 0
+
+        def __call__(self, iteration, error, embedding):
+            self.done += 10
+            report(min(0.9 * self.done / total, 0.9), f"t-SNE: iteration {self.done} of {total}")
+
+    report(0.0, f"t-SNE: finding neighbours of {len(X)} points")
+    tsne = TSNE(n_components=2, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter,
+                random_state=random_state, callbacks=Callback(), callbacks_every_iters=10, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openTSNE warns when it lowers a too-high perplexity
+        embedding = tsne.fit(X)
+    return np.asarray(embedding), embedding.transform
+
+
+def _fit_umap(X, random_state, report, **params):
+    report(0.0, "UMAP: importing umap-learn (the first run compiles it, 10 to 60 s)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns that a seed forces one thread
+        import umap
+
+        report(0.1, f"UMAP: fitting {len(X)} points")
+        model = umap.UMAP(n_components=2, random_state=random_state, **params).fit(X)
+
+    def transform(x):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.transform(x)
+
+    return model.embedding_, transform
+
+
+# ---------------------------------------------------------------- maps of a run, cached
+
+
+def projection(run: Run, epoch: int | None = None, method: str = "pca", params: dict | None = None,
+               mode: str = "shared", random_state: int = 0, max_fit_points: int = MAX_FIT_POINTS,
+               progress: Progress | None = None, cache: bool = True) -> pd.DataFrame:
+    """The 2-D map of every point of one epoch: identity columns, ``x``, ``y`` and ``fitted``.
+
+    ``fitted`` is True for the points the map was fitted on; the others were placed by
+    ``transform``. ``frame.attrs`` holds ``note`` (a sentence, e.g. about subsampling), ``method``,
+    ``params``, ``mode``, ``epoch``, ``random_state`` and ``seconds`` (the time the fit took).
+    """
+    params = check_params(method, params)
+    if mode not in MODES:
+        raise ValueError(f"unknown projection mode {mode!r}; choose one of {', '.join(MODES)}")
+    if int(max_fit_points) < 3:
+        raise ValueError(f"max_fit_points must be at least 3, got {max_fit_points}")
+    epoch = run.last_epoch if epoch is None else int(epoch)
+    path = cache_path(run, epoch, method, params, mode, random_state, max_fit_points)
+    if cache and path.exists():
+        try:
+            return pd.read_parquet(path)
+        except Exception:  # a damaged cache file is recomputed and replaced
+            pass
+
+    points = run.points(epoch)
+    X = points[rundir.embedding_columns(points)].to_numpy(np.float64)
+    fit_mask = np.ones(len(points), bool) if mode == "joint" else (points["split"] == "train").to_numpy()
+    if not fit_mask.any():
+        raise ValueError(f"epoch {epoch} has no training points to fit the shared map on; use mode='joint'")
+    fit_rows = np.flatnonzero(fit_mask)
+    note = ""
+    if len(fit_rows) > max_fit_points and method != "raw":
+        rng = np.random.default_rng(random_state)
+        fit_rows = np.sort(rng.choice(fit_rows, size=max_fit_points, replace=False))
+        note = (f"fitted on a seeded subsample (seed {random_state}) of {max_fit_points} of "
+                f"{int(fit_mask.sum())} points; the others were placed by transform")
+    other_rows = np.setdiff1d(np.arange(len(points)), fit_rows)
+
+    started = time.perf_counter()
+    Y_fit, (Y_other,) = fit_transform(X[fit_rows], [X[other_rows]], method, random_state,
+                                      progress, **params)
+    Y = np.empty((len(points), 2))
+    Y[fit_rows], Y[other_rows] = Y_fit, Y_other
+
+    frame = points[list(IDENTITY_COLUMNS)].copy()
+    frame["x"], frame["y"] = Y[:, 0], Y[:, 1]
+    frame["fitted"] = np.isin(np.arange(len(points)), fit_rows)
+    frame.attrs.update({"note": note, "method": method, "params": params, "mode": mode,
+                        "epoch": epoch, "random_state": random_state,
+                        "seconds": round(time.perf_counter() - started, 3)})
+    if cache:
+        _write_cache(path, frame)
+    return frame
+
+
+def cache_path(run: Run, epoch: int, method: str, params: dict, mode: str, random_state: int,
+               max_fit_points: int = MAX_FIT_POINTS) -> Path:
+    key = {"method": method, "params": params, "epoch": epoch, "mode": mode,
+           "random_state": random_state, "max_fit_points": max_fit_points, "version": CACHE_VERSION}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return run.path / rundir.PROJECTIONS_DIR / f"{method}-{mode}-epoch{epoch}-seed{random_state}-{digest}.parquet"
+
+
+def _write_cache(path: Path, frame: pd.DataFrame) -> None:
+    """Write atomically; a run directory we may not write to just goes without a cache."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            frame.to_parquet(f, index=False)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,131 @@
+"""``python -m training train|list``: the command line of the training side.
+
+Exit status: 0 done, 2 bad input (one line on stderr), 1 the run failed, 143 cancelled.
+``train`` prints the run directory as the last line of its standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from training import rundir
+from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
+from training.errors import InputError
+
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_CANCELLED = 2, 1, 143
+DEFAULTS = TrainConfig()
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints usage and an error over several lines; we print one line that says what to fix."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m training",
+                           description="Train embedding networks and list their run directories.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    train = commands.add_parser("train", help="train one network and write its run directory",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = train.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, default=DEFAULTS.dataset,
+                      help="mnist reads the bundled 5,000-image sample unless --data-dir is given")
+    data.add_argument("--data-dir", default=None,
+                      help="folder with the MNIST/Fashion-MNIST IDX files, or with one folder per class")
+    data.add_argument("--classes", nargs="+", default=[], metavar="CLASS",
+                      help="keep only these classes: digits or class indices, or folder names (default: all)")
+    data.add_argument("--image-size", type=int, default=DEFAULTS.image_size,
+                      help="folder images are made grayscale and resized to this many pixels square")
+    data.add_argument("--test-fraction", type=float, default=DEFAULTS.test_fraction,
+                      help="share of each class kept for test where the source has no test split")
+    data.add_argument("--val-fraction", type=float, default=DEFAULTS.val_fraction,
+                      help="share of each training class kept for the validation loss")
+    data.add_argument("--max-train", type=int, default=None,
+                      help="use at most this many training images (stratified, seeded)")
+    data.add_argument("--shifts", type=int, nargs="*", default=DEFAULTS.shifts, metavar="PX",
+                      help="horizontal shifts in pixels of the shifted-augmented test set")
+
+    model = train.add_argument_group("model and loss")
+    model.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
+                       help="contrastive (pairs) or triplet (anchor, positive, negative)")
+    model.add_argument("--embedding-dim", type=int, default=DEFAULTS.embedding_dim,
+                       help="size of the embedding")
+    model.add_argument("--margin", type=float, default=DEFAULTS.margin, help="margin m of the loss")
+    model.add_argument("--regime", choices=REGIMES, default=DEFAULTS.regime,
+                       help="how positive and negative partners are drawn (seed 000)")
+    model.add_argument("--nn-k", type=int, default=DEFAULTS.nn_k,
+                       help="nn regimes: positives come from this many nearest same-class neighbours")
+
+    optim = train.add_argument_group("optimisation")
+    optim.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training pairs")
+    optim.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                       help="pairs (or triplets) per optimiser step")
+    optim.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam learning rate")
+    optim.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                       help="seed of splits, pairs, weights and batch order")
+    optim.add_argument("--device", choices=DEVICES, default=DEFAULTS.device,
+                       help="auto uses CUDA when available")
+
+    output = train.add_argument_group("output")
+    _add_runs_dir(output)
+    output.add_argument("--name", default=None, help="label added to the run directory's name")
+
+    listing = commands.add_parser("list", help="list run directories with state and epochs")
+    _add_runs_dir(listing)
+    return parser
+
+
+def _add_runs_dir(group) -> None:
+    group.add_argument("--runs-dir", default=None,
+                       help=f"where runs live (default: ${rundir.ENV_RUNS_DIR} or ./{rundir.DEFAULT_RUNS_DIR})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    runs_dir = args.runs_dir or str(rundir.default_runs_dir())
+    if args.command == "list":
+        return list_runs(runs_dir)
+    options = {k: v for k, v in vars(args).items() if k != "command"}
+    config = TrainConfig(**{**options, "runs_dir": runs_dir})
+    return train(config)
+
+
+def train(config: TrainConfig) -> int:
+    from training.trainer import Cancelled, train as run_training
+
+    try:
+        run_dir = run_training(config)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Cancelled as e:
+        print(f"cancelled; the run is marked cancelled in {e}", file=sys.stderr)
+        print(e)
+        return EXIT_CANCELLED
+    except Exception as e:
+        print(f"error: training failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(run_dir)
+    return 0
+
+
+def list_runs(runs_dir: str) -> int:
+    runs = rundir.list_run_dirs(runs_dir)
+    if not runs:
+        print(f"no runs in {runs_dir}")
+        return 0
+    print(f"{'RUN':<60} {'STATE':<10} {'EPOCH':>7}  DATASET / LOSS / REGIME")
+    for path in runs:
+        try:
+            config, status = rundir.read_config(path), rundir.read_status(path)
+        except rundir.RunDirError as e:
+            print(f"{path.name:<60} {'unreadable':<10} {'':>7}  {e}")
+            continue
+        epochs = f"{status['epoch']}/{status['epochs']}"
+        what = f"{config.get('dataset')} {' '.join(config.get('classes') or [])} / {config.get('loss')} / {config.get('regime')}"
+        print(f"{path.name:<60} {status['state']:<10} {epochs:>7}  {what}")
+    return 0

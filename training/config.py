@@ -1,0 +1,84 @@
+"""The options of a training run, with their defaults and their validation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from training.errors import InputError
+
+DATASETS = ("mnist", "fashion-mnist", "folder")
+LOSSES = ("contrastive", "triplet")
+REGIMES = ("random", "nn-other", "nn-non-neighbour")
+DEVICES = ("auto", "cpu", "cuda")
+MIN_IMAGE_SIZE = 16  # the starter CNN's two 5x5 convolutions and poolings need at least 16 px
+
+
+@dataclass
+class TrainConfig:
+    # Data
+    dataset: str = "mnist"  # mnist (bundled 5,000-image sample unless --data-dir), fashion-mnist, folder
+    data_dir: str | None = None  # IDX files for mnist / fashion-mnist, class folders for folder
+    classes: list[str] = field(default_factory=list)  # keep only these (digits, or folder names); empty keeps all
+    image_size: int = 28  # folder images are converted to grayscale and resized to this square
+    test_fraction: float = 0.2  # share of each class held out for test, where the source has no split
+    val_fraction: float = 0.1  # share of each training class held out for validation loss
+    max_train: int | None = None  # cap on training images (stratified, seeded); None keeps all
+    shifts: list[int] = field(default_factory=lambda: [-6, -3, 3, 6])  # px, seed 000's shifted test set
+
+    # Model and loss
+    loss: str = "contrastive"  # contrastive (seed 000) or triplet (seed 004)
+    embedding_dim: int = 2  # 2 can be plotted as it is, as in seed 000
+    margin: float = 1.0  # m of the contrastive and triplet losses
+    regime: str = "random"  # how pairs are drawn: random, nn-other, nn-non-neighbour (seed 000)
+    nn_k: int = 5  # positives come from this many nearest same-class neighbours in pixel space
+
+    # Optimisation
+    epochs: int = 5  # a few epochs separate 4 from 9 in 2-D
+    batch_size: int = 128  # pairs (or triplets) per step
+    lr: float = 1e-3  # Adam's learning rate
+    seed: int = 0  # drives splits, pairs, weights and batch order
+    device: str = "auto"  # auto takes cuda when available
+
+    # Output
+    runs_dir: str = "runs"  # parent of the run directory; EXPLORER_RUNS_DIR sets the default
+    name: str | None = None  # optional label in the run directory's name
+
+    def validate(self) -> "TrainConfig":
+        """Check every option; raise InputError with one sentence naming the first bad one."""
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("regime", self.regime, REGIMES)
+        _choice("device", self.device, DEVICES)
+        _positive("epochs", self.epochs)
+        _positive("embedding-dim", self.embedding_dim)
+        _positive("margin", self.margin)
+        _positive("batch-size", self.batch_size)
+        _positive("lr", self.lr)
+        _positive("nn-k", self.nn_k)
+        if self.max_train is not None:
+            _positive("max-train", self.max_train)
+        if self.image_size < MIN_IMAGE_SIZE:
+            raise InputError(f"--image-size must be at least {MIN_IMAGE_SIZE}, got {self.image_size}")
+        for name in ("test_fraction", "val_fraction"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
+        if self.dataset in ("fashion-mnist", "folder") and not self.data_dir:
+            raise InputError(f"--dataset {self.dataset} needs --data-dir DIR pointing at its files")
+        if self.seed < 0:
+            raise InputError(f"--seed must be 0 or more, got {self.seed}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"unknown --{option} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+def _positive(option: str, value: float) -> None:
+    if not value > 0:
+        raise InputError(f"--{option} must be positive, got {value}")

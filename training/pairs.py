@@ -1,0 +1,119 @@
+"""Pair regimes of seed 000: which images are shown to the network as similar and as dissimilar.
+
+Every anchor image gets one positive and one negative partner, drawn by the regime:
+
+- ``random``: a random same-class image and a random other-class image (the in-lab).
+- ``nn-other``: one of the anchor's k nearest same-class neighbours in pixel space, and a random
+  other-class image (out-lab regime 1).
+- ``nn-non-neighbour``: positive as in ``nn-other``; the negative is drawn from the other-class
+  images together with the same-class images that are not nearest neighbours of the anchor (in
+  either direction) (out-lab regime 2).
+
+An anchor with its two partners is a triplet (anchor, positive, negative). The contrastive loss sees
+it as two pairs, (anchor, positive, 1) and (anchor, negative, 0). Everything is drawn from a seeded
+generator, so the same seed gives the same pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.errors import InputError
+
+
+def pixel_neighbours(images: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) indices of each image's k nearest same-class images, Euclidean in pixel space."""
+    from sklearn.neighbors import NearestNeighbors
+
+    flat = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+    neighbours = np.empty((len(images), k), np.int64)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) <= k:
+            raise InputError(
+                f"class {c} has only {len(members)} images in a split; choose --nn-k below {len(members)}"
+            )
+        finder = NearestNeighbors(n_neighbors=k + 1).fit(flat[members])
+        _, found = finder.kneighbors(flat[members])
+        for row, hits in enumerate(found):
+            others = hits[hits != row][:k]  # drop the image itself, wherever ties put it
+            neighbours[members[row]] = members[others]
+    return neighbours
+
+
+def draw_triplets(labels: np.ndarray, regime: str, rng: np.random.Generator,
+                  neighbours: np.ndarray | None = None) -> np.ndarray:
+    """(n, 3) triplets (anchor, positive, negative), one per anchor, in a seeded random order."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    counts = np.bincount(labels)
+    if (counts[counts > 0] < 2).any() or (counts > 0).sum() < 2:
+        raise InputError("every class needs at least two images and there must be two classes")
+    anchors = np.arange(n)
+    if regime == "random":
+        positives = _random_same_class(labels, rng)
+    else:
+        if neighbours is None:
+            raise ValueError(f"regime {regime!r} needs the pixel-space neighbours")
+        positives = neighbours[anchors, rng.integers(0, neighbours.shape[1], n)]
+    if regime == "nn-non-neighbour":
+        negatives = _random_non_neighbour(labels, neighbours, rng)
+    elif regime in ("random", "nn-other"):
+        negatives = _random_other_class(labels, rng)
+    else:
+        raise ValueError(f"unknown regime {regime!r}")
+    triplets = np.stack([anchors, positives, negatives], axis=1)
+    return triplets[rng.permutation(n)]
+
+
+def triplets_to_pairs(triplets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(2n, 3) pairs (i, j, similar): each triplet's positive and negative pair, shuffled."""
+    positive = np.column_stack([triplets[:, 0], triplets[:, 1], np.ones(len(triplets), np.int64)])
+    negative = np.column_stack([triplets[:, 0], triplets[:, 2], np.zeros(len(triplets), np.int64)])
+    pairs = np.concatenate([positive, negative])
+    return pairs[rng.permutation(len(pairs))]
+
+
+def draw_split_tuples(images: np.ndarray, labels: np.ndarray, regime: str, nn_k: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The triplets and pairs of one split under a regime: ``(triplets, pairs)``."""
+    neighbours = pixel_neighbours(images, labels, nn_k) if regime != "random" else None
+    triplets = draw_triplets(labels, regime, rng, neighbours)
+    return triplets, triplets_to_pairs(triplets, rng)
+
+
+def _random_same_class(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    partners = np.empty(len(labels), np.int64)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        # pick among the other members: draw from len-1 slots and skip the anchor's own slot
+        slot = rng.integers(0, len(members) - 1, len(members))
+        slot += slot >= np.arange(len(members))
+        partners[members] = members[slot]
+    return partners
+
+
+def _random_other_class(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    partners = np.empty(len(labels), np.int64)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        others = np.flatnonzero(labels != c)
+        partners[members] = others[rng.integers(0, len(others), len(members))]
+    return partners
+
+
+def _random_non_neighbour(labels: np.ndarray, neighbours: np.ndarray,
+                          rng: np.random.Generator) -> np.ndarray:
+    """Uniform over all images except the anchor and its nearest neighbours, both directions."""
+    n = len(labels)
+    partners = np.full(n, -1, np.int64)
+    todo = np.arange(n)
+    while len(todo):
+        draw = rng.integers(0, n, len(todo))
+        same = labels[draw] == labels[todo]
+        is_neighbour = (neighbours[todo] == draw[:, None]).any(axis=1)
+        is_neighbour |= (neighbours[draw] == todo[:, None]).any(axis=1)
+        ok = (draw != todo) & ~(same & is_neighbour)
+        partners[todo[ok]] = draw[ok]
+        todo = todo[~ok]
+    return partners

@@ -1,0 +1,32 @@
+"""The shifted-augmented test set of seed 000: test images translated horizontally."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def shift_images(images: np.ndarray, shifts: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Translate every image horizontally by every shift, with zero fill and no wrap-around.
+
+    Returns ``(shifted, shift, source_index)``: shift-major order (all images at the first shift,
+    then at the second, ...), the shift of each copy in pixels (positive moves right), and the
+    index of the image it was made from.
+    """
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as F
+
+    images = np.asarray(images, dtype=np.uint8)
+    if not shifts:
+        empty = np.zeros((0, *images.shape[1:]), np.uint8)
+        return empty, np.zeros(0, np.int32), np.zeros(0, np.int64)
+    batch = torch.from_numpy(images).unsqueeze(1)
+    copies = [
+        F.affine(batch, angle=0.0, translate=[int(s), 0], scale=1.0, shear=[0.0, 0.0],
+                 interpolation=InterpolationMode.NEAREST, fill=0).squeeze(1).numpy()
+        for s in shifts
+    ]
+    n = len(images)
+    shift = np.repeat(np.asarray(shifts, np.int32), n)
+    source = np.tile(np.arange(n, dtype=np.int64), len(shifts))
+    return np.concatenate(copies), shift, source
