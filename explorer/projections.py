@@ -141,12 +141,13 @@ def _fit_tsne(X, random_state, report, n_iter, early_exaggeration_iter, **params
 
     total = n_iter + early_exaggeration_iter
 
-    class Callback:  # openTSNE counts iterations per phase; we count across both
+    class Callback:  # openTSNE counts iterations per phase (and in transform); we count the fit's
         done = 0
 
         def __call__(self, iteration, error, embedding):
             self.done += 10
-            report(min(0.9 * self.done / total, 0.9), f"t-SNE: iteration {self.done} of {total}")
+            if self.done <= total:
+                report(0.9 * self.done / total, f"t-SNE: iteration {self.done} of {total}")
 
     report(0.0, f"t-SNE: finding neighbours of {len(X)} points")
     tsne = TSNE(n_components=2, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter,

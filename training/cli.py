@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from training import rundir
 from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     output = train.add_argument_group("output")
     _add_runs_dir(output)
     output.add_argument("--name", default=None, help="label added to the run directory's name")
+    output.add_argument("--run-dir", default=None,
+                        help="write into this directory instead of a new one under --runs-dir "
+                             "(used by the app, which creates it first)")
 
     listing = commands.add_parser("list", help="list run directories with state and epochs")
     _add_runs_dir(listing)
@@ -89,16 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.runs_dir or str(rundir.default_runs_dir())
     if args.command == "list":
         return list_runs(runs_dir)
-    options = {k: v for k, v in vars(args).items() if k != "command"}
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir")}
     config = TrainConfig(**{**options, "runs_dir": runs_dir})
-    return train(config)
+    return train(config, Path(args.run_dir) if args.run_dir else None)
 
 
-def train(config: TrainConfig) -> int:
+def train(config: TrainConfig, run_dir: Path | None = None) -> int:
     from training.trainer import Cancelled, train as run_training
 
     try:
-        run_dir = run_training(config)
+        run_dir = run_training(config, run_dir=run_dir)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from training.errors import InputError
@@ -69,6 +70,12 @@ class TrainConfig:
         if self.seed < 0:
             raise InputError(f"--seed must be 0 or more, got {self.seed}")
         return self
+
+    def run_name_hint(self) -> str:
+        """The readable middle of the run directory's name, e.g. ``mnist-4-9-contrastive-random``."""
+        hint = "-".join(filter(None, [self.name, self.dataset, "-".join(self.classes),
+                                      self.loss, self.regime]))
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", hint)[:80]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

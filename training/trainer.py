@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import re
 import signal
 import sys
 import time
@@ -64,15 +63,23 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> Path:
+def train(config: TrainConfig, log: Callable[[str], None] | None = None,
+          run_dir: Path | None = None) -> Path:
     """Prepare, create the run directory, train, and return the run directory.
 
     Raises InputError before any directory exists. After that, the run ends ``finished``,
     ``cancelled`` (Cancelled is re-raised) or ``failed`` (the exception is re-raised).
+    A given ``run_dir`` (made by training.launch) is used instead of a new one, and records
+    bad input as a failed run, so whoever launched it can see why.
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    prepared = prepare(config)
-    run_dir = start_run_dir(prepared)
+    try:
+        prepared = prepare(config)
+    except InputError as e:
+        if run_dir is not None:
+            rundir.write_status(run_dir, rundir.FAILED, 0, config.epochs, error=str(e))
+        raise
+    run_dir = start_run_dir(prepared, run_dir)
     log(f"run directory: {run_dir}")
     try:
         with cancel_on_signals():
@@ -86,11 +93,14 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> Path
     return run_dir
 
 
-def start_run_dir(prepared: Prepared) -> Path:
+def start_run_dir(prepared: Prepared, run_dir: Path | None = None) -> Path:
     config, data = prepared.config, prepared.data
-    hint = "-".join(filter(None, [config.name, config.dataset, "-".join(config.classes),
-                                  config.loss, config.regime]))
-    run_dir = rundir.new_run_dir(config.runs_dir, re.sub(r"[^A-Za-z0-9_.-]+", "_", hint)[:80])
+    if run_dir is None:
+        run_dir = rundir.new_run_dir(config.runs_dir, config.run_name_hint())
+    extra = {}
+    if (run_dir / rundir.CONFIG).exists():
+        extra = {k: v for k, v in rundir.read_json(run_dir / rundir.CONFIG).items()
+                 if k == "launch_fingerprint"}
     shifted_images, _, _ = prepared.shifted
     rundir.write_config(run_dir, {
         **config.to_dict(),
@@ -105,6 +115,7 @@ def start_run_dir(prepared: Prepared) -> Path:
         "device_used": str(prepared.device),
         "created_at": time.time(),
         "versions": _versions(),
+        **extra,
     })
     rundir.write_status(run_dir, rundir.RUNNING, 0, config.epochs)
     for split, images in (("train", data.train.images), ("test", data.test.images),
