@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from training.errors import InputError
@@ -67,6 +68,8 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
         if self.dataset in ("fashion-mnist", "folder") and not self.data_dir:
             raise InputError(f"--dataset {self.dataset} needs --data-dir DIR pointing at its files")
+        if self.data_dir and not Path(self.data_dir).expanduser().is_dir():
+            raise InputError(f"--data-dir {self.data_dir} does not exist or is not a directory")
         if self.seed < 0:
             raise InputError(f"--seed must be 0 or more, got {self.seed}")
         return self

@@ -100,6 +100,11 @@ def _recent_launch(runs_dir: Path, key: str) -> Path | None:
             launch = rundir.read_json(path / LAUNCH)
         except rundir.RunDirError:
             continue
-        if launch.get("fingerprint") == key and now - launch.get("launched_at", 0) < DEDUP_SECONDS:
-            return path
+        if launch.get("fingerprint") != key or now - launch.get("launched_at", 0) > DEDUP_SECONDS:
+            continue
+        try:
+            if rundir.read_status(path)["state"] == rundir.RUNNING:
+                return path
+        except rundir.RunDirError:
+            return path  # launched a moment ago; its status is not written yet
     return None
