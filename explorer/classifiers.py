@@ -140,7 +140,9 @@ def classify(run: Run, epoch: int | None = None, classifiers=CLASSIFIERS, random
 def accuracy_table(evaluations: list[Evaluation]) -> pd.DataFrame:
     """classifier, subset, shift, accuracy, n: one row per evaluation."""
     frame = pd.DataFrame([{"classifier": e.classifier, "subset": e.subset, "shift": e.shift,
-                          "accuracy": e.accuracy, "n": len(e.y_true)} for e in evaluations])
+                          "accuracy": e.accuracy, "n": len(e.y_true)} for e in evaluations],
+                         columns=["classifier", "subset", "shift", "accuracy", "n"])
+    return frame.astype({"shift": "Int64"})
 
 
 def most_confused_pairs(confusion: np.ndarray, class_names: list[str], top: int = 5) -> pd.DataFrame:

@@ -136,8 +136,10 @@ def load_run(path: str | os.PathLike) -> Run:
     metrics = rundir.read_metrics(path)
     complete = status["state"] == rundir.FINISHED
     notes = []
-    if status["state"] != rundir.FINISHED:
-        notes.append(f"the run is {status['state']}; showing what it has written so far")
+    if not complete:
+        state = {rundir.RUNNING: "is still running", rundir.FAILED: "failed",
+                 rundir.CANCELLED: "was cancelled"}[status["state"]]
+        notes.append(f"the run {state}; showing what it has written so far")
 
     if (path / rundir.EMBEDDINGS).exists() or complete:
         frame = rundir.read_embeddings(path)

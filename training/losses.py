@@ -11,7 +11,7 @@ from torch import nn
 def pair_distances(embeddings: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Euclidean distances between rows a and b, with a finite gradient at zero distance."""
     squared = (embeddings[a] - embeddings[b]).pow(2).sum(dim=1)
-    return squared.clamp_min(1e-12).sqrt()
+    return squared.clamp_min(1e-30).sqrt()
 
 
 class ContrastiveLoss(nn.Module):
@@ -27,7 +27,7 @@ class ContrastiveLoss(nn.Module):
             return embeddings.sum() * 0
         y = similar.to(embeddings.dtype)
         squared = (embeddings[a] - embeddings[b]).pow(2).sum(dim=1)
-        d = squared.clamp_min(1e-12).sqrt()
+        d = squared.clamp_min(1e-30).sqrt()
         loss = 0.5 * y * squared + 0.5 * (1 - y) * torch.relu(self.margin - d).pow(2)
         return loss.mean()
 

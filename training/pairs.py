@@ -31,7 +31,8 @@ def pixel_neighbours(images: np.ndarray, labels: np.ndarray, k: int) -> np.ndarr
         members = np.flatnonzero(labels == c)
         if len(members) <= k:
             raise InputError(
-                f"class {c} has only {len(members)} images in a split; choose --nn-k below {len(members)}"
+                f"a class has only {len(members)} training images; choose --nn-k below "
+                f"{len(members)} or add images"
             )
         finder = NearestNeighbors(n_neighbors=k + 1).fit(flat[members])
         _, found = finder.kneighbors(flat[members])
@@ -75,10 +76,22 @@ def triplets_to_pairs(triplets: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 
 def draw_split_tuples(images: np.ndarray, labels: np.ndarray, regime: str, nn_k: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The triplets and pairs of one split under a regime: ``(triplets, pairs)``."""
-    neighbours = pixel_neighbours(images, labels, nn_k) if regime != "random" else None
-    triplets = draw_triplets(labels, regime, rng, neighbours)
+                      rng: np.random.Generator, strict: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The triplets and pairs of one split under a regime: ``(triplets, pairs)``.
+
+    With ``strict=False`` (validation and test splits, which may be tiny) classes with a single
+    image get no tuples and k shrinks to what the smallest class allows, instead of an error.
+    """
+    keep = np.arange(len(labels))
+    if not strict:
+        counts = np.bincount(labels)
+        keep = np.flatnonzero(counts[labels] >= 2)
+        if len(np.unique(labels[keep])) < 2:
+            return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
+        nn_k = int(min(nn_k, counts[labels[keep]].min() - 1))
+    labels = labels[keep]
+    neighbours = pixel_neighbours(images[keep], labels, nn_k) if regime != "random" else None
+    triplets = keep[draw_triplets(labels, regime, rng, neighbours)]
     return triplets, triplets_to_pairs(triplets, rng)
 
 

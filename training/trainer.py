@@ -50,7 +50,8 @@ def prepare(config: TrainConfig) -> Prepared:
     tuples = {}
     for split in ("train", "val", "test"):
         part = getattr(data, split)
-        triplets, pairs = draw_split_tuples(part.images, part.labels, config.regime, config.nn_k, rng)
+        triplets, pairs = draw_split_tuples(part.images, part.labels, config.regime, config.nn_k,
+                                            rng, strict=split == "train")
         tuples[f"{split}_triplets"], tuples[f"{split}_pairs"] = triplets, pairs
     return Prepared(config, data, shifted, tuples, device)
 
@@ -225,6 +226,8 @@ def _pair_figures(prepared: Prepared, loss_fn, embeddings: torch.Tensor, split: 
     kind = "triplets" if prepared.config.loss == "triplet" else "pairs"
     tuples = torch.from_numpy(prepared.tuples[f"{split}_{kind}"]).to(embeddings.device)
     pairs = torch.from_numpy(prepared.tuples[f"{split}_pairs"]).to(embeddings.device)
+    if len(tuples) == 0:
+        return {}
     loss = loss_fn(embeddings, tuple(tuples.T))
     d = pair_distances(embeddings, pairs[:, 0], pairs[:, 1])
     similar = pairs[:, 2] == 1
@@ -235,7 +238,7 @@ def _pair_figures(prepared: Prepared, loss_fn, embeddings: torch.Tensor, split: 
 def _epoch_line(epoch: int, epochs: int, metrics: list[dict]) -> str:
     rows = {r["split"]: r for r in metrics if r["epoch"] == epoch}
     return (f"epoch {epoch}/{epochs}  train loss {rows['train']['loss']:.4f}  "
-            f"val loss {rows['val']['loss']:.4f}  test 5-NN accuracy "
+            f"val loss {rows['val'].get('loss', float('nan')):.4f}  test 5-NN accuracy "
             f"{rows['test'].get('knn_accuracy', float('nan')):.3f}  shifted 5-NN accuracy "
             f"{rows['shifted'].get('knn_accuracy', float('nan')):.3f}")
 

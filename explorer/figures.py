@@ -1,0 +1,322 @@
+"""Plotly figures of the analyses. Each takes plain arrays or frames (from the other modules) and
+returns a ``go.Figure``; none computes an analysis itself.
+
+The map of points (``scatter_figure``) keeps every point in ONE ``Scattergl`` trace, trace 0, with
+``customdata`` = [split, row] per point, so a selection's point indices and customdata name the
+points exactly. Colour shows the class, marker symbol the shift; the legend is made of empty
+legend-only traces after it (clicking them does not hide points).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP", "raw": "e"}
+SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c", "shifted": "#d62728"}
+
+
+def class_colors(n: int) -> list[str]:
+    """n distinct colours, one per class."""
+    palette = qualitative.Plotly if n <= 10 else qualitative.Dark24 if n <= 24 else qualitative.Alphabet + qualitative.Dark24
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def shift_symbols(shifts) -> dict[int, str]:
+    """Marker symbol per shift: a circle for none, triangles pointing the way of the shift,
+    open for the smaller and filled for the larger magnitudes."""
+    symbols = {0: "circle"}
+    for sign, name in ((-1, "left"), (1, "right")):
+        magnitudes = sorted({abs(int(s)) for s in shifts if np.sign(s) == sign})
+        for i, m in enumerate(magnitudes):
+            filled = i == len(magnitudes) - 1
+            symbols[sign * m] = f"triangle-{name}" + ("" if filled else "-open")
+    return symbols
+
+
+def _titles(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white")
+    return fig
+
+
+# ---------------------------------------------------------------- the map
+
+
+def scatter_figure(frame: pd.DataFrame, class_names: list[str] | None = None, title: str | None = None,
+                   color_by: str = "class", marker_size: float = 5, height: int = 600) -> go.Figure:
+    """The 2-D map of ``frame`` (columns split, row, label, class_name, shift, x, y), one trace.
+
+    ``color_by`` is "class" (default), "shift" or "split"; the symbol always shows the shift.
+    """
+    if color_by not in ("class", "shift", "split"):
+        raise ValueError(f"color_by must be 'class', 'shift' or 'split', got {color_by!r}")
+    missing = {"split", "row", "label", "shift", "x", "y"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"frame lacks the columns {', '.join(sorted(missing))}")
+    labels = frame["label"].to_numpy(np.int64)
+    if class_names is None:
+        class_names = [str(c) for c in range(int(labels.max()) + 1 if len(labels) else 0)]
+    shifts = frame["shift"].to_numpy(np.int64)
+    symbols = shift_symbols(np.unique(shifts))
+    splits = frame["split"].astype(str).to_numpy()
+
+    if color_by == "class":
+        palette = class_colors(len(class_names))
+        colors = np.asarray(palette, dtype=object)[labels] if len(labels) else []
+        legend = [(name, palette[i], "circle", "class") for i, name in enumerate(class_names) if (labels == i).any()]
+    elif color_by == "shift":
+        values = sorted(set(shifts.tolist()))
+        palette = dict(zip(values, qualitative.Set1))
+        colors = [palette[s] for s in shifts]
+        legend = [(f"shift {s:+d} px" if s else "no shift", palette[s], symbols[s], "shift") for s in values]
+    else:
+        colors = [SPLIT_COLORS.get(s, "#7f7f7f") for s in splits]
+        legend = [(s, SPLIT_COLORS.get(s, "#7f7f7f"), "circle", "split") for s in dict.fromkeys(splits)]
+    if color_by != "shift" and len(symbols) > 1:
+        legend += [(f"shift {s:+d} px" if s else "no shift", "#555555", symbols[s], "shift")
+                   for s in sorted(set(shifts.tolist()))]
+
+    names = frame["class_name"].astype(str).to_numpy() if "class_name" in frame else labels.astype(str)
+    hover = [f"{n}<br>{sp} row {r}" + (f"<br>shift {s:+d} px" if s else "")
+             for n, sp, r, s in zip(names, splits, frame["row"], shifts)]
+    fig = go.Figure(go.Scattergl(
+        x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), mode="markers", name="points",
+        showlegend=False, customdata=np.stack([splits, frame["row"].to_numpy()], axis=1).astype(object),
+        text=hover, hovertemplate="%{text}<extra></extra>",
+        marker={"color": colors, "symbol": [symbols[s] for s in shifts], "size": marker_size,
+                "opacity": 0.8, "line": {"width": 0}},
+    ))
+    for name, color, symbol, group in legend:  # legend-only entries: no points
+        fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=name, legendgroup=group,
+                                   legendgrouptitle_text=group, hoverinfo="skip",
+                                   marker={"color": color, "symbol": symbol, "size": 9}))
+    method = frame.attrs.get("method", "")
+    axis = AXIS_NAMES.get(method, "dimension ")
+    x_title, y_title = (f"{axis}0", f"{axis}1") if method == "raw" else (f"{axis} 1", f"{axis} 2")
+    if title is None:
+        title = f"{method or 'map'} of {', '.join(dict.fromkeys(splits))}"
+        if frame.attrs.get("note"):
+            title += f"<br><sup>{frame.attrs['note']}</sup>"
+    _titles(fig, title, x_title, y_title)
+    fig.update_layout(height=height, legend={"itemsizing": "constant"}, dragmode="lasso")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+# ---------------------------------------------------------------- training curves
+
+
+def loss_figure(metrics: pd.DataFrame, title: str = "Loss over epochs") -> go.Figure:
+    """Mean pair or triplet loss per epoch, one line per split (train, val, test, shifted)."""
+    fig = go.Figure()
+    for split, rows in metrics.dropna(subset=["loss"]).groupby("split", sort=False):
+        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["loss"], mode="lines+markers", name=split,
+                                 line={"color": SPLIT_COLORS.get(split)}))
+    return _titles(fig, title, "epoch", "loss")
+
+
+def metrics_figure(metrics: pd.DataFrame, title: str = "Metrics over epochs") -> go.Figure:
+    """Three panels over epochs: loss, k-NN accuracy, and mean positive (solid) and negative
+    (dashed) pair distance; one colour per split."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "5-NN accuracy", "mean pair distance"))
+    for split, rows in metrics.groupby("split", sort=False):
+        color = SPLIT_COLORS.get(split)
+        style = {"mode": "lines+markers", "legendgroup": split, "line": {"color": color}}
+        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["loss"], name=split, **style), 1, 1)
+        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["knn_accuracy"], name=split, showlegend=False, **style), 1, 2)
+        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["pos_dist"], name=f"{split} positive",
+                                 showlegend=False, **style), 1, 3)
+        style["line"] = {"color": color, "dash": "dash"}
+        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["neg_dist"], name=f"{split} negative",
+                                 showlegend=False, **style), 1, 3)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", row=1, col=2)
+    fig.update_yaxes(title_text="distance (solid: positive, dashed: negative)", row=1, col=3)
+    fig.update_layout(title=title, template="plotly_white", height=400)
+    return fig
+
+
+def geometry_figure(geometry: pd.DataFrame, title: str = "Cluster size and centroid distance over epochs") -> go.Figure:
+    """Mean cluster size and mean centroid distance per epoch (frame of geometry_over_epochs)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean cluster size", "mean centroid distance"))
+    for split, rows in geometry.groupby("split", sort=False):
+        style = {"mode": "lines+markers", "legendgroup": split, "line": {"color": SPLIT_COLORS.get(split)}}
+        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["mean_cluster_size"], name=split, **style), 1, 1)
+        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["mean_centroid_distance"], name=split,
+                                 showlegend=False, **style), 1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="mean distance to centroid", row=1, col=1)
+    fig.update_yaxes(title_text="mean distance between centroids", row=1, col=2)
+    fig.update_layout(title=title, template="plotly_white", height=400)
+    return fig
+
+
+# ---------------------------------------------------------------- heatmaps
+
+
+def confusion_figure(confusion: np.ndarray, class_names: list[str], title: str = "Confusion matrix") -> go.Figure:
+    """Counts, true class in rows (top to bottom), predicted in columns; colour is the row fraction."""
+    return confusion_grid_figure([confusion], [""], class_names, title)
+
+
+def confusion_grid_figure(confusions: list[np.ndarray], subtitles: list[str], class_names: list[str],
+                          title: str = "Confusion matrices", columns: int = 3) -> go.Figure:
+    """Several confusion matrices side by side on one colour scale (fraction of the true class)."""
+    n = len(confusions)
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=subtitles,
+                        horizontal_spacing=0.08, vertical_spacing=0.12 if rows > 1 else 0.1)
+    k = len(class_names)
+    show_text = k <= 15
+    for i, confusion in enumerate(confusions):
+        counts = np.asarray(confusion)[:, :k]
+        fraction = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        fig.add_trace(go.Heatmap(
+            z=fraction, x=class_names, y=class_names, zmin=0, zmax=1, colorscale="Blues",
+            text=counts, texttemplate="%{text}" if show_text else None, showscale=i == 0,
+            colorbar={"title": "fraction of row"},
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} points (%{z:.1%})<extra></extra>",
+        ), row=i // columns + 1, col=i % columns + 1)
+    fig.update_xaxes(title_text="predicted class", type="category")
+    fig.update_yaxes(title_text="true class", autorange="reversed", type="category")
+    side = max(260, 24 * k + 120)
+    fig.update_layout(title=title, template="plotly_white", height=rows * side + 80,
+                      width=max(columns * side + 120, 500))
+    return fig
+
+
+def centroid_figure(matrix: np.ndarray, class_names: list[str],
+                    title: str = "Centroid distances (cluster sizes on the diagonal)") -> go.Figure:
+    """The centroid-distance matrix of geometry.centroid_distances, values written in the cells."""
+    k = len(class_names)
+    fig = go.Figure(go.Heatmap(
+        z=matrix, x=class_names, y=class_names, colorscale="Viridis", colorbar={"title": "distance"},
+        texttemplate="%{z:.2f}" if k <= 15 else None,
+        hovertemplate="%{y} to %{x}: %{z:.3f}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=max(350, 24 * k + 150), width=max(450, 24 * k + 250))
+    return _titles(fig, title, "class", "class")
+
+
+# ---------------------------------------------------------------- verification
+
+
+def histogram_figure(histogram: pd.DataFrame, title: str = "Pair distances") -> go.Figure:
+    """Overlaid density histograms of similar and dissimilar pair distances (distances.histogram)."""
+    centres = (histogram["left"] + histogram["right"]) / 2
+    width = histogram["right"] - histogram["left"]
+    fig = go.Figure([
+        go.Bar(x=centres, y=histogram["positive"], width=width, name="positive (same class)",
+               marker_color="#2ca02c", opacity=0.6),
+        go.Bar(x=centres, y=histogram["negative"], width=width, name="negative (different class)",
+               marker_color="#d62728", opacity=0.6),
+    ])
+    fig.update_layout(barmode="overlay", bargap=0)
+    return _titles(fig, title, "embedding distance", "density")
+
+
+def roc_figure(curves: dict[str, pd.DataFrame], summaries: dict[str, dict] | None = None,
+               title: str = "Verification ROC") -> go.Figure:
+    """One ROC line per named curve (distances.roc), with its EER and chosen-FAR points."""
+    fig = go.Figure()
+    for i, (name, curve) in enumerate(curves.items()):
+        color = qualitative.Plotly[i % 10]
+        summary = (summaries or {}).get(name)
+        label = f"{name} (AUC {summary['auc']:.3f})" if summary else name
+        fig.add_trace(go.Scatter(x=curve["far"], y=curve["tar"], mode="lines", name=label,
+                                 line={"color": color}, legendgroup=name))
+        if summary:
+            fig.add_trace(go.Scatter(
+                x=[summary["eer"], summary["far"]], y=[1 - summary["eer"], summary["tar_at_far"]],
+                mode="markers+text", marker={"color": color, "size": 9, "symbol": ["x", "circle"]},
+                text=[f"EER {summary['eer']:.3f}", f"FAR {summary['far']:g}: t={summary['threshold_at_far']:.3f}"],
+                textposition="middle right", showlegend=False, legendgroup=name))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"},
+                             name="chance", showlegend=False))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return _titles(fig, title, "false accept rate", "true accept rate")
+
+
+# ---------------------------------------------------------------- shifts
+
+
+def accuracy_by_shift_figure(accuracies: pd.DataFrame, title: str = "Accuracy by shift") -> go.Figure:
+    """Accuracy against shift in px, one line per classifier (columns classifier, shift, accuracy)."""
+    fig = go.Figure()
+    for name, rows in accuracies.sort_values("shift").groupby("classifier", sort=False):
+        fig.add_trace(go.Scatter(x=rows["shift"], y=rows["accuracy"], mode="lines+markers", name=name))
+    fig.update_xaxes(dtick=1 if accuracies["shift"].abs().max() <= 10 else None)
+    fig.update_yaxes(range=[0, 1.02])
+    return _titles(fig, title, "shift (px; 0 = the unshifted test set)", "accuracy")
+
+
+def displacement_figure(table: pd.DataFrame, title: str = "How far shifted copies move from their source") -> go.Figure:
+    """Box plot of displacement per shift (shifts.shift_table)."""
+    fig = go.Figure()
+    for shift, rows in table.groupby("shift"):
+        fig.add_trace(go.Box(y=rows["displacement"], name=f"{int(shift):+d} px", boxpoints="outliers"))
+    fig.update_layout(showlegend=False)
+    return _titles(fig, title, "shift", "distance from the unshifted embedding")
+
+
+# ---------------------------------------------------------------- images
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    """A uint8 image (h, w) or (h, w, 3) as a base64 PNG data URI."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def image_grid_figure(images, captions: list[str] | None = None, columns: int = 8,
+                      title: str = "", scale: int = 3) -> go.Figure:
+    """Thumbnails (uint8, each (h, w)) in a grid, a caption above each, as one embedded PNG."""
+    images = np.asarray(images, dtype=np.uint8)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (n, h, w) uint8, got shape {images.shape}")
+    n, h, w = images.shape
+    captions = list(captions or [""] * n)
+    if len(captions) != n:
+        raise ValueError(f"{n} images need {n} captions, got {len(captions)}")
+    columns = max(1, min(columns, n))
+    rows = max(1, -(-n // columns))
+    pad, band = 2, 12  # pixels between tiles; caption band above each tile (image pixels)
+    cell_h, cell_w = h + band + pad, w + pad
+    mosaic = np.full((rows * cell_h, columns * cell_w), 255, np.uint8)
+    fig = go.Figure()
+    for i, image in enumerate(images):
+        top, left = (i // columns) * cell_h + band, (i % columns) * cell_w
+        mosaic[top:top + h, left:left + w] = image
+        fig.add_annotation(x=left + w / 2, y=top - 1, text=captions[i], showarrow=False,
+                           yanchor="bottom", font={"size": 10})
+    fig.add_trace(go.Image(source=png_data_uri(mosaic), hoverinfo="skip"))
+    fig.update_xaxes(visible=False, range=[0, mosaic.shape[1]])
+    fig.update_yaxes(visible=False, range=[mosaic.shape[0], 0])
+    fig.update_layout(title=title, template="plotly_white", margin={"l": 10, "r": 10, "t": 60 if title else 10, "b": 10},
+                      width=max(300, mosaic.shape[1] * scale + 20),
+                      height=mosaic.shape[0] * scale + (80 if title else 30))
+    return fig
+
+
+def gallery_figure(query_image: np.ndarray, gallery: pd.DataFrame, images: np.ndarray,
+                   query_caption: str = "query", title: str = "Nearest neighbours", columns: int = 11) -> go.Figure:
+    """The query, then its neighbours in rank order (neighbours.gallery frame, their images),
+    each captioned with rank, class and distance."""
+    captions = [query_caption] + [f"#{r} {c} d={d:.2f}" for r, c, d in
+                                  zip(gallery["rank"], gallery["class_name"], gallery["distance"])]
+    return image_grid_figure(np.concatenate([np.asarray(query_image)[None], np.asarray(images)]),
+                             captions, columns=columns, title=title)

@@ -1,0 +1,69 @@
+"""Retrieval metrics from pytorch-metric-learning's AccuracyCalculator.
+
+By default the test split queries the training split (the reference): each test point's nearest
+training embeddings should share its class. Precision@1, R-precision and MAP@R are computed from
+those neighbours with Euclidean distance; NMI and AMI compare a k-means clustering of the query
+embeddings (one cluster per class, scikit-learn, seeded) with the query labels. torch is imported
+only when these are computed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.runs import Run
+
+# our key: AccuracyCalculator's name
+METRICS = {"precision_at_1": "precision_at_1", "r_precision": "r_precision",
+           "map_at_r": "mean_average_precision_at_r", "nmi": "NMI", "ami": "AMI"}
+
+
+def retrieval_metrics(query: np.ndarray, query_labels: np.ndarray, reference: np.ndarray | None = None,
+                      reference_labels: np.ndarray | None = None, random_state: int | None = 0,
+                      batch_size: int = 2048) -> dict:
+    """precision_at_1, r_precision, map_at_r, nmi, ami of ``query`` against ``reference``.
+
+    Without a reference the query set is searched against itself, leaving each point out.
+    """
+    import torch
+    from pytorch_metric_learning.distances import LpDistance
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from pytorch_metric_learning.utils.inference import CustomKNN
+
+    query, query_labels = np.asarray(query, np.float32), np.asarray(query_labels, np.int64)
+    if query.ndim != 2 or len(query) != len(query_labels) or not len(query):
+        raise ValueError(f"query must be (n, d) with one label per row; got {query.shape} and {query_labels.shape}")
+    if (reference is None) != (reference_labels is None):
+        raise ValueError("give both reference and reference_labels, or neither")
+    includes_query = reference is None
+    if includes_query:
+        reference, reference_labels = query, query_labels
+    reference, reference_labels = np.asarray(reference, np.float32), np.asarray(reference_labels, np.int64)
+    if reference.ndim != 2 or reference.shape[1] != query.shape[1] or len(reference) != len(reference_labels):
+        raise ValueError("reference must be (m, d) with the query's d and one label per row")
+
+    def kmeans(x, n_clusters):
+        from sklearn.cluster import KMeans
+
+        labels = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(x.cpu().numpy())
+        return torch.as_tensor(labels, device=x.device)
+
+    calculator = AccuracyCalculator(
+        include=tuple(METRICS.values()), device=torch.device("cpu"),
+        knn_func=CustomKNN(LpDistance(normalize_embeddings=False), batch_size=batch_size),
+        kmeans_func=kmeans)
+    with torch.no_grad():
+        result = calculator.get_accuracy(torch.tensor(query), torch.tensor(query_labels),
+                                         torch.tensor(reference), torch.tensor(reference_labels),
+                                         ref_includes_query=includes_query)
+    return {ours: float(result[theirs]) for ours, theirs in METRICS.items()}
+
+
+def run_retrieval(run: Run, epoch: int | None = None, query: str = "test", reference: str | None = "train",
+                  random_state: int | None = 0) -> dict:
+    """retrieval_metrics of one split against another (reference=None: the query split itself)."""
+    X, y = run.embeddings(epoch, query)
+    if reference is None or reference == query:
+        return {**retrieval_metrics(X, y, random_state=random_state), "query": query, "reference": query}
+    R, r = run.embeddings(epoch, reference)
+    return {**retrieval_metrics(X, y, R, r, random_state=random_state), "query": query, "reference": reference}

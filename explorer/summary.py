@@ -1,0 +1,168 @@
+"""Every analysis of one epoch of a run, computed once, and the run's headline numbers.
+
+``analyse`` runs the analyses the report and the summary share; ``summarize`` turns them into a
+flat dict of numbers (the ``summary --json`` output). Verification numbers come from fresh seeded
+test pairs; retrieval queries the test split against the training split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from explorer import classifiers, distances, geometry, retrieval, shifts
+from explorer.runs import Run
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Analysis:
+    epoch: int
+    evaluations: list[classifiers.Evaluation]
+    accuracies: pd.DataFrame        # classifiers.accuracy_table
+    pair_distances: pd.DataFrame    # distances.run_pair_distances: set, i, j, y, distance
+    verification: dict[str, dict]   # per pair set ("train", "test"): distances.verification
+    retrieval: dict
+    centroid_distances: np.ndarray  # test split, cluster sizes on the diagonal
+    cluster_summary: dict
+    geometry: pd.DataFrame          # geometry.geometry_over_epochs
+    shift_table: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def evaluation(self, classifier: str, subset: str = "test") -> classifiers.Evaluation:
+        for e in self.evaluations:
+            if e.classifier == classifier and e.subset == subset:
+                return e
+        raise KeyError(f"no evaluation of {classifier} on {subset}")
+
+
+def analyse(run: Run, epoch: int | None = None, far: float = 0.01, n_test_pairs: int = 2000,
+            random_state: int = 0, progress: Progress | None = None) -> Analysis:
+    """Classifiers, pair distances and verification, retrieval, geometry and shifts of one epoch."""
+    report = progress or (lambda fraction, message: None)
+    epoch = run.last_epoch if epoch is None else int(epoch)
+    report(0.0, f"classifiers at epoch {epoch}")
+    evaluations = classifiers.classify(run, epoch, random_state=random_state)
+    report(0.4, "pair distances and verification")
+    pairs = distances.run_pair_distances(run, epoch, n_test_pairs, random_state=random_state)
+    verification = {name: distances.verification(rows["distance"], rows["y"], far)
+                    for name, rows in pairs.groupby("set", sort=False)
+                    if rows["y"].nunique() == 2}
+    report(0.5, "retrieval metrics (test queries, train reference)")
+    retrieval_result = retrieval.run_retrieval(run, epoch, "test", "train", random_state=random_state)
+    report(0.8, "cluster geometry over epochs")
+    X_test, y_test = run.embeddings(epoch, "test")
+    shift_table = shifts.run_shift_table(run, epoch) if "shifted" in run.splits else None
+    return Analysis(
+        epoch=epoch, evaluations=evaluations, accuracies=classifiers.accuracy_table(evaluations),
+        pair_distances=pairs, verification=verification, retrieval=retrieval_result,
+        centroid_distances=geometry.centroid_distances(X_test, y_test, run.n_classes),
+        cluster_summary=geometry.cluster_summary(X_test, y_test, run.n_classes),
+        geometry=geometry.geometry_over_epochs(run), shift_table=shift_table)
+
+
+def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = None,
+              random_state: int = 0, progress: Progress | None = None) -> dict:
+    """The run's headline numbers as a flat, JSON-ready dict (None where the run has no data)."""
+    summary = {
+        "run": run.name, "path": str(run.path), "state": run.state,
+        "epochs_done": run.status.get("epoch"), "epochs": run.status.get("epochs"),
+        "error": run.status.get("error"), "notes": list(run.notes),
+        **{k: run.config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim", "margin", "seed")},
+        "final_metrics": _final_metrics(run.metrics),
+    }
+    if analysis is None and run.epochs:
+        analysis = analyse(run, epoch, random_state=random_state, progress=progress)
+    if analysis is None:
+        return {**summary, "epoch": None, **dict.fromkeys(HEADLINE_KEYS)}
+
+    accuracy = analysis.accuracies.set_index(["classifier", "subset"])["accuracy"]
+    test_pairs = analysis.verification.get("test", {})
+    knn = analysis.accuracies[(analysis.accuracies["classifier"] == "knn") & analysis.accuracies["shift"].notna()]
+    return {
+        **summary,
+        "epoch": analysis.epoch,
+        "knn_accuracy": _get(accuracy, ("knn", "test")),
+        "knn_accuracy_by_shift": {int(s): float(a) for s, a in zip(knn["shift"], knn["accuracy"])},
+        "knn_shifted_accuracy": _get(accuracy, ("knn", "shifted")),
+        "svm_accuracy": _get(accuracy, ("svm", "test")),
+        "centroid_accuracy": _get(accuracy, ("centroid", "test")),
+        "kmeans_accuracy": _get(accuracy, ("kmeans", "test")),
+        "kmeans_majority_accuracy": _get(accuracy, ("kmeans_majority", "test")),
+        "auc": test_pairs.get("auc"), "eer": test_pairs.get("eer"),
+        "far": test_pairs.get("far"), "threshold_at_far": test_pairs.get("threshold_at_far"),
+        "tar_at_far": test_pairs.get("tar_at_far"), "overlap": test_pairs.get("overlap"),
+        "train_pairs_auc": analysis.verification.get("train", {}).get("auc"),
+        "train_pairs_eer": analysis.verification.get("train", {}).get("eer"),
+        "precision_at_1": analysis.retrieval["precision_at_1"],
+        "r_precision": analysis.retrieval["r_precision"],
+        "map_at_r": analysis.retrieval["map_at_r"],
+        "nmi": analysis.retrieval["nmi"], "ami": analysis.retrieval["ami"],
+        "retrieval": f"{analysis.retrieval['query']} queries against {analysis.retrieval['reference']}",
+        **analysis.cluster_summary,
+    }
+
+
+HEADLINE_KEYS = ("knn_accuracy", "knn_accuracy_by_shift", "knn_shifted_accuracy", "svm_accuracy",
+                 "centroid_accuracy", "kmeans_accuracy", "kmeans_majority_accuracy", "auc", "eer",
+                 "far", "threshold_at_far", "tar_at_far", "overlap", "train_pairs_auc",
+                 "train_pairs_eer", "precision_at_1", "r_precision", "map_at_r", "nmi", "ami",
+                 "retrieval", "mean_cluster_size", "mean_centroid_distance", "distance_to_size")
+
+
+def _get(series: pd.Series, key) -> float | None:
+    return float(series[key]) if key in series.index else None
+
+
+def _final_metrics(metrics: pd.DataFrame) -> dict:
+    """The last epoch's row of metrics.csv per split, without empty values."""
+    if not len(metrics):
+        return {}
+    last = metrics[metrics["epoch"] == metrics["epoch"].max()]
+    return {row["split"]: {k: float(v) for k, v in row.items() if k not in ("split",) and pd.notna(v)}
+            for _, row in last.iterrows()}
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as aligned text lines for a terminal."""
+    lines = [f"run        {summary['run']} ({summary['state']}, epoch {summary['epochs_done']} of {summary['epochs']})",
+             f"setup      {summary['dataset']}, {summary['loss']} loss, {summary['regime']} pairs, "
+             f"{summary['embedding_dim']}-D embedding"]
+    lines += [f"note       {note}" for note in summary["notes"]]
+    if summary.get("error"):
+        lines.append(f"error      {summary['error']}")
+    for split, values in summary["final_metrics"].items():
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if k != "epoch")
+        lines.append(f"metrics    {split:<8} {shown}")
+    if summary.get("epoch") is None:
+        lines.append("analysis   none: the run has no embedding snapshot yet")
+        return "\n".join(lines)
+    lines.append(f"analysed   epoch {summary['epoch']}")
+
+    def number(key, label):
+        value = summary.get(key)
+        if value is not None:
+            lines.append(f"{label:<34} {value:.4f}")
+
+    for key, label in (("knn_accuracy", "k-NN accuracy (test)"), ("svm_accuracy", "SVM accuracy (test)"),
+                       ("centroid_accuracy", "nearest-centroid accuracy (test)"),
+                       ("kmeans_accuracy", "k-means accuracy, Hungarian (test)"),
+                       ("kmeans_majority_accuracy", "k-means accuracy, majority (test)"),
+                       ("knn_shifted_accuracy", "k-NN accuracy (all shifted)")):
+        number(key, label)
+    for shift, value in summary["knn_accuracy_by_shift"].items():
+        lines.append(f"{f'k-NN accuracy (shift {shift:+d} px)':<34} {value:.4f}")
+    for key, label in (("auc", "verification AUC (test pairs)"), ("eer", "equal error rate"),
+                       ("threshold_at_far", f"threshold at FAR {summary.get('far')}"),
+                       ("tar_at_far", "true accept rate there"), ("overlap", "histogram overlap"),
+                       ("precision_at_1", "Precision@1"), ("r_precision", "R-precision"),
+                       ("map_at_r", "MAP@R"), ("nmi", "NMI"), ("ami", "AMI"),
+                       ("mean_cluster_size", "mean cluster size (test)"),
+                       ("mean_centroid_distance", "mean centroid distance (test)")):
+        number(key, label)
+    lines.append(f"{'retrieval':<34} {summary['retrieval']}")
+    return "\n".join(lines)

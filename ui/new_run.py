@@ -1,0 +1,316 @@
+"""The "New run" page: the training form, the one-click demo, and live progress of running jobs.
+
+Training always runs as a separate process started by ``training.launch.start`` (its own process
+session, output to train.log); this page only reads what it writes. A job's progress panel is a
+fragment that re-reads status.json every POLL_SECONDS, so the rest of the page does not rerun.
+Because the state lives in the run directory, a reload or a second tab shows the same job.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from training import launch, rundir
+from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
+from training.errors import InputError
+from ui.common import (PAGE_INSPECT, POLL_SECONDS, STATE_ICONS, error_panel, runs_dir,
+                       runs_table, short_name)
+
+DEMO = {"dataset": "mnist", "classes": ["4", "9"], "regime": "random", "epochs": 3,
+        "device": "cpu", "name": "demo"}
+DEFAULTS = TrainConfig()
+
+REGIME_HELP = {
+    "random": "random: positive = any image of the same class, negative = any image of another "
+              "class (the in-lab)",
+    "nn-other": "nn-other: positive = one of the k nearest same-class neighbours (pixel space), "
+                "negative = another class (out-lab regime 1)",
+    "nn-non-neighbour": "nn-non-neighbour: positive as nn-other; negative = another class or a "
+                        "same-class image that is not a neighbour (out-lab regime 2)",
+}
+LOSS_HELP = {"contrastive": "contrastive: pairs, pulls similar pairs together and pushes "
+                            "dissimilar ones beyond the margin",
+             "triplet": "triplet: (anchor, positive, negative); the positive must be closer than "
+                        "the negative by the margin"}
+# Option names in training's messages, as the form labels them.
+FORM_LABELS = {
+    "--dataset": "Data set", "--data-dir": "Data directory", "--classes": "Classes",
+    "--loss": "Loss", "--regime": "Pair regime", "--embedding-dim": "Embedding size",
+    "--margin": "Margin", "--epochs": "Epochs", "--batch-size": "Batch size",
+    "--lr": "Learning rate", "--seed": "Seed", "--shifts": "Shifts", "--device": "Device",
+    "--nn-k": "Neighbours k", "--max-train": "Max training images", "--image-size": "Image size",
+    "--test-fraction": "Test fraction", "--val-fraction": "Validation fraction",
+}
+MNIST_LIKE_CLASSES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"],
+}
+
+
+# ---------------------------------------------------------------- the page
+
+
+def render() -> None:
+    st.title("New run")
+    st.caption(f"Runs are written to `{runs_dir()}` (set EXPLORER_RUNS_DIR to change it). "
+               "Each run trains in its own process; you can close or reload this page meanwhile.")
+    if runs_table().empty:
+        demo_panel(key="demo-new")
+
+    with error_panel("the running jobs"):
+        jobs_panel()
+
+    with st.container(border=True):
+        st.subheader("Train a network")
+        config, error = training_form()
+    if error:
+        st.error(error, icon="🚫")
+    elif config is not None:
+        launch_run(config)
+
+
+def demo_panel(key: str) -> None:
+    """The welcome shown while the runs directory is empty: one click trains the demo."""
+    with st.container(border=True):
+        st.subheader("👋 No runs yet: train the demo")
+        st.markdown(
+            "**MNIST 4 vs 9** from the bundled 5,000-image sample: a small CNN learns a 2-D "
+            "embedding with the contrastive loss, 3 epochs on the CPU (about half a minute). "
+            "You watch it train here, then explore its map of the train, test and "
+            "shifted test images (the test digits moved sideways by ±3 and ±6 px).")
+        if st.button("▶ Train the demo run", type="primary", key=key):
+            launch_run(TrainConfig(**DEMO, runs_dir=str(runs_dir())))
+
+
+def launch_run(config: TrainConfig) -> None:
+    """Start training (double-click safe: launch.start returns a run just started with the same
+    options), remember it for this session, and redraw the page so its progress shows."""
+    config.runs_dir = str(runs_dir())
+    try:
+        path = launch.start(config)
+    except InputError as e:
+        st.error(_in_form_words(str(e)), icon="🚫")
+        return
+    except OSError as e:
+        st.error(f"Cannot start training in {config.runs_dir}: {e.strerror or e}", icon="🚫")
+        return
+    st.session_state["launched"] = str(path)
+    st.session_state["run_choice"] = str(path)  # the Inspect page opens on it
+    st.rerun()
+
+
+def jobs_panel() -> None:
+    """Progress of every running job on disk, and of the job this session launched last."""
+    table = runs_table()
+    paths = list(table.loc[table["state"] == rundir.RUNNING, "path"])
+    launched = st.session_state.get("launched")
+    if launched and launched not in paths and Path(launched).is_dir():
+        paths.insert(0, launched)
+    if not paths:
+        return
+    st.subheader("Jobs")
+    for path in paths:
+        job_panel(path)
+
+
+def job_panel(path: str, allow_open: bool = True) -> None:
+    """One job: a live fragment while it runs, a static summary once it has ended."""
+    try:
+        status = rundir.read_status(Path(path))
+    except rundir.RunDirError as e:
+        st.error(f"{short_name(Path(path).name)}: {e}", icon="🚫")
+        return
+    if status["state"] == rundir.RUNNING:
+        _live_job(path)
+    else:
+        with st.container(border=True):
+            _job_body(path, status, allow_open)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live_job(path: str) -> None:
+    with st.container(border=True):
+        with error_panel("the training progress"):
+            status = rundir.read_status(Path(path))
+            if status["state"] != rundir.RUNNING:
+                st.rerun(scope="app")  # the job ended: redraw the page without polling
+            _job_body(path, status, allow_open=False)
+
+
+def _job_body(path: str, status: dict, allow_open: bool) -> None:
+    name = Path(path).name
+    state = status["state"]
+    epochs = max(int(status.get("epochs") or 0), 1)
+    epoch = int(status.get("epoch") or 0)
+    step, steps = int(status.get("step") or 0), int(status.get("steps") or 0)
+    within = step / steps if steps and 0 < step < steps else 0.0
+    done = 1.0 if state == rundir.FINISHED else min(1.0, (epoch + within) / epochs)
+
+    head, button = st.columns([5, 1], vertical_alignment="center")
+    head.markdown(f"{STATE_ICONS.get(state, '')} **{short_name(name)}** · {state}")
+    if state == rundir.RUNNING:
+        if button.button("⏹ Cancel", key=f"cancel-{name}", help="Stop this training process"):
+            if launch.cancel(path):
+                st.toast("Cancel sent; the run stops after the current step.")
+    elif allow_open and state in (rundir.FINISHED, rundir.CANCELLED, rundir.FAILED):
+        if button.button("Inspect ➜", key=f"open-{name}", type="primary"):
+            st.session_state["run_choice"] = path
+            st.switch_page(PAGE_INSPECT)
+
+    text = f"epoch {epoch} of {epochs}"
+    if state == rundir.RUNNING and steps and 0 < step < steps:
+        text = f"epoch {epoch + 1} of {epochs}: step {step} of {steps}"
+    elif state == rundir.RUNNING and epoch == 0:
+        text = "preparing data and pairs, then epoch 1"
+    st.progress(done, text=f"{state}: {text}")
+    if status.get("error") and state != rundir.FINISHED:
+        (st.warning if state == rundir.CANCELLED else st.error)(status["error"])
+    elapsed = (status.get("ended_at") or time.time()) - status.get("started_at", time.time())
+
+    curve, logs = st.columns([3, 2])
+    with curve:
+        _loss_curve(path, state, elapsed)
+    with logs:
+        lines = launch.log_tail(path, 8)
+        st.caption("latest log lines (train.log)")
+        st.code("\n".join(lines) or "(nothing logged yet)", language=None)
+
+
+def _loss_curve(path: str, state: str, elapsed: float) -> None:
+    from explorer.figures import loss_figure
+
+    metrics = rundir.read_metrics(Path(path))
+    metrics = metrics[metrics["split"].isin(["train", "val"])]
+    if metrics["loss"].notna().sum() == 0:
+        st.caption(f"The loss curve appears after the first snapshot ({elapsed:.0f} s so far).")
+        return
+    fig = loss_figure(metrics, title=f"Loss per epoch ({elapsed:.0f} s)")
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    st.plotly_chart(fig, key=f"loss-{Path(path).name}-{state}", config={"displayModeBar": False})
+
+
+# ---------------------------------------------------------------- the form
+
+
+def training_form() -> tuple[TrainConfig | None, str | None]:
+    """The training options. Returns (config, None) when submitted and valid, (None, message)
+    when submitted with a bad value, (None, None) before it is submitted."""
+    with st.form("new-run", border=False):
+        data, model, optim = st.columns(3)
+        with data:
+            st.markdown("**Data**")
+            dataset = st.selectbox("Data set", DATASETS, index=DATASETS.index(DEFAULTS.dataset),
+                                   key="new_dataset",
+                                   help="mnist without a data directory uses the bundled 5,000-image "
+                                        "sample; fashion-mnist needs its IDX files; folder needs one "
+                                        "sub-folder of images per class")
+            data_dir = st.text_input("Data directory", key="new_data_dir",
+                                     placeholder="empty: the bundled MNIST sample",
+                                     help="IDX files (mnist, fashion-mnist) or class folders (folder)")
+            classes = st.text_input("Classes", value="4 9", key="new_classes",
+                                    help="two or more classes separated by spaces or commas: digits, "
+                                         "class indices or folder names; empty keeps all classes")
+            shifts = st.text_input("Shifts (px)", value=" ".join(map(str, DEFAULTS.shifts)),
+                                   key="new_shifts",
+                                   help="horizontal shifts of the shifted test set, e.g. -6 -3 3 6; "
+                                        "negative moves left")
+        with model:
+            st.markdown("**Model and loss**")
+            loss = st.selectbox("Loss", LOSSES, index=LOSSES.index(DEFAULTS.loss), key="new_loss",
+                                help="; ".join(LOSS_HELP.values()))
+            regime = st.selectbox("Pair regime", REGIMES, index=REGIMES.index(DEFAULTS.regime),
+                                  key="new_regime", help="\n\n".join(REGIME_HELP.values()))
+            embedding_dim = st.number_input("Embedding size", value=DEFAULTS.embedding_dim, step=1,
+                                            key="new_embedding_dim",
+                                            help="2 can be drawn as it is; larger sizes are "
+                                                 "projected with PCA, t-SNE or UMAP")
+            margin = st.number_input("Margin", value=DEFAULTS.margin, step=0.1, format="%.2f",
+                                     key="new_margin", help="m of the loss")
+        with optim:
+            st.markdown("**Optimisation**")
+            epochs = st.number_input("Epochs", value=DEFAULTS.epochs, step=1, key="new_epochs")
+            batch_size = st.number_input("Batch size", value=DEFAULTS.batch_size, step=16,
+                                         key="new_batch_size", help="pairs or triplets per step")
+            lr = st.number_input("Learning rate", value=DEFAULTS.lr, step=1e-4, format="%.5f",
+                                 key="new_lr", help="Adam's learning rate")
+            seed = st.number_input("Seed", value=DEFAULTS.seed, step=1, key="new_seed",
+                                   help="drives the splits, pairs, weights and batch order")
+            device = st.selectbox("Device", DEVICES, index=DEVICES.index(DEFAULTS.device),
+                                  key="new_device", help="auto uses a CUDA GPU when there is one")
+        with st.expander("More options"):
+            more = st.columns(3)
+            nn_k = more[0].number_input("Neighbours k (nn regimes)", value=DEFAULTS.nn_k, step=1,
+                                        key="new_nn_k")
+            max_train = more[1].number_input("Max training images (0: all)", value=0, step=100,
+                                             key="new_max_train")
+            name = more[2].text_input("Run name (optional)", key="new_name",
+                                      help="added to the run directory's name")
+        submitted = st.form_submit_button("🚀 Launch training", type="primary")
+    if not submitted:
+        return None, None
+    return parse_form(dataset=dataset, data_dir=data_dir, classes=classes, shifts=shifts,
+                      loss=loss, regime=regime, embedding_dim=embedding_dim, margin=margin,
+                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                      nn_k=nn_k, max_train=max_train, name=name)
+
+
+def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
+    """Turn the form's values into a validated TrainConfig, or return a one-line message."""
+    try:
+        for option in ("embedding_dim", "epochs", "batch_size", "seed", "nn_k", "max_train"):
+            number = values[option]
+            if float(number) != int(number):
+                raise InputError(f"{_label(option)} must be a whole number, got {number}")
+            values[option] = int(number)
+        shifts = _split_list(values["shifts"])
+        try:
+            values["shifts"] = [int(s) for s in shifts]
+        except ValueError:
+            raise InputError("Shifts must be whole numbers of pixels separated by spaces, "
+                             "e.g. -6 -3 3 6") from None
+        values["classes"] = _split_list(values["classes"])
+        values["data_dir"] = values["data_dir"].strip() or None
+        values["name"] = values["name"].strip() or None
+        values["max_train"] = values["max_train"] or None
+        config = TrainConfig(**values, runs_dir=str(runs_dir())).validate()
+        _check_classes(config)
+    except InputError as e:
+        return None, _in_form_words(str(e))
+    return config, None
+
+
+def _split_list(text: str) -> list[str]:
+    return [part for part in re.split(r"[\s,]+", text.strip()) if part]
+
+
+def _check_classes(config: TrainConfig) -> None:
+    """Catch class choices that would only fail after the launch (adapter: the training side
+    checks them when it loads the data)."""
+    names = MNIST_LIKE_CLASSES.get(config.dataset)
+    if config.classes and len(set(config.classes)) < 2:
+        raise InputError("Classes needs at least two different classes, e.g. 4 9")
+    if names and config.classes:
+        for wanted in config.classes:
+            if wanted not in names and not (wanted.isdigit() and int(wanted) < len(names)):
+                raise InputError(f"Classes: {wanted!r} is not a {config.dataset} class; use 0 to 9")
+    if config.dataset == "folder" and config.classes and config.data_dir:
+        folders = {p.name for p in Path(config.data_dir).expanduser().iterdir() if p.is_dir()}
+        missing = [c for c in config.classes if c not in folders and not c.isdigit()]
+        if missing:
+            raise InputError(f"Classes: {', '.join(missing)} not found as folders in {config.data_dir}")
+
+
+def _label(option: str) -> str:
+    return FORM_LABELS.get("--" + option.replace("_", "-"), option)
+
+
+def _in_form_words(message: str) -> str:
+    """training's messages name command-line options; say them as the form's labels."""
+    for flag, label in sorted(FORM_LABELS.items(), key=lambda kv: -len(kv[0])):
+        message = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", label, message)
+    return message[0].upper() + message[1:] if message else message
