@@ -18,6 +18,15 @@ EXIT_BAD_INPUT, EXIT_FAILED, EXIT_CANCELLED = 2, 1, 143
 DEFAULTS = TrainConfig()
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, [], argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse prints usage and an error over several lines; we print one line that says what to fix."""
 
@@ -31,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train one network and write its run directory",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsFormatter)
     data = train.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, default=DEFAULTS.dataset,
                       help="mnist reads the bundled 5,000-image sample unless --data-dir is given")

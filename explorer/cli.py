@@ -1,0 +1,139 @@
+"""Command line: ``python -m explorer summary|report|project|list``.
+
+Bad input (a missing or damaged run, an unknown method, a bad parameter) ends with exit status 2
+and one line ``error: ...`` on stderr; long work reports its progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from training.rundir import RunDirError
+
+from explorer.projections import METHODS, MODES, parse_params
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage block
+        raise _UsageError(f"{message} (see python -m explorer {self.prog.split()[-1]} --help)"
+                          if " " in self.prog else f"{message} (see python -m explorer --help)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _progress(stream=sys.stderr):
+    """A progress callback that prints a line to stderr at most about once a second."""
+    last = {"time": 0.0, "message": ""}
+
+    def report(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if message != last["message"] and (now - last["time"] > 1.0 or fraction >= 1.0 or fraction == 0.0):
+            print(f"[{fraction:4.0%}] {message}", file=stream, flush=True)
+            last.update(time=now, message=message)
+
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="explorer", description="Analyse the embeddings of a training run.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    summary = commands.add_parser("summary", help="print the run's metrics")
+    summary.add_argument("run_dir", help="the run directory")
+    summary.add_argument("--json", action="store_true", help="print one JSON object")
+    summary.add_argument("--epoch", type=int, help="snapshot epoch to analyse (default: the last)")
+    summary.add_argument("--seed", type=int, default=0, help="seed of test pairs, k-means and SVM")
+
+    report = commands.add_parser("report", help="write a self-contained HTML report")
+    report.add_argument("run_dir", help="the run directory")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    _map_options(report, method_default=None)
+
+    project = commands.add_parser("project", help="compute (and cache) a 2-D map; print where it is")
+    project.add_argument("run_dir", help="the run directory")
+    _map_options(project, method_default="pca")
+
+    listing = commands.add_parser("list", help="list the run directories under a folder")
+    listing.add_argument("root", nargs="?", help="folder of runs (default: $EXPLORER_RUNS_DIR or runs/)")
+    return parser
+
+
+def _map_options(parser, method_default):
+    parser.add_argument("--method", default=method_default,
+                        help=f"one of {', '.join(METHODS)}" + ("" if method_default else
+                             " (default: raw for a 2-D embedding, else tsne)"))
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter of the method, e.g. perplexity=50; repeatable")
+    parser.add_argument("--mode", default="shared", help=f"one of {', '.join(MODES)} (default: shared)")
+    parser.add_argument("--epoch", type=int, help="snapshot epoch (default: the last)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except (_UsageError, RunDirError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
+    from explorer.runs import list_runs, load_run
+
+    if args.command == "list":
+        runs = list_runs(args.root)
+        print(runs[["name", "state", "epoch", "epochs", "dataset", "loss", "regime", "embedding_dim"]]
+              .to_string(index=False) if len(runs) else "no runs")
+        return 0
+    if args.command in ("report", "project"):
+        if args.mode not in MODES:
+            raise ValueError(f"unknown projection mode {args.mode!r}; choose one of {', '.join(MODES)}")
+        if args.method is not None:
+            params = parse_params(args.method, args.param)  # checks before the run is even opened
+    run = load_run(args.run_dir)
+
+    if args.command == "summary":
+        from explorer.summary import format_summary, summarize
+
+        summary = summarize(run, epoch=args.epoch, random_state=args.seed,
+                            progress=None if args.json else _progress())
+        print(json.dumps(summary, indent=2, default=_jsonable) if args.json else format_summary(summary))
+        return 0
+
+    if args.method is None:
+        from explorer.report import default_method
+
+        args.method = default_method(run)
+        params = parse_params(args.method, args.param)
+    if args.command == "report":
+        from explorer.report import build_report
+
+        out = build_report(run, args.output, args.epoch, args.method, params, args.mode,
+                           random_state=args.seed, progress=_progress())
+        print(out)
+        return 0
+
+    from explorer.projections import cache_path, projection
+
+    frame = projection(run, args.epoch, args.method, params, args.mode, random_state=args.seed,
+                       progress=_progress())
+    epoch = frame.attrs["epoch"]
+    print(cache_path(run, epoch, args.method, frame.attrs["params"], args.mode, args.seed))
+    if frame.attrs.get("note"):
+        print(f"note: {frame.attrs['note']}", file=sys.stderr)
+    return 0
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -1,0 +1,99 @@
+import re
+
+import pytest
+
+from conftest import ROOT
+from datafiles import write_class_folders
+from training import rundir
+from training.cli import build_parser
+
+
+def looks_finished(runs_dir) -> list:
+    found = []
+    for path in rundir.list_run_dirs(runs_dir):
+        try:
+            if rundir.read_status(path)["state"] == "finished":
+                found.append(path)
+        except rundir.RunDirError:
+            pass
+    return found
+
+
+BAD_INPUT = [
+    (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["--classes", "4", "x"], "unknown class 'x'"),
+    (["--regime", "nearest"], "invalid choice: 'nearest'"),
+    (["--epochs", "0"], "--epochs must be positive"),
+    (["--epochs", "-3"], "--epochs must be positive"),
+    (["--epochs", "two"], "invalid int value: 'two'"),
+    (["--margin", "0"], "--margin must be positive"),
+    (["--embedding-dim", "-2"], "--embedding-dim must be positive"),
+    (["--dataset", "folder"], "--dataset folder needs --data-dir"),
+    (["--dataset", "fashion-mnist"], "--dataset fashion-mnist needs --data-dir"),
+    (["--data-dir", "/no/such/dir"], "--data-dir /no/such/dir does not exist"),
+    (["--image-size", "8"], "--image-size must be at least 16"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_exits_2_with_one_line_and_no_finished_run(cli, tmp_path, args, message):
+    result = cli("training", "train", "--runs-dir", str(tmp_path), *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert looks_finished(tmp_path) == []
+
+
+def test_undecodable_image_exits_2_naming_it(cli, tmp_path):
+    write_class_folders(tmp_path / "data")
+    (tmp_path / "data" / "beta" / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    result = cli("training", "train", "--runs-dir", str(tmp_path / "runs"), "--dataset", "folder",
+                 "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "broken.jpg" in result.stderr
+    assert not (tmp_path / "runs").exists() or looks_finished(tmp_path / "runs") == []
+
+
+def test_missing_idx_files_exit_2_naming_the_files(cli, tmp_path):
+    result = cli("training", "train", "--runs-dir", str(tmp_path), "--dataset", "fashion-mnist",
+                 "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "train-images-idx3-ubyte" in result.stderr
+
+
+def test_train_prints_the_run_directory_last_and_list_shows_it(cli, tmp_path):
+    result = cli("training", "train", "--classes", "4", "9", "--epochs", "1", "--max-train", "100",
+                 env={"EXPLORER_RUNS_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    [run] = rundir.list_run_dirs(tmp_path)
+    assert result.stdout.strip().splitlines()[-1] == str(run)
+    listing = cli("training", "list", "--runs-dir", str(tmp_path))
+    assert run.name in listing.stdout and "finished" in listing.stdout and "1/1" in listing.stdout
+
+
+def test_list_of_an_empty_runs_dir_says_so(cli, tmp_path):
+    result = cli("training", "list", "--runs-dir", str(tmp_path / "none"))
+    assert result.returncode == 0 and "no runs" in result.stdout
+
+
+def train_options() -> set[str]:
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    return {s for action in train._actions for s in action.option_strings if s.startswith("--")} - {"--help"}
+
+
+def test_help_documents_every_option(cli):
+    result = cli("training", "train", "--help")
+    assert result.returncode == 0
+    for option in train_options():
+        assert option in result.stdout
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    assert all(action.help for action in train._actions)
+
+
+def test_readme_options_table_matches_help():
+    readme = (ROOT / "README.md").read_text()
+    table = set(re.findall(r"^\| `(--[a-z-]+)", readme, flags=re.M))
+    assert table == train_options()

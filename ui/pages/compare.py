@@ -1,0 +1,4 @@
+"""Page script: Compare runs (see ui.compare)."""
+from ui.compare import render
+
+render()
