@@ -73,7 +73,7 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None,
     A given ``run_dir`` (made by training.launch) is used instead of a new one, and records
     bad input as a failed run, so whoever launched it can see why.
     """
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log = log or _log_beside_progress_bar
     try:
         prepared = prepare(config)
     except InputError as e:
@@ -110,9 +110,7 @@ def start_run_dir(prepared: Prepared, run_dir: Path | None = None) -> Path:
         "std": data.std,
         "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test),
                   "shifted": len(shifted_images)},
-        "model": {"name": "EmbeddingNet",
-                  "args": {"image_size": int(data.train.images.shape[1]),
-                           "embedding_dim": config.embedding_dim}},
+        "model": {"name": "EmbeddingNet", "args": model_args(prepared)},
         "device_used": str(prepared.device),
         "created_at": time.time(),
         "versions": _versions(),
@@ -126,11 +124,15 @@ def start_run_dir(prepared: Prepared, run_dir: Path | None = None) -> Path:
     return run_dir
 
 
+def model_args(prepared: Prepared) -> dict:
+    return {"image_size": int(prepared.data.train.images.shape[1]),
+            "embedding_dim": prepared.config.embedding_dim}
+
+
 def fit(prepared: Prepared, run_dir: Path, log: Callable[[str], None]) -> None:
     config, data, device = prepared.config, prepared.data, prepared.device
     torch.manual_seed(config.seed)
-    model = EmbeddingNet(**{"image_size": data.train.images.shape[1],
-                            "embedding_dim": config.embedding_dim}).to(device)
+    model = EmbeddingNet(**model_args(prepared)).to(device)
     loss_fn = make_loss(config.loss, config.margin)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     images = {split: _to_device(data.normalise(part.images), device) for split, part in
@@ -241,6 +243,12 @@ def _epoch_line(epoch: int, epochs: int, metrics: list[dict]) -> str:
             f"val loss {rows['val'].get('loss', float('nan')):.4f}  test 5-NN accuracy "
             f"{rows['test'].get('knn_accuracy', float('nan')):.3f}  shifted 5-NN accuracy "
             f"{rows['shifted'].get('knn_accuracy', float('nan')):.3f}")
+
+
+def _log_beside_progress_bar(line: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
