@@ -145,6 +145,24 @@ def accuracy_table(evaluations: list[Evaluation]) -> pd.DataFrame:
     return frame.astype({"shift": "Int64"})
 
 
+def knn_correct(points: pd.DataFrame, evaluations: list[Evaluation], classifier: str = "knn") -> pd.Series:
+    """Per point of ``points`` (columns split, row): did ``classifier`` classify it right?
+
+    True or False for test and shifted points (from that classifier's "test" and "shifted"
+    evaluations, whose predictions follow the split's rows), None for the rest (train: fitted there).
+    """
+    correct = pd.Series([None] * len(points), index=points.index, dtype=object)
+    for e in evaluations:
+        if e.classifier != classifier or e.subset not in ("test", "shifted"):
+            continue
+        mask = (points["split"] == e.subset).to_numpy()
+        rows = points.loc[mask, "row"].to_numpy(np.int64)
+        if len(rows) and rows.max() >= len(e.y_pred):
+            raise ValueError(f"{e.subset} rows reach {rows.max()}, but its evaluation has {len(e.y_pred)} points")
+        correct[mask] = list(e.y_pred[rows] == e.y_true[rows])
+    return correct
+
+
 def most_confused_pairs(confusion: np.ndarray, class_names: list[str], top: int = 5) -> pd.DataFrame:
     """Class pairs most often mistaken for each other, both directions counted together.
 

@@ -26,15 +26,16 @@ class _UsageError(Exception):
     pass
 
 
-def _progress(stream=sys.stderr):
-    """A progress callback that prints a line to stderr at most about once a second."""
-    last = {"time": 0.0, "message": ""}
+def _progress():
+    """A progress callback printing to stderr: each 5 % step, or after a second of silence."""
+    last = {"time": 0.0, "fraction": -1.0, "message": ""}
 
     def report(fraction: float, message: str) -> None:
         now = time.monotonic()
-        if message != last["message"] and (now - last["time"] > 1.0 or fraction >= 1.0 or fraction == 0.0):
-            print(f"[{fraction:4.0%}] {message}", file=stream, flush=True)
-            last.update(time=now, message=message)
+        if message != last["message"] and (now - last["time"] >= 1.0 or fraction - last["fraction"] >= 0.05
+                                           or fraction >= 1.0):
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+            last.update(time=now, fraction=fraction, message=message)
 
     return report
 
@@ -48,10 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true", help="print one JSON object")
     summary.add_argument("--epoch", type=int, help="snapshot epoch to analyse (default: the last)")
     summary.add_argument("--seed", type=int, default=0, help="seed of test pairs, k-means and SVM")
+    summary.add_argument("--far", type=float, default=0.01,
+                         help="false accept rate at which to report the threshold (default 0.01)")
 
     report = commands.add_parser("report", help="write a self-contained HTML report")
     report.add_argument("run_dir", help="the run directory")
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument("--far", type=float, default=0.01,
+                        help="false accept rate at which to report the threshold (default 0.01)")
     _map_options(report, method_default=None)
 
     project = commands.add_parser("project", help="compute (and cache) a 2-D map; print where it is")
@@ -94,6 +99,9 @@ def _run(args) -> int:
         print(runs[["name", "state", "epoch", "epochs", "dataset", "loss", "regime", "embedding_dim"]]
               .to_string(index=False) if len(runs) else "no runs")
         return 0
+    far = getattr(args, "far", None)
+    if far is not None and not 0 <= far <= 1:
+        raise ValueError(f"--far must lie in [0, 1], got {far}")
     if args.command in ("report", "project"):
         if args.mode not in MODES:
             raise ValueError(f"unknown projection mode {args.mode!r}; choose one of {', '.join(MODES)}")
@@ -104,7 +112,7 @@ def _run(args) -> int:
     if args.command == "summary":
         from explorer.summary import format_summary, summarize
 
-        summary = summarize(run, epoch=args.epoch, random_state=args.seed,
+        summary = summarize(run, epoch=args.epoch, far=args.far, random_state=args.seed,
                             progress=None if args.json else _progress())
         print(json.dumps(summary, indent=2, default=_jsonable) if args.json else format_summary(summary))
         return 0
@@ -118,7 +126,7 @@ def _run(args) -> int:
         from explorer.report import build_report
 
         out = build_report(run, args.output, args.epoch, args.method, params, args.mode,
-                           random_state=args.seed, progress=_progress())
+                           random_state=args.seed, far=args.far, progress=_progress())
         print(out)
         return 0
 

@@ -165,10 +165,13 @@ def verification(distances: np.ndarray, y: np.ndarray, far: float = 0.01) -> dic
 def training_pairs(run: Run) -> np.ndarray:
     """The training pairs the run drew (from its triplets for a triplet run), as (i, j, y) rows."""
     pairs = run.pairs()
-    if "train_pairs" in pairs and len(pairs["train_pairs"]):
-        return np.asarray(pairs["train_pairs"], dtype=np.int64)
-    if "train_triplets" in pairs and len(pairs["train_triplets"]):
-        return triplets_to_pairs(pairs["train_triplets"])
+    keys = ["train_pairs", "train_triplets"]
+    if run.config.get("loss") == "triplet":
+        keys.reverse()
+    for key in keys:
+        if key in pairs and len(pairs[key]):
+            found = np.asarray(pairs[key], dtype=np.int64)
+            return triplets_to_pairs(found) if key == "train_triplets" else found
     raise ValueError(f"run {run.name} has no training pairs or triplets in its pairs file")
 
 

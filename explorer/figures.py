@@ -20,6 +20,9 @@ from plotly.subplots import make_subplots
 
 AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP", "raw": "e"}
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c", "shifted": "#d62728"}
+CORRECT_COLORS = {True: "#2ca02c", False: "#d62728", None: "#c7c7c7"}
+CORRECT_NAMES = {True: "k-NN right", False: "k-NN wrong", None: "train (k-NN fitted here)"}
+COLOR_BY = ("class", "shift", "split", "correct")
 
 
 def class_colors(n: int) -> list[str]:
@@ -45,17 +48,26 @@ def _titles(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
+def _epoch_axis(fig: go.Figure, epochs) -> None:
+    """Whole epochs on the x axes, about ten ticks at most."""
+    span = int(np.nanmax(epochs)) if len(epochs) else 1
+    fig.update_xaxes(title_text="epoch", tick0=0, dtick=max(1, -(-span // 10)))
+
+
 # ---------------------------------------------------------------- the map
 
 
 def scatter_figure(frame: pd.DataFrame, class_names: list[str] | None = None, title: str | None = None,
-                   color_by: str = "class", marker_size: float = 5, height: int = 600) -> go.Figure:
+                   color_by: str = "class", marker_size: float = 6, height: int = 600) -> go.Figure:
     """The 2-D map of ``frame`` (columns split, row, label, class_name, shift, x, y), one trace.
 
-    ``color_by`` is "class" (default), "shift" or "split"; the symbol always shows the shift.
+    ``color_by`` is "class" (default), "shift", "split" or "correct" (needs a ``correct`` column of
+    True, False or None, e.g. from classifiers.knn_correct); the symbol always shows the shift.
     """
-    if color_by not in ("class", "shift", "split"):
-        raise ValueError(f"color_by must be 'class', 'shift' or 'split', got {color_by!r}")
+    if color_by not in COLOR_BY:
+        raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, got {color_by!r}")
+    if color_by == "correct" and "correct" not in frame:
+        raise ValueError("color_by='correct' needs a 'correct' column (see classifiers.knn_correct)")
     missing = {"split", "row", "label", "shift", "x", "y"} - set(frame.columns)
     if missing:
         raise ValueError(f"frame lacks the columns {', '.join(sorted(missing))}")
@@ -75,9 +87,13 @@ def scatter_figure(frame: pd.DataFrame, class_names: list[str] | None = None, ti
         palette = dict(zip(values, qualitative.Set1))
         colors = [palette[s] for s in shifts]
         legend = [(f"shift {s:+d} px" if s else "no shift", palette[s], symbols[s], "shift") for s in values]
-    else:
+    elif color_by == "split":
         colors = [SPLIT_COLORS.get(s, "#7f7f7f") for s in splits]
         legend = [(s, SPLIT_COLORS.get(s, "#7f7f7f"), "circle", "split") for s in dict.fromkeys(splits)]
+    else:
+        values = [None if v is None or (isinstance(v, float) and np.isnan(v)) else bool(v) for v in frame["correct"]]
+        colors = [CORRECT_COLORS[v] for v in values]
+        legend = [(CORRECT_NAMES[v], CORRECT_COLORS[v], "circle", "k-NN") for v in (True, False, None) if v in values]
     if color_by != "shift" and len(symbols) > 1:
         legend += [(f"shift {s:+d} px" if s else "no shift", "#555555", symbols[s], "shift")
                    for s in sorted(set(shifts.tolist()))]
@@ -109,6 +125,51 @@ def scatter_figure(frame: pd.DataFrame, class_names: list[str] | None = None, ti
     return fig
 
 
+def maps_figure(panels: list[tuple[str, pd.DataFrame]], class_names, color_by: str = "class",
+                title: str = "", height: int = 520, run_ids: list[str] | None = None,
+                shared_axes: bool = True) -> go.Figure:
+    """Maps side by side in one figure: ``panels`` is [(subtitle, frame)], ``class_names`` one list
+    for all panels or one list per panel.
+
+    Trace i is panel i's points (one Scattergl each), customdata [split, row], plus the panel's run
+    id when ``run_ids`` is given; legend-only traces follow. ``shared_axes`` gives every panel the
+    same ranges (splits of one map); without it each keeps its own (runs on other scales).
+    """
+    n = len(panels)
+    if not n:
+        raise ValueError("maps_figure needs at least one panel")
+    per_panel = bool(class_names) and isinstance(class_names[0], (list, tuple))
+    fig = make_subplots(rows=1, cols=n, subplot_titles=[t for t, _ in panels],
+                        horizontal_spacing=0.03 if shared_axes else 0.06, shared_yaxes=shared_axes)
+    legend = {}
+    for i, (_, frame) in enumerate(panels):
+        part = scatter_figure(frame, class_names[i] if per_panel else class_names, color_by=color_by,
+                              marker_size=4)
+        points = part.data[0]
+        if run_ids is not None:
+            ids = np.full(len(frame), run_ids[i], dtype=object)
+            points.customdata = np.column_stack([np.asarray(points.customdata, dtype=object).reshape(len(frame), -1), ids])
+        fig.add_trace(points, row=1, col=i + 1)
+        for trace in part.data[1:]:
+            legend.setdefault(trace.name, trace)
+    for trace in legend.values():
+        fig.add_trace(trace, row=1, col=1)
+    frames = [f for _, f in panels if len(f)]
+    if shared_axes and frames:
+        everything = pd.concat(frames)
+        for axis, update in (("x", fig.update_xaxes), ("y", fig.update_yaxes)):
+            low, high = everything[axis].min(), everything[axis].max()
+            pad = 0.05 * ((high - low) or 1)
+            update(range=[low - pad, high + pad])
+    method = frames[0].attrs.get("method", "") if frames else ""
+    axis = AXIS_NAMES.get(method, "dimension ")
+    fig.update_xaxes(title_text=f"{axis}0" if method == "raw" else f"{axis} 1")
+    fig.update_yaxes(title_text=f"{axis}1" if method == "raw" else f"{axis} 2", row=1, col=1)
+    fig.update_layout(title=title, template="plotly_white", height=height, dragmode="lasso",
+                      legend={"itemsizing": "constant"}, margin={"t": 80})
+    return fig
+
+
 # ---------------------------------------------------------------- training curves
 
 
@@ -118,7 +179,9 @@ def loss_figure(metrics: pd.DataFrame, title: str = "Loss over epochs") -> go.Fi
     for split, rows in metrics.dropna(subset=["loss"]).groupby("split", sort=False):
         fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["loss"], mode="lines+markers", name=split,
                                  line={"color": SPLIT_COLORS.get(split)}))
-    return _titles(fig, title, "epoch", "loss")
+    _titles(fig, title, "epoch", "loss")
+    _epoch_axis(fig, metrics["epoch"])
+    return fig
 
 
 def metrics_figure(metrics: pd.DataFrame, title: str = "Metrics over epochs") -> go.Figure:
@@ -135,7 +198,7 @@ def metrics_figure(metrics: pd.DataFrame, title: str = "Metrics over epochs") ->
         style["line"] = {"color": color, "dash": "dash"}
         fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["neg_dist"], name=f"{split} negative",
                                  showlegend=False, **style), 1, 3)
-    fig.update_xaxes(title_text="epoch")
+    _epoch_axis(fig, metrics["epoch"])
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", row=1, col=2)
     fig.update_yaxes(title_text="distance (solid: positive, dashed: negative)", row=1, col=3)
@@ -151,7 +214,7 @@ def geometry_figure(geometry: pd.DataFrame, title: str = "Cluster size and centr
         fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["mean_cluster_size"], name=split, **style), 1, 1)
         fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["mean_centroid_distance"], name=split,
                                  showlegend=False, **style), 1, 2)
-    fig.update_xaxes(title_text="epoch")
+    _epoch_axis(fig, geometry["epoch"])
     fig.update_yaxes(title_text="mean distance to centroid", row=1, col=1)
     fig.update_yaxes(title_text="mean distance between centroids", row=1, col=2)
     fig.update_layout(title=title, template="plotly_white", height=400)
@@ -173,7 +236,7 @@ def confusion_grid_figure(confusions: list[np.ndarray], subtitles: list[str], cl
     columns = min(columns, n)
     rows = -(-n // columns)
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=subtitles,
-                        horizontal_spacing=0.08, vertical_spacing=0.12 if rows > 1 else 0.1)
+                        horizontal_spacing=0.08, vertical_spacing=0.3 / rows if rows > 1 else 0.1)
     k = len(class_names)
     show_text = k <= 15
     for i, confusion in enumerate(confusions):
@@ -185,8 +248,16 @@ def confusion_grid_figure(confusions: list[np.ndarray], subtitles: list[str], cl
             colorbar={"title": "fraction of row"},
             hovertemplate="true %{y}<br>predicted %{x}<br>%{text} points (%{z:.1%})<extra></extra>",
         ), row=i // columns + 1, col=i % columns + 1)
-    fig.update_xaxes(title_text="predicted class", type="category")
-    fig.update_yaxes(title_text="true class", autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(autorange="reversed", type="category")
+    for col in range(1, columns + 1):  # titles on the outer axes only, clear of the subplot titles
+        lowest = (n - col) // columns + 1
+        fig.update_xaxes(title_text="predicted class", row=lowest, col=col)
+        for empty_row in range(lowest + 1, rows + 1):
+            fig.update_xaxes(visible=False, row=empty_row, col=col)
+            fig.update_yaxes(visible=False, row=empty_row, col=col)
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text="true class", row=row, col=1)
     side = max(260, 24 * k + 120)
     fig.update_layout(title=title, template="plotly_white", height=rows * side + 80,
                       width=max(columns * side + 120, 500))
@@ -194,7 +265,8 @@ def confusion_grid_figure(confusions: list[np.ndarray], subtitles: list[str], cl
 
 
 def centroid_figure(matrix: np.ndarray, class_names: list[str],
-                    title: str = "Centroid distances (cluster sizes on the diagonal)") -> go.Figure:
+                    title: str = "Centroid distances<br><sup>diagonal: cluster size, the mean distance "
+                                 "of a class's points to their centroid</sup>") -> go.Figure:
     """The centroid-distance matrix of geometry.centroid_distances, values written in the cells."""
     k = len(class_names)
     fig = go.Figure(go.Heatmap(
@@ -204,7 +276,7 @@ def centroid_figure(matrix: np.ndarray, class_names: list[str],
     ))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
-    fig.update_layout(height=max(350, 24 * k + 150), width=max(450, 24 * k + 250))
+    fig.update_layout(height=max(400, 24 * k + 150), width=max(700, 24 * k + 250))
     return _titles(fig, title, "class", "class")
 
 
@@ -232,20 +304,25 @@ def roc_figure(curves: dict[str, pd.DataFrame], summaries: dict[str, dict] | Non
     for i, (name, curve) in enumerate(curves.items()):
         color = qualitative.Plotly[i % 10]
         summary = (summaries or {}).get(name)
-        label = f"{name} (AUC {summary['auc']:.3f})" if summary else name
+        label = f"{name} (AUC {summary['auc']:.3f}, EER {summary['eer']:.3f})" if summary else name
         fig.add_trace(go.Scatter(x=curve["far"], y=curve["tar"], mode="lines", name=label,
                                  line={"color": color}, legendgroup=name))
         if summary:
-            fig.add_trace(go.Scatter(
+            fig.add_trace(go.Scatter(  # the EER point (x) and the chosen-FAR point (circle)
                 x=[summary["eer"], summary["far"]], y=[1 - summary["eer"], summary["tar_at_far"]],
-                mode="markers+text", marker={"color": color, "size": 9, "symbol": ["x", "circle"]},
-                text=[f"EER {summary['eer']:.3f}", f"FAR {summary['far']:g}: t={summary['threshold_at_far']:.3f}"],
-                textposition="middle right", showlegend=False, legendgroup=name))
+                mode="markers", marker={"color": color, "size": 10, "symbol": ["x", "circle"]},
+                text=[f"{name}: equal error rate {summary['eer']:.3f} at distance {summary['eer_threshold']:.3f}",
+                      f"{name}: FAR {summary['far']:g} at distance {summary['threshold_at_far']:.3f}, "
+                      f"TAR {summary['tar_at_far']:.3f}"],
+                hovertemplate="%{text}<extra></extra>", showlegend=False, legendgroup=name))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"},
                              name="chance", showlegend=False))
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
-    return _titles(fig, title, "false accept rate", "true accept rate")
+    fig.update_layout(title=f"{title}<br><sup>x: equal error rate; circle: threshold at the chosen "
+                            "false accept rate</sup>" if summaries else title)
+    fig.update_layout(xaxis_title="false accept rate", yaxis_title="true accept rate", template="plotly_white")
+    return fig
 
 
 # ---------------------------------------------------------------- shifts
@@ -283,7 +360,7 @@ def png_data_uri(image: np.ndarray) -> str:
 
 
 def image_grid_figure(images, captions: list[str] | None = None, columns: int = 8,
-                      title: str = "", scale: int = 3) -> go.Figure:
+                      title: str = "", scale: int = 4) -> go.Figure:
     """Thumbnails (uint8, each (h, w)) in a grid, a caption above each, as one embedded PNG."""
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim != 3:
@@ -302,12 +379,12 @@ def image_grid_figure(images, captions: list[str] | None = None, columns: int = 
         top, left = (i // columns) * cell_h + band, (i % columns) * cell_w
         mosaic[top:top + h, left:left + w] = image
         fig.add_annotation(x=left + w / 2, y=top - 1, text=captions[i], showarrow=False,
-                           yanchor="bottom", font={"size": 10})
+                           yanchor="bottom", font={"size": 9})
     fig.add_trace(go.Image(source=png_data_uri(mosaic), hoverinfo="skip"))
     fig.update_xaxes(visible=False, range=[0, mosaic.shape[1]])
     fig.update_yaxes(visible=False, range=[mosaic.shape[0], 0])
     fig.update_layout(title=title, template="plotly_white", margin={"l": 10, "r": 10, "t": 60 if title else 10, "b": 10},
-                      width=max(300, mosaic.shape[1] * scale + 20),
+                      width=max(700, mosaic.shape[1] * scale + 20),
                       height=mosaic.shape[0] * scale + (80 if title else 30))
     return fig
 

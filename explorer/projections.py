@@ -6,6 +6,11 @@ and the test and shifted splits are placed into it with ``transform``, so the th
 comparable; the *joint* mode fits all splits together. Above ``max_fit_points`` the fit uses a
 seeded subsample and every other point is placed by ``transform``. Results are cached under the
 run's ``projections/`` directory, keyed by method, parameters, epoch, mode and seed.
+
+Placing new points: PCA projects them; UMAP uses ``UMAP.transform``; t-SNE uses openTSNE's
+``TSNEEmbedding.transform`` with its defaults (each point starts at the median of its 25 nearest
+fitted points and is optimised with perplexity 5 for 250 iterations while the map stays fixed), so
+placed points tend to sit a little tighter than fitted ones.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def default_method(run: Run) -> str:
 
 def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, method: str | None = None,
                  params: dict | None = None, mode: str = "shared", random_state: int = 0,
-                 progress: Progress | None = None) -> Path:
+                 far: float = 0.01, progress: Progress | None = None) -> Path:
     """Write the report of ``run`` at ``epoch`` (default: the last snapshot) to ``out``."""
     out = Path(out)
     if not out.parent.is_dir():
@@ -51,7 +51,7 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
     def stage(lo, hi):  # progress of a sub-task, squeezed into [lo, hi] of the whole
         return lambda fraction, message: report(lo + (hi - lo) * fraction, message)
 
-    analysis = analyse(run, epoch, random_state=random_state, progress=stage(0.0, 0.4))
+    analysis = analyse(run, epoch, far=far, random_state=random_state, progress=stage(0.0, 0.4))
     summary = summarize(run, analysis)
     report(0.4, f"{method} map of epoch {epoch}")
     frame = projection(run, epoch, method, params, mode, random_state=random_state, progress=stage(0.4, 0.8))
@@ -86,8 +86,10 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
         add("distances", figures.roc_figure(curves, analysis.verification))
         body["distances"].append(_table(pd.DataFrame(analysis.verification).T.rename_axis("pairs")))
 
-    body["classifiers"].append(_table(analysis.accuracies.pivot(index="classifier", columns="subset",
-                                                                values="accuracy")))
+    accuracies = analysis.accuracies.pivot(index="classifier", columns="subset", values="accuracy")
+    subsets = list(dict.fromkeys(analysis.accuracies["subset"]))
+    order = list(dict.fromkeys(analysis.accuracies["classifier"]))
+    body["classifiers"].append(_table(accuracies.loc[order, subsets]))
     by_shift = _accuracy_by_shift(analysis.accuracies)
     if len(by_shift):
         add("classifiers", figures.accuracy_by_shift_figure(by_shift))
@@ -99,9 +101,10 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
         body["classifiers"].append(f"<h3>{html.escape(classifiers.TITLES[name])}: classification report (test)</h3>")
         body["classifiers"].append(_table(evals[0].report))
 
-    add("geometry", figures.centroid_figure(analysis.centroid_distances, names,
-                                            f"Centroid distances of the test set at epoch {epoch} "
-                                            "(diagonal: cluster size = mean distance to centroid)"))
+    add("geometry", figures.centroid_figure(
+        analysis.centroid_distances, names,
+        f"Centroid distances of the test set at epoch {epoch}<br><sup>diagonal: cluster size, the mean "
+        "distance of a class's points to their centroid</sup>"))
     add("geometry", figures.geometry_figure(analysis.geometry))
 
     body["retrieval"].append(_table(pd.DataFrame([analysis.retrieval])))
@@ -173,7 +176,8 @@ def _moved_figure(run: Run, table: pd.DataFrame, by: str, n: int = 6):
     title = ("Test images whose shifted copies move furthest" if by == "displacement"
              else "Test images whose shifted copies most often change class")
     return figures.image_grid_figure(images, captions, columns=int(copies_per_source) + 1,
-                                     title=f"{title} (caption: predicted class by k-NN)")
+                                     title=f"{title}<br><sup>caption: shift, distance moved, class "
+                                           "predicted by k-NN</sup>")
 
 
 def _name(names, label) -> str:
@@ -189,12 +193,17 @@ def _confused_section(run: Run, analysis, add, body) -> None:
         body["confused"].append("<p>No class pair is confused.</p>")
         return
     body["confused"].append(_table(pairs))
-    images = run.images("test")
+    images, names, n = run.images("test"), run.class_names, 6
+    blank = np.full_like(images[0], 255)
     for _, pair in pairs.iterrows():
-        examples = classifiers.confused_examples(evaluation.y_true, evaluation.y_pred, pair["a"], pair["b"])
-        captions = [f"{run.class_names[t]} as {run.class_names[p]}" for t, p in
-                    zip(examples["true"], examples["predicted"])]
-        add("confused", figures.image_grid_figure(images[examples["index"].to_numpy()], captions, columns=6,
+        examples = classifiers.confused_examples(evaluation.y_true, evaluation.y_pred, pair["a"], pair["b"], n)
+        grid, captions = [], []
+        for true in (pair["a"], pair["b"]):  # one row per direction, as in seed 003's figure 17
+            rows = examples[examples["true"] == true]
+            grid += [images[i] for i in rows["index"]] + [blank] * (n - len(rows))
+            captions += [f"test {i}: {names[t]} as {names[p]}" for i, t, p in
+                         zip(rows["index"], rows["true"], rows["predicted"])] + [""] * (n - len(rows))
+        add("confused", figures.image_grid_figure(grid, captions, columns=n,
                                                   title=f"{pair['class_a']} and {pair['class_b']}: "
                                                         f"{pair['count']} test points confused"))
 
@@ -223,7 +232,9 @@ def _run_table(run: Run, epoch: int) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(float_format=lambda v: f"{v:.4f}", classes="table", border=0, na_rep="")
+    numbered = isinstance(frame.index, pd.RangeIndex)  # a bare row count says nothing
+    return frame.to_html(float_format=lambda v: f"{v:.4f}", classes="table", border=0, na_rep="",
+                         index=not numbered)
 
 
 def _write(out: Path, run: Run, body: dict[str, list[str]], seconds: float) -> None:

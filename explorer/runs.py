@@ -175,6 +175,7 @@ def _check_images(run: Run, split: str) -> None:
 def list_runs(root: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per run directory under ``root`` (default: $EXPLORER_RUNS_DIR or runs/), newest first.
 
+    ``test_knn_accuracy`` is the last test k-NN accuracy in metrics.csv (None before the first).
     A run that cannot be read is listed with state ``unreadable`` and the reason in ``error``.
     """
     root = rundir.default_runs_dir() if root is None else Path(root)
@@ -182,16 +183,20 @@ def list_runs(root: str | os.PathLike | None = None) -> pd.DataFrame:
     for path in rundir.list_run_dirs(root):
         row = {"name": path.name, "path": str(path), "state": "unreadable", "epoch": None,
                "epochs": None, "dataset": None, "loss": None, "regime": None,
-               "embedding_dim": None, "error": None}
+               "embedding_dim": None, "test_knn_accuracy": None, "error": None}
         try:
             config = rundir.read_config(path)
             status = rundir.read_status(path)
+            metrics = rundir.read_metrics(path)
         except RunDirError as e:
             row["error"] = str(e)
         else:
             row.update({k: config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim")})
             row.update({k: status.get(k) for k in ("state", "epoch", "epochs", "error")})
+            test = metrics[(metrics["split"] == "test") & metrics["knn_accuracy"].notna()]
+            if len(test):
+                row["test_knn_accuracy"] = float(test.sort_values("epoch")["knn_accuracy"].iloc[-1])
         rows.append(row)
     columns = ["name", "path", "state", "epoch", "epochs", "dataset", "loss", "regime",
-               "embedding_dim", "error"]
+               "embedding_dim", "test_knn_accuracy", "error"]
     return pd.DataFrame(rows, columns=columns)

@@ -7,7 +7,7 @@ test pairs; retrieval queries the test split against the training split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -30,8 +30,7 @@ class Analysis:
     centroid_distances: np.ndarray  # test split, cluster sizes on the diagonal
     cluster_summary: dict
     geometry: pd.DataFrame          # geometry.geometry_over_epochs
-    shift_table: pd.DataFrame | None = None
-    notes: list[str] = field(default_factory=list)
+    shift_table: pd.DataFrame | None = None  # shifts.run_shift_table, None without a shifted set
 
     def evaluation(self, classifier: str, subset: str = "test") -> classifiers.Evaluation:
         for e in self.evaluations:
@@ -43,8 +42,12 @@ class Analysis:
 def analyse(run: Run, epoch: int | None = None, far: float = 0.01, n_test_pairs: int = 2000,
             random_state: int = 0, progress: Progress | None = None) -> Analysis:
     """Classifiers, pair distances and verification, retrieval, geometry and shifts of one epoch."""
+    if not 0 <= far <= 1:
+        raise ValueError(f"far (the false accept rate) must lie in [0, 1], got {far}")
     report = progress or (lambda fraction, message: None)
     epoch = run.last_epoch if epoch is None else int(epoch)
+    if epoch not in run.epochs:
+        raise ValueError(f"epoch {epoch} has no snapshot in this run; available: {run.epochs}")
     report(0.0, f"classifiers at epoch {epoch}")
     evaluations = classifiers.classify(run, epoch, random_state=random_state)
     report(0.4, "pair distances and verification")
@@ -65,7 +68,7 @@ def analyse(run: Run, epoch: int | None = None, far: float = 0.01, n_test_pairs:
         geometry=geometry.geometry_over_epochs(run), shift_table=shift_table)
 
 
-def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = None,
+def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = None, far: float = 0.01,
               random_state: int = 0, progress: Progress | None = None) -> dict:
     """The run's headline numbers as a flat, JSON-ready dict (None where the run has no data)."""
     summary = {
@@ -76,7 +79,7 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
         "final_metrics": _final_metrics(run.metrics),
     }
     if analysis is None and run.epochs:
-        analysis = analyse(run, epoch, random_state=random_state, progress=progress)
+        analysis = analyse(run, epoch, far=far, random_state=random_state, progress=progress)
     if analysis is None:
         return {**summary, "epoch": None, **dict.fromkeys(HEADLINE_KEYS)}
 

@@ -100,3 +100,18 @@ def test_list_runs_lists_unreadable_runs_too(tmp_path):
     assert list(runs["state"]) == ["finished", "unreadable"]
     assert "format version" in runs["error"].iloc[1]
     assert list_runs(tmp_path / "none").empty
+
+
+def test_opening_a_run_and_a_pca_map_need_no_torch(run_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from explorer import load_run, projection; "
+            f"projection(load_run({str(run_path)!r}), method='pca', cache=False); "
+            "heavy = [m for m in ('torch', 'umap', 'openTSNE', 'pytorch_metric_learning') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
