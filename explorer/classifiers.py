@@ -112,6 +112,10 @@ def evaluate(classifier: str, subset: str, y_true, y_pred, class_names: list[str
     report = classification_report(y_true, y_pred, labels=labels, target_names=names,
                                    output_dict=True, zero_division=0)
     report = pd.DataFrame(report).T.rename_axis("class")
+    if "accuracy" in report.index:  # sklearn gives accuracy as one number, spread over the row
+        report.loc["accuracy", ["precision", "recall"]] = np.nan
+        report.loc["accuracy", "support"] = len(y_true)
+    report["support"] = report["support"].round().astype(int)
     return Evaluation(classifier, subset, shift, float(np.mean(y_true == y_pred)),
                       confusion[: len(class_names)], report, y_true, y_pred)
 
