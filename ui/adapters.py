@@ -77,25 +77,30 @@ def colour_by_correct(fig, frame: pd.DataFrame):
 
 
 def maps_figure(panels: list[tuple[str, pd.DataFrame]], class_names, color_by: str = "class",
-                title: str = "", height: int = 520, run_ids: list[str] | None = None):
-    """Maps side by side in one figure, on shared axis ranges. ``panels`` is [(title, frame)].
+                title: str = "", height: int = 520, run_ids: list[str] | None = None,
+                shared_axes: bool = True):
+    """Maps side by side in one figure, on shared axis ranges. ``panels`` is [(title, frame)];
+    ``class_names`` is one list for every panel, or one list per panel (runs with other classes).
 
     customdata of each point is [split, row] (and the panel's run id when ``run_ids`` is given),
-    so a selection names its points whatever panel they are in.
+    so a selection names its points whatever panel they are in. ``shared_axes=False`` gives each
+    panel its own ranges (runs whose embeddings have different scales).
     """
     from explorer import figures
 
     if hasattr(figures, "maps_figure"):
         return figures.maps_figure(panels, class_names, color_by=color_by, title=title,
-                                   height=height, run_ids=run_ids)
+                                   height=height, run_ids=run_ids, shared_axes=shared_axes)
     from plotly.subplots import make_subplots
 
     n = len(panels)
     fig = make_subplots(rows=1, cols=n, subplot_titles=[t for t, _ in panels],
-                        horizontal_spacing=0.03, shared_xaxes=True, shared_yaxes=True)
+                        horizontal_spacing=0.03 if shared_axes else 0.06, shared_yaxes=shared_axes)
     seen_legend = set()
+    per_panel = bool(class_names) and isinstance(class_names[0], (list, tuple))
     for i, (_, frame) in enumerate(panels):
-        part = scatter(frame, class_names, color_by, height=height, marker_size=4)
+        names = class_names[i] if per_panel else class_names
+        part = scatter(frame, names, color_by, height=height, marker_size=4)
         main = part.data[0]
         if run_ids is not None:
             ids = np.full(len(frame), run_ids[i], dtype=object)
@@ -106,7 +111,7 @@ def maps_figure(panels: list[tuple[str, pd.DataFrame]], class_names, color_by: s
                 seen_legend.add(trace.name)
                 fig.add_trace(trace, row=1, col=i + 1)
     everything = pd.concat([f for _, f in panels])
-    if len(everything):
+    if shared_axes and len(everything):
         pad_x = 0.05 * (everything["x"].max() - everything["x"].min() or 1)
         pad_y = 0.05 * (everything["y"].max() - everything["y"].min() or 1)
         fig.update_xaxes(range=[everything["x"].min() - pad_x, everything["x"].max() + pad_x])

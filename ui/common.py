@@ -21,7 +21,12 @@ from training import rundir
 
 log = logging.getLogger("explorer.app")
 
-STATE_ICONS = {"running": "⏳", "finished": "✅", "failed": "❌", "cancelled": "⏹️", "unreadable": "⚠️"}
+# Plain-text marks (selectbox labels, tables) from common fonts; material icons where markdown renders.
+STATE_ICONS = {"running": "▶", "finished": "✓", "failed": "✗", "cancelled": "■", "unreadable": "⚠"}
+STATE_MARKDOWN = {"running": ":blue[:material/progress_activity:]", "finished": ":green[:material/check_circle:]",
+                  "failed": ":red[:material/error:]", "cancelled": ":orange[:material/cancel:]",
+                  "unreadable": ":red[:material/warning:]"}
+ERROR_ICON = ":material/error:"
 POLL_SECONDS = 1.0  # how often a running job's panel re-reads status.json
 
 # Page files registered by app.py (paths relative to app.py), so pages can link to each other.
@@ -57,7 +62,7 @@ def error_panel(what: str = ""):
         message = one_line(e)
         if not known:
             message = f"{type(e).__name__}: {message} (details are in the terminal running the app)"
-        st.error(prefix + message, icon="🚫")
+        st.error(prefix + message, icon=ERROR_ICON)
 
 
 # ---------------------------------------------------------------- runs on disk
@@ -123,11 +128,13 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
 
 
 def run_label(row) -> str:
-    """How a run reads in a picker: state, name, data set, loss, regime, epochs, test k-NN accuracy."""
+    """How a run reads in a picker: state, name, data set, loss, regime, epochs, test k-NN
+    accuracy, and when it started (the start of the name, moved to the end)."""
     icon = STATE_ICONS.get(row["state"], "•")
+    title, started = split_name(row["name"])
     if row["state"] == "unreadable":
-        return f"{icon} {row['name']} · unreadable"
-    parts = [f"{icon} {short_name(row['name'])}", str(row["state"])]
+        return f"{icon} {title} · unreadable · {started}".rstrip(" ·")
+    parts = [f"{icon} {title}", str(row["state"])]
     parts += [str(row[k]) for k in ("dataset", "loss", "regime") if row.get(k)]
     if row.get("epochs") is not None and not pd.isna(row["epochs"]):
         done = row.get("epoch")
@@ -136,7 +143,20 @@ def run_label(row) -> str:
     knn = row.get("test_knn_accuracy")
     if knn is not None and not pd.isna(knn):
         parts.append(f"test k-NN {knn:.3f}")
+    if started:
+        parts.append(started)
     return " · ".join(parts)
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """("demo-mnist-4-9-contrastive-random", "22 Nov 17:32") from a run directory's name."""
+    match = re.match(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-(.*)$", short_name(name))
+    if not match:
+        return short_name(name), ""
+    year, month, day, hour, minute, rest = match.groups()
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    month_name = months[int(month) - 1] if 1 <= int(month) <= 12 else month
+    return rest or name, f"{int(day)} {month_name} {year} {hour}:{minute}"
 
 
 def short_name(name: str) -> str:
@@ -150,7 +170,7 @@ def short_name(name: str) -> str:
 def show_figure(fig, name: str, key: str | None = None, **chart_args):
     """A plotly figure with a small "download as HTML" button under it; returns the chart state."""
     state = st.plotly_chart(fig, key=key, config={"displaylogo": False}, **chart_args)
-    st.download_button("⬇ figure as HTML", data=functools.partial(figure_html, fig),
+    st.download_button("figure as HTML", icon=":material/download:", data=functools.partial(figure_html, fig),
                        file_name=f"{slug(name)}.html", mime="text/html",
                        key=f"html-{key or slug(name)}", type="tertiary")
     return state

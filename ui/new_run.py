@@ -17,8 +17,8 @@ import streamlit as st
 from training import launch, rundir
 from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
 from training.errors import InputError
-from ui.common import (PAGE_INSPECT, POLL_SECONDS, STATE_ICONS, error_panel, runs_dir,
-                       runs_table, short_name)
+from ui.common import (ERROR_ICON, PAGE_INSPECT, POLL_SECONDS, STATE_MARKDOWN, error_panel, runs_dir,
+                       runs_table, short_name, split_name)
 
 DEMO = {"dataset": "mnist", "classes": ["4", "9"], "regime": "random", "epochs": 3,
         "device": "cpu", "name": "demo"}
@@ -69,7 +69,7 @@ def render() -> None:
         st.subheader("Train a network")
         config, error = training_form()
     if error:
-        st.error(error, icon="🚫")
+        st.error(error, icon=ERROR_ICON)
     elif config is not None:
         launch_run(config)
 
@@ -77,13 +77,13 @@ def render() -> None:
 def demo_panel(key: str) -> None:
     """The welcome shown while the runs directory is empty: one click trains the demo."""
     with st.container(border=True):
-        st.subheader("👋 No runs yet: train the demo")
+        st.subheader(":material/waving_hand: No runs yet: train the demo")
         st.markdown(
             "**MNIST 4 vs 9** from the bundled 5,000-image sample: a small CNN learns a 2-D "
             "embedding with the contrastive loss, 3 epochs on the CPU (about half a minute). "
             "You watch it train here, then explore its map of the train, test and "
             "shifted test images (the test digits moved sideways by ±3 and ±6 px).")
-        if st.button("▶ Train the demo run", type="primary", key=key):
+        if st.button("Train the demo run", icon=":material/play_arrow:", type="primary", key=key):
             launch_run(TrainConfig(**DEMO, runs_dir=str(runs_dir())))
 
 
@@ -94,55 +94,86 @@ def launch_run(config: TrainConfig) -> None:
     try:
         path = launch.start(config)
     except InputError as e:
-        st.error(_in_form_words(str(e)), icon="🚫")
+        st.error(_in_form_words(str(e)), icon=ERROR_ICON)
         return
     except OSError as e:
-        st.error(f"Cannot start training in {config.runs_dir}: {e.strerror or e}", icon="🚫")
+        st.error(f"Cannot start training in {config.runs_dir}: {e.strerror or e}", icon=ERROR_ICON)
         return
     st.session_state["launched"] = str(path)
     st.session_state["run_choice"] = str(path)  # the Inspect page opens on it
     st.rerun()
 
 
+RECENT_SECONDS = 15 * 60  # ended jobs stay on this page this long
+
+
 def jobs_panel() -> None:
-    """Progress of every running job on disk, and of the job this session launched last."""
+    """Every running job on disk, the job this session launched last, and jobs that ended in the
+    last quarter of an hour (so a reload still shows how a job ended, with a link to inspect it)."""
     table = runs_table()
     paths = list(table.loc[table["state"] == rundir.RUNNING, "path"])
     launched = st.session_state.get("launched")
     if launched and launched not in paths and Path(launched).is_dir():
         paths.insert(0, launched)
+    for path in table.loc[table["state"].isin([rundir.FINISHED, rundir.FAILED, rundir.CANCELLED]), "path"][:3]:
+        if path not in paths and _ended_recently(path):
+            paths.append(path)
     if not paths:
         return
     st.subheader("Jobs")
     for path in paths:
-        job_panel(path)
+        job_panel(path, compact=path != launched)
 
 
-def job_panel(path: str, allow_open: bool = True) -> None:
-    """One job: a live fragment while it runs, a static summary once it has ended."""
+def _ended_recently(path: str) -> bool:
+    try:
+        ended = rundir.read_status(Path(path)).get("ended_at")
+    except rundir.RunDirError:
+        return False
+    return isinstance(ended, (int, float)) and time.time() - ended < RECENT_SECONDS
+
+
+def job_panel(path: str, allow_open: bool = True, follow_snapshots: bool = False,
+              compact: bool = False) -> None:
+    """One job: a live fragment while it runs, a static summary once it has ended.
+
+    With ``follow_snapshots`` the whole page is redrawn each time the run writes a new embedding
+    snapshot (once per epoch), so a map below the panel grows with the training.
+    """
     try:
         status = rundir.read_status(Path(path))
     except rundir.RunDirError as e:
-        st.error(f"{short_name(Path(path).name)}: {e}", icon="🚫")
+        st.error(f"{short_name(Path(path).name)}: {e}", icon=ERROR_ICON)
         return
     if status["state"] == rundir.RUNNING:
-        _live_job(path)
+        st.session_state[f"_snapshot-{path}"] = _snapshot_marker(path)
+        _live_job(path, follow_snapshots)
     else:
         with st.container(border=True):
-            _job_body(path, status, allow_open)
+            _job_body(path, status, allow_open, compact=compact)
+
+
+def _snapshot_marker(path: str) -> float:
+    try:
+        return (Path(path) / rundir.EMBEDDINGS).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _live_job(path: str) -> None:
+def _live_job(path: str, follow_snapshots: bool = False) -> None:
     with st.container(border=True):
         with error_panel("the training progress"):
             status = rundir.read_status(Path(path))
             if status["state"] != rundir.RUNNING:
                 st.rerun(scope="app")  # the job ended: redraw the page without polling
+            if follow_snapshots and _snapshot_marker(path) != st.session_state.get(f"_snapshot-{path}"):
+                st.rerun(scope="app")  # a new epoch's snapshot: redraw the map too
             _job_body(path, status, allow_open=False)
 
 
-def _job_body(path: str, status: dict, allow_open: bool) -> None:
+def _job_body(path: str, status: dict, allow_open: bool, compact: bool = False) -> None:
+    """Header with Cancel or Inspect, progress bar, error; unless ``compact``: loss curve and log."""
     name = Path(path).name
     state = status["state"]
     epochs = max(int(status.get("epochs") or 0), 1)
@@ -150,15 +181,19 @@ def _job_body(path: str, status: dict, allow_open: bool) -> None:
     step, steps = int(status.get("step") or 0), int(status.get("steps") or 0)
     within = step / steps if steps and 0 < step < steps else 0.0
     done = 1.0 if state == rundir.FINISHED else min(1.0, (epoch + within) / epochs)
+    elapsed = (status.get("ended_at") or time.time()) - status.get("started_at", time.time())
 
     head, button = st.columns([5, 1], vertical_alignment="center")
-    head.markdown(f"{STATE_ICONS.get(state, '')} **{short_name(name)}** · {state}")
+    title, started = split_name(name)
+    head.markdown(f"{STATE_MARKDOWN.get(state, '')} **{title}** · {state} · {elapsed:.0f} s"
+                  + (f" · started {started}" if started else ""))
     if state == rundir.RUNNING:
-        if button.button("⏹ Cancel", key=f"cancel-{name}", help="Stop this training process"):
+        if button.button("Cancel", icon=":material/stop:", key=f"cancel-{name}",
+                         help="Stop this training process; the run is kept, marked cancelled"):
             if launch.cancel(path):
                 st.toast("Cancel sent; the run stops after the current step.")
     elif allow_open and state in (rundir.FINISHED, rundir.CANCELLED, rundir.FAILED):
-        if button.button("Inspect ➜", key=f"open-{name}", type="primary"):
+        if button.button("Inspect", icon=":material/search:", key=f"open-{name}", type="primary"):
             st.session_state["run_choice"] = path
             st.switch_page(PAGE_INSPECT)
 
@@ -170,28 +205,38 @@ def _job_body(path: str, status: dict, allow_open: bool) -> None:
     st.progress(done, text=f"{state}: {text}")
     if status.get("error") and state != rundir.FINISHED:
         (st.warning if state == rundir.CANCELLED else st.error)(status["error"])
-    elapsed = (status.get("ended_at") or time.time()) - status.get("started_at", time.time())
-
+    if compact:
+        return
     curve, logs = st.columns([3, 2])
     with curve:
-        _loss_curve(path, state, elapsed)
+        _loss_curve(path)
     with logs:
         lines = launch.log_tail(path, 8)
         st.caption("latest log lines (train.log)")
-        st.code("\n".join(lines) or "(nothing logged yet)", language=None)
+        st.code("\n".join(lines) or "(nothing logged yet)", language=None, wrap_lines=True)
 
 
-def _loss_curve(path: str, state: str, elapsed: float) -> None:
-    from explorer.figures import loss_figure
-
+def _loss_curve(path: str) -> None:
     metrics = rundir.read_metrics(Path(path))
     metrics = metrics[metrics["split"].isin(["train", "val"])]
     if metrics["loss"].notna().sum() == 0:
-        st.caption(f"The loss curve appears after the first snapshot ({elapsed:.0f} s so far).")
+        st.caption("The loss curve appears with the first snapshot (the untrained net, epoch 0).")
         return
-    fig = loss_figure(metrics, title=f"Loss per epoch ({elapsed:.0f} s)")
+    fig = _loss_figure(path, (Path(path) / rundir.METRICS).stat().st_mtime)
+    st.plotly_chart(fig, key=f"loss-{Path(path).name}", config={"displayModeBar": False})
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _loss_figure(path: str, mtime: float):
+    """Built once per version of metrics.csv: polling every second does not rebuild it."""
+    from explorer.figures import loss_figure
+
+    metrics = rundir.read_metrics(Path(path))
+    fig = loss_figure(metrics[metrics["split"].isin(["train", "val"])],
+                      title="Loss per epoch (mean over the pairs)")
     fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    st.plotly_chart(fig, key=f"loss-{Path(path).name}-{state}", config={"displayModeBar": False})
+    fig.update_xaxes(dtick=1)
+    return fig
 
 
 # ---------------------------------------------------------------- the form
@@ -250,7 +295,7 @@ def training_form() -> tuple[TrainConfig | None, str | None]:
                                              key="new_max_train")
             name = more[2].text_input("Run name (optional)", key="new_name",
                                       help="added to the run directory's name")
-        submitted = st.form_submit_button("🚀 Launch training", type="primary")
+        submitted = st.form_submit_button("Launch training", icon=":material/rocket_launch:", type="primary")
     if not submitted:
         return None, None
     return parse_form(dataset=dataset, data_dir=data_dir, classes=classes, shifts=shifts,
