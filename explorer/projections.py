@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -247,13 +245,6 @@ def cache_path(run: Run, epoch: int, method: str, params: dict, mode: str, rando
 def _write_cache(path: Path, frame: pd.DataFrame) -> None:
     """Write atomically; a run directory we may not write to just goes without a cache."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        rundir.atomic_write(path, lambda f: frame.to_parquet(f, index=False), "wb")
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            frame.to_parquet(f, index=False)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass

@@ -16,6 +16,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from training import rundir
+
 from explorer import classifiers, distances, figures, neighbours, shifts
 from explorer.projections import projection
 from explorer.runs import Run
@@ -260,6 +262,4 @@ section {{ margin-bottom: 3em; }} nav {{ margin-bottom: 2em; }} pre {{ backgroun
 <footer><p>Written by python -m explorer report in {seconds:.1f} s.</p></footer>
 </body></html>
 """
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    rundir.atomic_write(out, lambda f: f.write(page.encode("utf-8")), "wb")

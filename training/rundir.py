@@ -111,7 +111,8 @@ def list_run_dirs(runs_dir: str | os.PathLike) -> list[Path]:
 # ---------------------------------------------------------------- atomic writes
 
 
-def _atomic_write(path: Path, write: Any, mode: str = "w") -> None:
+def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -125,7 +126,7 @@ def _atomic_write(path: Path, write: Any, mode: str = "w") -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    _atomic_write(Path(path), lambda f: json.dump(data, f, indent=2, sort_keys=True))
+    atomic_write(Path(path), lambda f: json.dump(data, f, indent=2, sort_keys=True))
 
 
 def read_json(path: Path) -> dict:
@@ -229,7 +230,7 @@ def write_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
         for row in rows:
             writer.writerow({k: _csv_value(row.get(k)) for k in METRIC_COLUMNS})
 
-    _atomic_write(Path(run_dir) / METRICS, write)
+    atomic_write(Path(run_dir) / METRICS, write)
 
 
 def _csv_value(value: Any) -> Any:
@@ -284,7 +285,7 @@ def embedding_frame(epoch: int, split: str, embeddings: np.ndarray, labels: np.n
 
 
 def write_embeddings(run_dir: Path, frame) -> None:
-    _atomic_write(Path(run_dir) / EMBEDDINGS, lambda f: frame.to_parquet(f, index=False), "wb")
+    atomic_write(Path(run_dir) / EMBEDDINGS, lambda f: frame.to_parquet(f, index=False), "wb")
 
 
 def read_embeddings(run_dir: Path, epoch: int | None = None, split: str | None = None):
@@ -322,7 +323,7 @@ def write_images(run_dir: Path, split: str, images: np.ndarray) -> None:
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(f"images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}")
-    _atomic_write(Path(run_dir) / IMAGES_DIR / f"{split}.npy", lambda f: np.save(f, images), "wb")
+    atomic_write(Path(run_dir) / IMAGES_DIR / f"{split}.npy", lambda f: np.save(f, images), "wb")
 
 
 def read_images(run_dir: Path, split: str, mmap: bool = True) -> np.ndarray:
@@ -338,7 +339,7 @@ def read_images(run_dir: Path, split: str, mmap: bool = True) -> np.ndarray:
 def write_pairs(run_dir: Path, arrays: dict[str, np.ndarray]) -> None:
     """Save pair and triplet index arrays, e.g. ``train_pairs`` (n, 3: i, j, similar) and
     ``train_triplets`` (n, 3: anchor, positive, negative), indices into the split's rows."""
-    _atomic_write(Path(run_dir) / PAIRS, lambda f: np.savez(f, **arrays), "wb")
+    atomic_write(Path(run_dir) / PAIRS, lambda f: np.savez(f, **arrays), "wb")
 
 
 def read_pairs(run_dir: Path) -> dict[str, np.ndarray]:
@@ -358,7 +359,7 @@ def read_pairs(run_dir: Path) -> dict[str, np.ndarray]:
 def write_checkpoint(run_dir: Path, checkpoint: dict) -> None:
     import torch
 
-    _atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(checkpoint, f), "wb")
+    atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(checkpoint, f), "wb")
 
 
 def read_checkpoint(run_dir: Path, map_location: str = "cpu") -> dict:

@@ -197,7 +197,7 @@ def snapshot(prepared: Prepared, run_dir: Path, model, loss_fn, images: dict, ep
     import pandas as pd
     from sklearn.neighbors import KNeighborsClassifier
 
-    config, data = prepared.config, prepared.data
+    data = prepared.data
     embedded = {split: embed(model, x) for split, x in images.items()}
     labels = {"train": data.train.labels, "val": data.val.labels, "test": data.test.labels,
               "shifted": data.test.labels[prepared.shifted[2]]}
