@@ -24,7 +24,7 @@ pages = [
 page = st.navigation(pages, position="sidebar")
 try:
     page.run()
-except Exception as error:  # st.rerun and st.stop are BaseExceptions and pass through
+except Exception as error:  # noqa: BLE001 - st.rerun and st.stop are BaseExceptions and pass through
     logging.getLogger("explorer.app").error("page error:\n%s", traceback.format_exc())
     st.error(f"This page hit an error: {one_line(error)} Other pages still work; the details "
              "are in the terminal running the app.", icon=":material/error:")

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from fakerun import make_fake_run
+from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -121,7 +120,7 @@ def test_app_imports_no_torch(runs):
             f"at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}).run(); "
             "assert not at.exception, at.exception; print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, "EXPLORER_RUNS_DIR": str(runs)}, timeout=120)
+                            env={**os.environ, "EXPLORER_RUNS_DIR": str(runs)}, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"
 
@@ -173,6 +172,24 @@ def test_tabs_render_for_a_high_dimensional_run(runs):
         assert_clean(at)
 
 
+@pytest.mark.parametrize("kind", ["no shifted set", "ten classes, 16-D"])
+def test_every_tab_renders_for_other_kinds_of_runs(tmp_path, monkeypatch, kind):
+    if kind == "no shifted set":
+        make_fake_run(tmp_path, "20260101-000000-other", shifts=())
+    else:
+        make_fake_run(tmp_path, "20260101-000000-other", n_classes=10, dim=16, n_train=300, n_test=100)
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for tab in ("Distances & ROC", "Confusion", "Classification report", "Centroids",
+                "Metrics over epochs", "Most confused", "Shifts", "Export"):
+        at.session_state["analysis_tab"] = tab
+        at.run()
+        assert_clean(at)
+    at.segmented_control(key="map_layout").set_value("overlay").run()
+    at.selectbox(key="map_colour").set_value("correct").run()
+    assert_clean(at)
+
+
 def test_map_options(runs):
     at = start()
     at.segmented_control(key="map_layout").set_value("overlay").run()
@@ -185,6 +202,9 @@ def test_map_options(runs):
     assert_clean(at)
     at.select_slider(key=f"map_epoch-{NEWEST}").set_value(0).run()
     assert_clean(at)
+    at.button(key="map_replay").click().run()  # plays epochs 0..3, then the interactive map again
+    assert_clean(at)
+    assert at.get("plotly_chart")
 
 
 def test_selection_shows_thumbnails_and_a_single_point_its_neighbours(runs):
@@ -204,6 +224,40 @@ def test_selection_shows_thumbnails_and_a_single_point_its_neighbours(runs):
     assert "source test image" in text
     at.button(key="clear-selection").click().run()
     assert "Selection:" not in text_of(at)
+
+
+def test_a_point_of_a_larger_selection_can_be_looked_at_closer(runs):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["selection"] = {"run": str(runs / NEWEST), "epoch": 3,
+                                     "points": [("shifted", 0), ("shifted", 1), ("test", 2)]}
+    at.run()
+    assert "Nearest training neighbours" not in text_of(at)
+    at.selectbox(key="closer").select(0).run()
+    assert_clean(at)
+    assert "Nearest training neighbours" in text_of(at)
+    assert "source test image" in text_of(at)
+
+
+def test_export_builds_the_html_report_without_torch_in_the_app(runs):
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["analysis_tab"] = "Export"
+    at.run()
+    labels = [b.label for b in at.get("download_button")]
+    assert "Embeddings of this epoch (CSV)" in labels and "The raw 2-D map shown (CSV)" in labels
+    at.button(key="build_report").click().run()
+    assert_clean(at)
+    assert "Download the report" in [b.label for b in at.get("download_button")]
+    html = at.session_state["report"]["html"]
+    assert html.startswith(b"<!DOCTYPE html>") or b"<html" in html[:500]
+
+
+def test_figure_html_export_is_self_contained_enough_to_open():
+    import plotly.graph_objects as go
+
+    from ui.common import figure_html
+
+    html = figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+    assert "<html>" in html and "plotly" in html
 
 
 # ---------------------------------------------------------------- bad runs
@@ -228,6 +282,17 @@ def test_a_corrupt_run_shows_one_error_line_and_the_app_keeps_working(runs):
     assert "Traceback" not in error.value
     at.selectbox(key="run_choice").select(str(runs / NEWEST)).run()
     assert_clean(at)
+
+
+def test_the_app_opens_on_the_newest_readable_run(tmp_path, monkeypatch):
+    make_fake_run(tmp_path, "20260101-000000-good")
+    broken = tmp_path / "20260102-000000-broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("[]")
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    at = start()
+    assert_clean(at)
+    assert "good" in at.title[0].value
 
 
 def test_a_run_with_damaged_embeddings_is_contained(tmp_path, monkeypatch):
@@ -303,6 +368,14 @@ def test_new_run_form_launches_a_valid_config(empty_runs, monkeypatch):
     (config,) = launched
     assert (config.loss, config.regime, config.epochs, config.shifts, config.classes, config.device) == \
         ("triplet", "nn-other", 2, [-4, 4], ["3", "5", "8"], "cpu")
+
+
+def test_a_preset_fills_in_the_form(empty_runs):
+    at = start(PAGE_NEW)
+    at.selectbox(key="new_preset").select("out-lab regime 2: same-class non-neighbours as negatives").run()
+    assert_clean(at)
+    assert at.selectbox(key="new_regime").value == "nn-non-neighbour"
+    assert at.text_input(key="new_classes").value == "4 9"
 
 
 def test_running_and_ended_jobs_show_progress(tmp_path, monkeypatch):

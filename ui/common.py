@@ -52,7 +52,7 @@ def error_panel(what: str = ""):
     """
     try:
         yield
-    except Exception as e:  # streamlit's rerun/stop are BaseExceptions and pass through
+    except Exception as e:  # noqa: BLE001 - streamlit's rerun/stop are BaseExceptions and pass through
         from training.errors import InputError
 
         known = isinstance(e, (rundir.RunDirError, InputError, ValueError, FileNotFoundError, KeyError))
@@ -106,19 +106,7 @@ def _listing_key(root: Path) -> tuple:
 def _runs_table(root: str, key: tuple) -> pd.DataFrame:
     from explorer.runs import list_runs
 
-    table = list_runs(root)
-    if "test_knn_accuracy" not in table.columns:  # adapter until explorer.runs lists it
-        table["test_knn_accuracy"] = [_last_test_knn(Path(p)) for p in table["path"]]
-    return table
-
-
-def _last_test_knn(path: Path) -> float | None:
-    try:
-        metrics = rundir.read_metrics(path)
-    except rundir.RunDirError:
-        return None
-    rows = metrics[(metrics["split"] == "test") & metrics["knn_accuracy"].notna()]
-    return float(rows.sort_values("epoch")["knn_accuracy"].iloc[-1]) if len(rows) else None
+    return list_runs(root)
 
 
 def runs_table(root: Path | None = None) -> pd.DataFrame:
@@ -154,7 +142,7 @@ def split_name(name: str) -> tuple[str, str]:
     if not match:
         return short_name(name), ""
     year, month, day, hour, minute, rest = match.groups()
-    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     month_name = months[int(month) - 1] if 1 <= int(month) <= 12 else month
     return rest or name, f"{int(day)} {month_name} {year} {hour}:{minute}"
 

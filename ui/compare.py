@@ -12,8 +12,16 @@ import streamlit as st
 
 from training import rundir
 from ui import adapters, data
-from ui.common import (ERROR_ICON, error_panel, open_run, run_label, runs_table, short_name,
-                       show_figure, split_name)
+from ui.common import (
+    ERROR_ICON,
+    error_panel,
+    open_run,
+    run_label,
+    runs_table,
+    short_name,
+    show_figure,
+    split_name,
+)
 from ui.inspect_run import COLOUR_NAMES, METHOD_NAMES, SPLIT_TITLES
 
 MAX_RUNS = 4
@@ -69,14 +77,18 @@ def choose_runs(table: pd.DataFrame) -> list[str]:
 
 
 def default_pair(table: pd.DataFrame) -> list[str]:
-    finished = [p for p, s in zip(table["path"], table["state"]) if s == "finished"] or list(table["path"])
-    first = finished[0]
-    try:
-        key = _data_key(first)
-        same = [p for p in finished[1:] if _data_key(p) == key]
-    except (rundir.RunDirError, OSError):
-        same = []
-    return [first, (same or finished[1:] or list(table["path"])[1:])[0]]
+    """The newest two finished runs on the same data; else the newest two finished; else the
+    newest two."""
+    finished = [p for p, s in zip(table["path"], table["state"]) if s == "finished"]
+    groups: dict[tuple, list[str]] = {}
+    for path in finished:  # newest first
+        try:
+            groups.setdefault(_data_key(path), []).append(path)
+        except (rundir.RunDirError, OSError):
+            continue
+        if len(groups[_data_key(path)]) == 2:
+            return groups[_data_key(path)]
+    return (finished if len(finished) >= 2 else list(table["path"]))[:2]
 
 
 def _data_key(path: str) -> tuple:
@@ -124,7 +136,8 @@ def maps(runs, names) -> None:
     method = c1.segmented_control("Projection (the same for every run)", methods, default=methods[0],
                                   format_func=METHOD_NAMES.get, key=f"cmp_method-{dims == {2}}",
                                   required=True) or methods[0]
-    split = c2.selectbox("Split", ["test", "shifted", "train"], format_func=SPLIT_TITLES.get, key="cmp_split")
+    splits = [s for s in ("test", "shifted", "train") if all(s in r.splits for r in runs)]
+    split = c2.selectbox("Split", splits, format_func=SPLIT_TITLES.get, key="cmp_split")
     colour = c3.selectbox("Colour by", [c for c in COLOUR_NAMES if c != "correct"],
                           format_func=COLOUR_NAMES.get, key="cmp_colour")
     panels = []
@@ -134,7 +147,9 @@ def maps(runs, names) -> None:
                        frame[frame["split"] == split]))
     same_classes = len({tuple(r.class_names) for r in runs}) == 1
     class_names = runs[0].class_names if same_classes else [r.class_names for r in runs]
-    fig = adapters.maps_figure(panels, class_names, colour,
+    from explorer.figures import maps_figure
+
+    fig = maps_figure(panels, class_names, colour,
                                title=f"{METHOD_NAMES[method]} maps of the {SPLIT_TITLES[split]} split",
                                height=480, run_ids=[str(r.path) for r in runs], shared_axes=False)
     show_figure(fig, f"compare-maps-{method}-{split}", key="cmp_maps")
@@ -148,17 +163,29 @@ def histograms(runs, names) -> None:
     from explorer import figures
 
     st.subheader("Pair distances (fresh test pairs)")
-    columns = st.columns(len(runs))
-    curves, summaries = {}, {}
-    for i, (column, run, name) in enumerate(zip(columns, runs, names)):
+    histograms, curves, summaries = {}, {}, {}
+    for run, name in zip(runs, names):
         hist, curve, summary = data.verification(run.path, run.last_epoch, "test")
-        curves[name], summaries[name] = curve, summary
-        fig = figures.histogram_figure(hist, f"{name}: AUC {summary['auc']:.3f}, EER {summary['eer']:.3f}")
-        fig.update_layout(height=330, legend={"orientation": "h", "y": -0.3})
-        with column:
-            show_figure(fig, f"compare-distances-{name}", key=f"cmp_hist_{i}")
-    show_figure(figures.roc_figure(curves, summaries, "Verification ROC of each run (test pairs)"),
-                "compare-roc", key="cmp_roc")
+        histograms[name], curves[name], summaries[name] = hist, curve, summary
+    relative = st.toggle("Divide each run's distances by its mean different-class distance "
+                         "(for runs on different scales, e.g. contrastive vs triplet)",
+                         value=_scales_differ(summaries), key="cmp_relative")
+    scales = {name: s["mean_negative"] for name, s in summaries.items()} if relative else None
+    left, right = st.columns([3, 2])
+    with left:
+        fig = adapters.histograms_figure(histograms, "Distances of same-class (solid) and "
+                                                     "different-class (dashed) test pairs", scales)
+        show_figure(fig, "compare-distances", key="cmp_hist")
+    with right:
+        show_figure(figures.roc_figure(curves, summaries, "Verification ROC (test pairs)"),
+                    "compare-roc", key="cmp_roc")
+    st.caption("Runs with different losses can put their embeddings on different scales; the "
+               "ROC curves and their AUC and EER compare them on equal terms.")
+
+
+def _scales_differ(summaries: dict) -> bool:
+    means = [s["mean_negative"] for s in summaries.values() if s.get("mean_negative")]
+    return bool(means) and max(means) > 2 * min(means)
 
 
 def confusions(runs, names) -> None:
@@ -169,7 +196,9 @@ def confusions(runs, names) -> None:
     c1, c2 = st.columns(2)
     classifier = c1.selectbox("Classifier", CLASSIFIERS, format_func=lambda c: TITLES.get(c, c),
                               key="cmp_classifier")
-    subset = c2.selectbox("Evaluated on", ["test", "shifted"], key="cmp_subset")
+    common = ["test"] + (["shifted"] if all("shifted" in r.splits for r in runs) else [])
+    subset = c2.selectbox("Evaluated on", common, key="cmp_subset",
+                          help="only the sets that every run compared has")
     evaluations = [data.evaluation(run.path, run.last_epoch, classifier, subset) for run in runs]
     titles = [f"{name} (accuracy {e.accuracy:.3f})" for name, e in zip(names, evaluations)]
     if len({tuple(r.class_names) for r in runs}) == 1:

@@ -38,7 +38,8 @@ def _projection(path: str, mtime: float, epoch: int, method: str, params: str, m
 def projection(path, epoch: int, method: str, params: dict, mode: str = "shared") -> pd.DataFrame:
     """The explorer's 2-D map. A map not yet on disk is computed here with a progress bar (long
     t-SNE and UMAP fits), then read through the cache."""
-    from explorer.projections import cache_path, check_params, projection as compute
+    from explorer.projections import cache_path, check_params
+    from explorer.projections import projection as compute
 
     run = open_run(path)
     full = check_params(method, params)

@@ -11,6 +11,7 @@ import functools
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,21 @@ import pandas as pd
 import streamlit as st
 
 from training import rundir
-from ui import adapters, data
-from ui.common import (ERROR_ICON, PAGE_NEW, STATE_ICONS, STATE_MARKDOWN, error_panel, open_run, run_label, runs_dir,
-                       runs_table, short_name, show_figure, slug, split_name)
+from ui import data
+from ui.common import (
+    ERROR_ICON,
+    PAGE_NEW,
+    STATE_ICONS,
+    STATE_MARKDOWN,
+    error_panel,
+    open_run,
+    run_label,
+    runs_dir,
+    runs_table,
+    show_figure,
+    slug,
+    split_name,
+)
 
 METHOD_NAMES = {"raw": "raw 2-D", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOUR_NAMES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN right/wrong"}
@@ -93,8 +106,9 @@ def run_picker(table: pd.DataFrame) -> str | None:
             return None
         paths = list(table["path"])
         labels = {p: run_label(r) for p, r in zip(paths, table.to_dict("records"))}
-        if st.session_state.get("run_choice") not in paths:
-            st.session_state["run_choice"] = paths[0]
+        if st.session_state.get("run_choice") not in paths:  # open on the newest readable run
+            readable = [p for p, s in zip(paths, table["state"]) if s != "unreadable"]
+            st.session_state["run_choice"] = (readable or paths)[0]
         path = st.selectbox("Run", paths, key="run_choice", format_func=labels.get,
                             label_visibility="collapsed",
                             help="Runs in the runs directory, newest first: state, name, data set, "
@@ -103,11 +117,14 @@ def run_picker(table: pd.DataFrame) -> str | None:
             shown = table.assign(run=[split_name(n)[0] for n in table["name"]],
                                  started=[split_name(n)[1] for n in table["name"]],
                                  state=[f"{STATE_ICONS.get(s, '')} {s}" for s in table["state"]])
-            st.dataframe(shown[["run", "state", "dataset", "loss", "regime", "epochs",
-                                "test_knn_accuracy", "started"]],
+            column = st.column_config
+            st.dataframe(shown[["run", "state", "test_knn_accuracy", "dataset", "loss", "regime",
+                                "epochs", "started"]],
                          hide_index=True, column_config={
-                             "test_knn_accuracy": st.column_config.NumberColumn("test k-NN", format="%.3f"),
-                             "epochs": st.column_config.NumberColumn("epochs", format="%d")})
+                             "run": column.TextColumn("run", width="medium"),
+                             "state": column.TextColumn("state", width="small"),
+                             "test_knn_accuracy": column.NumberColumn("test k-NN", format="%.3f", width="small"),
+                             "epochs": column.NumberColumn("epochs", format="%d", width="small")})
         st.caption(f"Runs directory: `{runs_dir()}`")
     return path
 
@@ -175,68 +192,90 @@ def map_controls(run) -> dict:
     else:
         c5.caption("Panels: " + " · ".join(SPLIT_TITLES.get(s, s) for s in run.splits))
     epochs = run.epochs
+    replay = False
     if len(epochs) > 1:
+        slider, button = c6.columns([4, 1], vertical_alignment="bottom")
         # while training, a new snapshot makes a new slider that starts on the newest epoch
         key = f"map_epoch-{run.name}" + (f"-{len(epochs)}" if run.state == rundir.RUNNING else "")
-        epoch = c6.select_slider("Epoch (0 = untrained net): replay how the map formed", epochs,
-                                 value=epochs[-1], key=key)
+        epoch = slider.select_slider("Epoch (0 = the untrained net): how the map formed", epochs,
+                                     value=epochs[-1], key=key)
+        replay = button.button("Replay", icon=":material/play_arrow:", key="map_replay",
+                               help="Play the map through every epoch snapshot, from the untrained "
+                                    "net to the last epoch (each map is fitted once, then cached)")
     else:
         epoch = epochs[0]
         c6.caption(f"Epoch {epoch} (the only snapshot)")
     return {"method": method, "params": params, "layout": layout, "colour": colour,
-            "splits": list(splits), "epoch": int(epoch)}
+            "splits": list(splits), "epoch": int(epoch), "replay": replay}
 
 
 def map_section(run) -> int:
     st.header("Embedding map")
     choice = map_controls(run)
     epoch = choice["epoch"]
+    slot = st.empty()
+    if choice["replay"]:
+        replay_map(run, choice, slot)
     frame = map_frame(run, choice)
     fig = build_map(run, frame, choice)
     note = frame.attrs.get("note") if hasattr(frame, "attrs") else None
-    state = show_figure(fig, f"{run.name}-map-{choice['method']}-epoch{epoch}", key="map",
-                        on_select=functools.partial(_store_selection, "map", str(run.path), epoch),
-                        selection_mode=("points", "box", "lasso"))
-    del state
-    hint = ("Drag a box or lasso on the map (or click a point) to see the images; "
-            "double-click empties the map's selection.")
+    with slot.container():
+        show_figure(fig, f"{run.name}-map-{choice['method']}-epoch{epoch}", key="map",
+                    on_select=functools.partial(_store_selection, "map", str(run.path), epoch),
+                    selection_mode=("points", "box", "lasso"))
+    hint = ("Draw a lasso around points (or pick Box Select in the chart's toolbar) to see their "
+            "images. To pick a single point, choose Zoom or Pan in the toolbar and click it. "
+            "Double-click empties the map's selection.")
     st.caption(hint + (f" Note: {note}." if note else ""))
     st.session_state["_map_frame"] = (str(run.path), epoch, choice["method"])
     return epoch
+
+
+def replay_map(run, choice: dict, slot, seconds_per_epoch: float = 0.8) -> None:
+    """Show the map of every snapshot epoch in turn in ``slot`` (maps not yet fitted are fitted
+    first, with a progress bar), then leave the slot to the interactive map."""
+    frames = [(e, map_frame(run, {**choice, "epoch": e})) for e in run.epochs]
+    for e, frame in frames:
+        fig = build_map(run, frame, {**choice, "epoch": e})
+        slot.plotly_chart(fig, key=f"map-replay-{e}", config={"displayModeBar": False})
+        time.sleep(seconds_per_epoch)
 
 
 def map_frame(run, choice: dict) -> pd.DataFrame:
     frame = data.projection(run.path, choice["epoch"], choice["method"], choice["params"])
     if choice["colour"] == "correct":
         frame = frame.copy()
-        frame["correct"] = adapters.knn_correct(frame, data.classify(run.path, choice["epoch"], ("knn",))).to_numpy()
+        from explorer.classifiers import knn_correct
+
+        frame["correct"] = knn_correct(frame, data.classify(run.path, choice["epoch"], ("knn",))).to_numpy()
     return frame
 
 
 def build_map(run, frame: pd.DataFrame, choice: dict):
+    from explorer import figures
+
     method = METHOD_NAMES[choice["method"]]
     title = f"{method} map at epoch {choice['epoch']}, coloured by {COLOUR_NAMES[choice['colour']]}"
     if choice["layout"] == "overlay":
         shown = frame[frame["split"].isin(choice["splits"])]
-        fig = adapters.scatter(shown, run.class_names, choice["colour"], title=title, height=640)
+        fig = figures.scatter_figure(shown, run.class_names, title=title, color_by=choice["colour"], height=640)
         return fig
     panels = [(f"{SPLIT_TITLES.get(s, s)} ({int((frame['split'] == s).sum())} points)",
                frame[frame["split"] == s]) for s in run.splits]
-    return adapters.maps_figure(panels, run.class_names, choice["colour"], title=title, height=520)
+    return figures.maps_figure(panels, run.class_names, choice["colour"], title=title, height=520)
 
 
 def _store_selection(key: str, path: str, epoch: int) -> None:
     """on_select callback: keep a non-empty selection (split, row pairs) in session state."""
     state = st.session_state.get(key)
-    try:
-        points = state["selection"]["points"]
-    except (KeyError, TypeError):
-        return
     chosen = []
-    for point in points:
-        custom = point.get("customdata")
-        if isinstance(custom, (list, tuple)) and len(custom) >= 2:
-            chosen.append((str(custom[0]), int(custom[1])))
+    try:
+        for point in state["selection"]["points"]:
+            custom = point.get("customdata")
+            if isinstance(custom, (list, tuple)) and len(custom) >= 2:
+                chosen.append((str(custom[0]), int(custom[1])))
+    except Exception:  # noqa: BLE001 - a selection we cannot read changes nothing
+        return
     if chosen:
         st.session_state["selection"] = {"run": path, "epoch": epoch,
                                          "points": list(dict.fromkeys(chosen))}
@@ -266,50 +305,80 @@ def selection_panel(run, epoch: int) -> None:
         st.caption(f"{counts} — classes: {by_class}")
         if len(chosen) == 1:
             single_point(run, epoch, chosen.iloc[0])
-        else:
-            thumbnails_of(run, chosen)
+            return
+        thumbnails_of(run, chosen, epoch)
+        options = list(range(min(len(chosen), 2000)))
+        records = chosen.to_dict("records")
+        pick = st.selectbox("Look closer at one of them: its nearest neighbours, and for a shifted "
+                            "image its source and its other shifts", [None] + options, key="closer",
+                            format_func=lambda i: "choose a point…" if i is None else
+                            f"{records[i]['class_name']} · {SPLIT_TITLES.get(records[i]['split'])} row "
+                            f"{records[i]['row']}" + (f" · shift {int(records[i]['shift']):+d}px"
+                                                      if int(records[i]['shift']) else ""))
+        if pick is not None:
+            single_point(run, epoch, chosen.iloc[pick])
 
 
-def thumbnails_of(run, chosen: pd.DataFrame) -> None:
-    """Up to MAX_THUMBNAILS images: a seeded sample of a larger selection, grouped by split and class."""
+def thumbnails_of(run, chosen: pd.DataFrame, epoch: int) -> None:
+    """Up to MAX_THUMBNAILS images: a seeded sample of a larger selection, grouped by split and
+    class; ✗ marks a test or shifted image that k-NN gets wrong."""
     shown = chosen if len(chosen) <= MAX_THUMBNAILS else chosen.sample(MAX_THUMBNAILS, random_state=0)
     shown = shown.sort_values(["split", "label", "shift", "row"], key=_split_then_value)
+    predicted = knn_predictions(run, epoch)
     images = [run.images(s)[r] for s, r in zip(shown["split"], shown["row"])]
-    captions = [_caption(p) for p in shown.to_dict("records")]
+    captions = [_caption(p, predicted) for p in shown.to_dict("records")]
     st.image(images, caption=captions, width=64, clamp=True)
+    note = "✗ k-NN classifies it wrong. " if any("✗" in c for c in captions) else ""
     if len(chosen) > MAX_THUMBNAILS:
-        st.caption(f"…and {len(chosen) - MAX_THUMBNAILS} more selected (showing a sample of "
-                   f"{MAX_THUMBNAILS}). Select fewer points to see them all.")
+        note += (f"…and {len(chosen) - MAX_THUMBNAILS} more selected (showing a sample of "
+                 f"{MAX_THUMBNAILS}). Select fewer points to see them all.")
+    if note:
+        st.caption(note)
+
+
+def knn_predictions(run, epoch: int) -> dict:
+    """k-NN's predicted label of every test and shifted row at this epoch ({} where unavailable)."""
+    predicted = {}
+    for split in ("test", "shifted"):
+        if split in run.splits:
+            try:
+                predicted[split] = data.evaluation(run.path, epoch, "knn", split).y_pred
+            except ValueError:
+                pass
+    return predicted
 
 
 def _split_then_value(column: pd.Series) -> pd.Series:
     return column.map({s: i for i, s in enumerate(rundir.ALL_SPLITS)}) if column.name == "split" else column
 
 
-def _caption(point: dict) -> str:
+def _caption(point: dict, predicted: dict | None = None) -> str:
     shift = int(point.get("shift") or 0)
     where = {"train": "train", "test": "test", "shifted": f"{shift:+d}px"}.get(point["split"], point["split"])
-    return f"{point['class_name']} · {where}"
+    wrong = _wrong(point["split"], int(point["row"]), int(point["label"]), predicted or {})
+    return f"{point['class_name']} · {where}" + (" ✗" if wrong else "")
+
+
+def _wrong(split: str, row: int, label: int, predicted: dict) -> bool:
+    labels = predicted.get(split)
+    return labels is not None and row < len(labels) and int(labels[row]) != label
 
 
 def single_point(run, epoch: int, point) -> None:
     split, row = point["split"], int(point["row"])
+    predicted = knn_predictions(run, epoch)
     left, right = st.columns([1, 5])
     with left:
         st.image(run.images(split)[row], width=112, clamp=True,
                  caption=f"{point['class_name']} · {SPLIT_TITLES.get(split, split)} row {row}"
                          + (f" · shift {int(point['shift']):+d}px" if int(point["shift"]) else ""))
-        if split in ("test", "shifted"):
-            try:
-                e = data.evaluation(run.path, epoch, "knn", split)
-                predicted = run.class_names[int(e.y_pred[row])]
-                verdict = ":green[right]" if predicted == point["class_name"] else ":red[wrong]"
-                st.caption(f"k-NN predicts **{predicted}** ({verdict})")
-            except (ValueError, IndexError):
-                pass
+        if split in predicted and row < len(predicted[split]):
+            name = run.class_names[int(predicted[split][row])]
+            verdict = ":red[wrong]" if _wrong(split, row, int(point["label"]), predicted) else ":green[right]"
+            st.caption(f"k-NN predicts **{name}** ({verdict})")
     with right:
         neighbours = data.gallery(run.path, epoch, split, row, k=10)
-        st.markdown("**Nearest training neighbours** (embedding distance)")
+        st.markdown("**Nearest training neighbours** (embedding distance; ✗ another class)")
         images = [run.images("train")[r] for r in neighbours["row"]]
         captions = [f"#{k} {c} d={d:.2f}" + ("" if same else " ✗")
                     for k, c, d, same in zip(neighbours["rank"], neighbours["class_name"],
@@ -319,11 +388,23 @@ def single_point(run, epoch: int, point) -> None:
             source = int(point["source_index"])
             siblings = run.points(epoch, "shifted")
             siblings = siblings[siblings["source_index"] == source].sort_values("shift")
-            st.markdown(f"**Its source test image (test row {source}) and all its shifts**")
+            st.markdown(f"**Its source test image (test row {source}) and all its shifts** "
+                        "(what k-NN predicts for each)")
             images = [run.images("test")[source]] + [run.images("shifted")[r] for r in siblings["row"]]
-            captions = ["source · 0px"] + [f"{int(s):+d}px" + (" ← this" if r == row else "")
-                                           for s, r in zip(siblings["shift"], siblings["row"])]
+            label = int(point["label"])
+            captions = [_shift_caption("source 0px", "test", source, label, run, predicted)]
+            captions += [_shift_caption(f"{int(s):+d}px" + (" (this)" if r == row else ""), "shifted",
+                                        int(r), label, run, predicted)
+                         for s, r in zip(siblings["shift"], siblings["row"])]
             st.image(images, caption=captions, width=64, clamp=True)
+
+
+def _shift_caption(text: str, split: str, row: int, label: int, run, predicted: dict) -> str:
+    labels = predicted.get(split)
+    if labels is None or row >= len(labels):
+        return text
+    name = run.class_names[int(labels[row])]
+    return f"{text} → {name}" + (" ✗" if int(labels[row]) != label else "")
 
 
 # ---------------------------------------------------------------- analysis tabs

@@ -17,8 +17,17 @@ import streamlit as st
 from training import launch, rundir
 from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
 from training.errors import InputError
-from ui.common import (ERROR_ICON, PAGE_INSPECT, POLL_SECONDS, STATE_MARKDOWN, error_panel, runs_dir,
-                       runs_table, short_name, split_name)
+from ui.common import (
+    ERROR_ICON,
+    PAGE_INSPECT,
+    POLL_SECONDS,
+    STATE_MARKDOWN,
+    error_panel,
+    runs_dir,
+    runs_table,
+    short_name,
+    split_name,
+)
 
 DEMO = {"dataset": "mnist", "classes": ["4", "9"], "regime": "random", "epochs": 3,
         "device": "cpu", "name": "demo"}
@@ -80,7 +89,7 @@ def demo_panel(key: str) -> None:
         st.subheader(":material/waving_hand: No runs yet: train the demo")
         st.markdown(
             "**MNIST 4 vs 9** from the bundled 5,000-image sample: a small CNN learns a 2-D "
-            "embedding with the contrastive loss, 3 epochs on the CPU (about half a minute). "
+            "embedding with the contrastive loss, 3 epochs on the CPU (well under a minute). "
             "You watch it train here, then explore its map of the train, test and "
             "shifted test images (the test digits moved sideways by ±3 and ±6 px).")
         if st.button("Train the demo run", icon=":material/play_arrow:", type="primary", key=key):
@@ -162,14 +171,13 @@ def _snapshot_marker(path: str) -> float:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _live_job(path: str, follow_snapshots: bool = False) -> None:
-    with st.container(border=True):
-        with error_panel("the training progress"):
-            status = rundir.read_status(Path(path))
-            if status["state"] != rundir.RUNNING:
-                st.rerun(scope="app")  # the job ended: redraw the page without polling
-            if follow_snapshots and _snapshot_marker(path) != st.session_state.get(f"_snapshot-{path}"):
-                st.rerun(scope="app")  # a new epoch's snapshot: redraw the map too
-            _job_body(path, status, allow_open=False)
+    with st.container(border=True), error_panel("the training progress"):
+        status = rundir.read_status(Path(path))
+        if status["state"] != rundir.RUNNING:
+            st.rerun(scope="app")  # the job ended: redraw the page without polling
+        if follow_snapshots and _snapshot_marker(path) != st.session_state.get(f"_snapshot-{path}"):
+            st.rerun(scope="app")  # a new epoch's snapshot: redraw the map too
+        _job_body(path, status, allow_open=False)
 
 
 def _job_body(path: str, status: dict, allow_open: bool, compact: bool = False) -> None:
@@ -188,12 +196,13 @@ def _job_body(path: str, status: dict, allow_open: bool, compact: bool = False) 
     head.markdown(f"{STATE_MARKDOWN.get(state, '')} **{title}** · {state} · {elapsed:.0f} s"
                   + (f" · started {started}" if started else ""))
     if state == rundir.RUNNING:
-        if button.button("Cancel", icon=":material/stop:", key=f"cancel-{name}",
-                         help="Stop this training process; the run is kept, marked cancelled"):
-            if launch.cancel(path):
-                st.toast("Cancel sent; the run stops after the current step.")
+        cancel = button.button("Cancel", icon=":material/stop:", key=f"cancel-{name}",
+                               help="Stop this training process; the run is kept, marked cancelled")
+        if cancel and launch.cancel(path):
+            st.toast("Cancel sent; the run stops after the current step.")
     elif allow_open and state in (rundir.FINISHED, rundir.CANCELLED, rundir.FAILED):
-        if button.button("Inspect", icon=":material/search:", key=f"open-{name}", type="primary"):
+        inspect = button.button("Inspect", icon=":material/search:", key=f"open-{name}", type="primary")
+        if inspect:
             st.session_state["run_choice"] = path
             st.switch_page(PAGE_INSPECT)
 
@@ -242,56 +251,79 @@ def _loss_figure(path: str, mtime: float):
 # ---------------------------------------------------------------- the form
 
 
+FORM_DEFAULTS = {
+    "dataset": DEFAULTS.dataset, "data_dir": "", "classes": "4 9",
+    "shifts": " ".join(map(str, DEFAULTS.shifts)), "loss": DEFAULTS.loss, "regime": DEFAULTS.regime,
+    "embedding_dim": DEFAULTS.embedding_dim, "margin": DEFAULTS.margin, "epochs": DEFAULTS.epochs,
+    "batch_size": DEFAULTS.batch_size, "lr": DEFAULTS.lr, "seed": DEFAULTS.seed,
+    "device": DEFAULTS.device, "nn_k": DEFAULTS.nn_k, "max_train": 0, "name": "",
+}
+# Starting points for the form: the seeds' experiments on MNIST 4 vs 9.
+PRESETS = {
+    "the demo: contrastive loss, random pairs (in-lab)": {"loss": "contrastive", "regime": "random", "epochs": 3, "embedding_dim": 2},
+    "out-lab regime 1: nearest-neighbour positives (nn-other)": {"loss": "contrastive", "regime": "nn-other", "epochs": 5, "embedding_dim": 2},
+    "out-lab regime 2: same-class non-neighbours as negatives": {"loss": "contrastive", "regime": "nn-non-neighbour", "epochs": 5, "embedding_dim": 2},
+    "triplet loss, random triplets": {"loss": "triplet", "regime": "random", "epochs": 5, "embedding_dim": 2},
+}
+
+
+def _apply_preset() -> None:
+    preset = PRESETS.get(st.session_state.get("new_preset"))
+    if preset:
+        for key, value in {**FORM_DEFAULTS, "classes": "4 9", "dataset": "mnist", "data_dir": "", **preset}.items():
+            st.session_state[f"new_{key}"] = value
+
+
 def training_form() -> tuple[TrainConfig | None, str | None]:
     """The training options. Returns (config, None) when submitted and valid, (None, message)
     when submitted with a bad value, (None, None) before it is submitted."""
+    for key, value in FORM_DEFAULTS.items():
+        st.session_state.setdefault(f"new_{key}", value)
+    st.selectbox("Start from", list(PRESETS), index=None, key="new_preset", on_change=_apply_preset,
+                 placeholder="a preset fills in the form (optional)",
+                 help="Presets of MNIST 4 vs 9 experiments; change anything before launching.")
     with st.form("new-run", border=False):
         data, model, optim = st.columns(3)
         with data:
             st.markdown("**Data**")
-            dataset = st.selectbox("Data set", DATASETS, index=DATASETS.index(DEFAULTS.dataset),
-                                   key="new_dataset",
+            dataset = st.selectbox("Data set", DATASETS, key="new_dataset",
                                    help="mnist without a data directory uses the bundled 5,000-image "
                                         "sample; fashion-mnist needs its IDX files; folder needs one "
                                         "sub-folder of images per class")
             data_dir = st.text_input("Data directory", key="new_data_dir",
                                      placeholder="empty: the bundled MNIST sample",
                                      help="IDX files (mnist, fashion-mnist) or class folders (folder)")
-            classes = st.text_input("Classes", value="4 9", key="new_classes",
+            classes = st.text_input("Classes", key="new_classes",
                                     help="two or more classes separated by spaces or commas: digits, "
                                          "class indices or folder names; empty keeps all classes")
-            shifts = st.text_input("Shifts (px)", value=" ".join(map(str, DEFAULTS.shifts)),
-                                   key="new_shifts",
+            shifts = st.text_input("Shifts (px)", key="new_shifts",
                                    help="horizontal shifts of the shifted test set, e.g. -6 -3 3 6; "
                                         "negative moves left")
         with model:
             st.markdown("**Model and loss**")
-            loss = st.selectbox("Loss", LOSSES, index=LOSSES.index(DEFAULTS.loss), key="new_loss",
-                                help="; ".join(LOSS_HELP.values()))
-            regime = st.selectbox("Pair regime", REGIMES, index=REGIMES.index(DEFAULTS.regime),
-                                  key="new_regime", help="\n\n".join(REGIME_HELP.values()))
-            embedding_dim = st.number_input("Embedding size", value=DEFAULTS.embedding_dim, step=1,
-                                            key="new_embedding_dim",
+            loss = st.selectbox("Loss", LOSSES, key="new_loss", help="; ".join(LOSS_HELP.values()))
+            regime = st.selectbox("Pair regime", REGIMES, key="new_regime",
+                                  help="\n\n".join(REGIME_HELP.values()))
+            embedding_dim = st.number_input("Embedding size", step=1, key="new_embedding_dim",
                                             help="2 can be drawn as it is; larger sizes are "
                                                  "projected with PCA, t-SNE or UMAP")
-            margin = st.number_input("Margin", value=DEFAULTS.margin, step=0.1, format="%.2f",
-                                     key="new_margin", help="m of the loss")
+            margin = st.number_input("Margin", step=0.1, format="%.2f", key="new_margin",
+                                     help="m of the loss")
         with optim:
             st.markdown("**Optimisation**")
-            epochs = st.number_input("Epochs", value=DEFAULTS.epochs, step=1, key="new_epochs")
-            batch_size = st.number_input("Batch size", value=DEFAULTS.batch_size, step=16,
-                                         key="new_batch_size", help="pairs or triplets per step")
-            lr = st.number_input("Learning rate", value=DEFAULTS.lr, step=1e-4, format="%.5f",
-                                 key="new_lr", help="Adam's learning rate")
-            seed = st.number_input("Seed", value=DEFAULTS.seed, step=1, key="new_seed",
+            epochs = st.number_input("Epochs", step=1, key="new_epochs")
+            batch_size = st.number_input("Batch size", step=16, key="new_batch_size",
+                                         help="pairs or triplets per step")
+            lr = st.number_input("Learning rate", step=1e-4, format="%.5f", key="new_lr",
+                                 help="Adam's learning rate")
+            seed = st.number_input("Seed", step=1, key="new_seed",
                                    help="drives the splits, pairs, weights and batch order")
-            device = st.selectbox("Device", DEVICES, index=DEVICES.index(DEFAULTS.device),
-                                  key="new_device", help="auto uses a CUDA GPU when there is one")
+            device = st.selectbox("Device", DEVICES, key="new_device",
+                                  help="auto uses a CUDA GPU when there is one")
         with st.expander("More options"):
             more = st.columns(3)
-            nn_k = more[0].number_input("Neighbours k (nn regimes)", value=DEFAULTS.nn_k, step=1,
-                                        key="new_nn_k")
-            max_train = more[1].number_input("Max training images (0: all)", value=0, step=100,
+            nn_k = more[0].number_input("Neighbours k (nn regimes)", step=1, key="new_nn_k")
+            max_train = more[1].number_input("Max training images (0: all)", step=100,
                                              key="new_max_train")
             name = more[2].text_input("Run name (optional)", key="new_name",
                                       help="added to the run directory's name")

@@ -145,6 +145,12 @@ def settle(page, timeout: float = 60) -> None:
     page.wait_for_timeout(300)
 
 
+def to_top(locator) -> None:
+    """Scroll the page so ``locator`` sits at the top of the viewport (for the screenshot)."""
+    locator.evaluate("e => e.scrollIntoView({block: 'start'})")
+    locator.page.wait_for_timeout(400)
+
+
 def no_traceback(page) -> None:
     body = page.locator("body").inner_text()
     assert "Traceback" not in body and 'File "' not in body, body[:3000]
@@ -287,7 +293,7 @@ def test_4_box_selection_shows_thumbnails(page, server):
     chart.scroll_into_view_if_needed()
     chart.hover()
     chart.locator('[data-title="Box Select"]').click()
-    area = chart.locator("rect.nsewdrag").first.bounding_box()
+    area = chart.locator("rect.nsewdrag").nth(2).bounding_box()  # the shifted test panel
     x0, y0 = area["x"] + 0.05 * area["width"], area["y"] + 0.05 * area["height"]
     x1, y1 = area["x"] + 0.95 * area["width"], area["y"] + 0.95 * area["height"]
     page.mouse.move(x0, y0)
@@ -299,14 +305,36 @@ def test_4_box_selection_shows_thumbnails(page, server):
     images = page.get_by_test_id("stMain").locator("img")
     assert images.count() >= 10, f"{images.count()} thumbnails"
     expect(page.get_by_text("more selected")).to_be_visible()
-    page.get_by_text("Selection:").first.scroll_into_view_if_needed()
+    to_top(page.get_by_text("Selection:").first)
     no_traceback(page)
     shot(page, "08-box-selection-thumbnails")
+
+    # one point of the selection, looked at closer: its nearest training neighbours, its source
+    # test image and its other shifts
+    page.get_by_role("combobox", name="Look closer").click()
+    page.get_by_role("option").nth(1).click()
+    settle(page)
+    expect(page.get_by_text("Nearest training neighbours")).to_be_visible()
+    expect(page.get_by_text("source test image")).to_be_visible()
+    to_top(page.get_by_text("Selection:").first)
+    no_traceback(page)
+    shot(page, "09-one-point-neighbours")
+
+    # the analysis tabs of the demo run, each drawn without an error
+    for i, tab in enumerate(["Distances & ROC", "Confusion", "Classification report", "Centroids",
+                             "Metrics over epochs", "Most confused", "Shifts", "Export"]):
+        page.get_by_role("tab", name=tab).click()
+        settle(page)
+        assert not page.get_by_test_id("stMain").get_by_test_id("stAlert").filter(
+            has_text="Cannot show").count(), tab
+        no_traceback(page)
+        if tab in ("Distances & ROC", "Most confused", "Shifts"):
+            to_top(page.get_by_role("heading", name="Analysis"))
+            shot(page, f"09{'abc'[('Distances & ROC', 'Most confused', 'Shifts').index(tab)]}-tab-{tab.split()[0].lower()}")
     assert demo.name
 
 
 def test_5_compare_two_runs(page, server):
-    _, runs, _ = server
     go(page, "Compare runs")
     settle(page, timeout=120)
     for heading in ("Setup and final metrics", "Maps", "Pair distances (fresh test pairs)",
@@ -314,10 +342,9 @@ def test_5_compare_two_runs(page, server):
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
     assert page.get_by_test_id("stPlotlyChart").count() >= 4
     no_traceback(page)
-    shot(page, "09-compare-metrics")
-    page.get_by_role("heading", name="Maps").scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    shot(page, "10-compare-maps")
+    shot(page, "10-compare-metrics")
+    to_top(page.get_by_role("heading", name="Maps"))
+    shot(page, "11-compare-maps-and-distances")
 
 
 def test_6_a_corrupt_run_shows_one_line_and_the_rest_works(page, server):
@@ -327,11 +354,16 @@ def test_6_a_corrupt_run_shows_one_line_and_the_rest_works(page, server):
     (broken / "config.json").write_text("{ this is not json")
     page.goto(url)
     settle(page)
+    # the app still opens on the newest readable run; the broken one says what is wrong
+    expect(page.get_by_role("heading", name="Embedding map")).to_be_visible()
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name="Run").click()
+    page.get_by_role("option").filter(has_text="broken-run").click()
+    settle(page)
     alert = page.get_by_test_id("stAlert").filter(has_text="config.json").first
     expect(alert).to_be_visible()
     assert "not valid JSON" in alert.inner_text()
     no_traceback(page)
-    shot(page, "11-corrupt-run-error")
+    shot(page, "12-corrupt-run-error")
     go(page, "Compare runs")
     expect(page.get_by_role("heading", name="Maps")).to_be_visible(timeout=60_000)
     no_traceback(page)
