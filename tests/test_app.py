@@ -333,7 +333,7 @@ def submit(at: AppTest, **values) -> AppTest:
     ({"batch_size": 0}, "Batch size must be positive"),
     ({"seed": -1}, "Seed must be 0 or more"),
     ({"shifts": "3 left"}, "Shifts must be whole numbers"),
-    ({"classes": "4 x"}, "'x' is not a mnist class"),
+    ({"classes": "4 x"}, "Unknown class 'x'; choose from: 0, 1"),
     ({"classes": "4"}, "at least two different classes"),
     ({"data_dir": "/no/such/folder"}, "Data directory /no/such/folder does not exist"),
     ({"dataset": "fashion-mnist"}, "needs Data directory"),

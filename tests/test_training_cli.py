@@ -22,6 +22,7 @@ def looks_finished(runs_dir) -> list:
 BAD_INPUT = [
     (["--dataset", "cifar"], "invalid choice: 'cifar'"),
     (["--classes", "4", "x"], "unknown class 'x'"),
+    (["--classes", "4", "4"], "at least two different classes"),
     (["--regime", "nearest"], "invalid choice: 'nearest'"),
     (["--epochs", "0"], "--epochs must be positive"),
     (["--epochs", "-3"], "--epochs must be positive"),

@@ -54,3 +54,11 @@ def test_argv_round_trips_every_option(tmp_path):
     parsed = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "runs_dir")}
     expected = {k: v for k, v in config.to_dict().items() if k != "runs_dir"}
     assert parsed == expected
+
+
+def test_cancel_while_starting_up_still_ends_as_cancelled(tmp_path):
+    run = launch.start(TrainConfig(classes=["4", "9"], epochs=300, runs_dir=str(tmp_path)))
+    time.sleep(0.5)  # the process is still importing torch
+    assert launch.cancel(run)
+    status = wait_for(run, {"cancelled", "failed", "finished"})
+    assert status["state"] == "cancelled", status

@@ -7,12 +7,13 @@ Exit status: 0 done, 2 bad input (one line on stderr), 1 the run failed, 143 can
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from training import rundir
 from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
-from training.errors import InputError
+from training.errors import Cancelled, InputError
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_CANCELLED = 2, 1, 143
 DEFAULTS = TrainConfig()
@@ -108,22 +109,43 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(config: TrainConfig, run_dir: Path | None = None) -> int:
-    from training.trainer import Cancelled, train as run_training
-
+    previous = signal.signal(signal.SIGTERM, _cancel)  # torch takes seconds to import: cover that too
     try:
+        from training.trainer import train as run_training
+
         run_dir = run_training(config, run_dir=run_dir)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Cancelled as e:
-        print(f"cancelled; the run is marked cancelled in {e}", file=sys.stderr)
-        print(e)
+    except (Cancelled, KeyboardInterrupt) as e:
+        if run_dir is not None and (Path(run_dir) / rundir.CONFIG).exists():
+            _mark_cancelled(Path(run_dir), config)
+        where = f"; the run is marked cancelled in {e}" if str(e) else ""
+        print(f"cancelled{where}", file=sys.stderr)
+        if str(e):
+            print(e)
         return EXIT_CANCELLED
     except Exception as e:
         print(f"error: training failed: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(run_dir)
     return 0
+
+
+def _cancel(signum, frame):
+    raise Cancelled("")
+
+
+def _mark_cancelled(run_dir: Path, config: TrainConfig) -> None:
+    """Cancelled before training began: say so, unless the trainer already recorded an end."""
+    try:
+        if rundir.read_json(run_dir / rundir.STATUS).get("state") != rundir.RUNNING:
+            return
+    except rundir.RunDirError:
+        pass
+    rundir.write_status(run_dir, rundir.CANCELLED, 0, config.epochs, error="cancelled by the user")
 
 
 def list_runs(runs_dir: str) -> int:

@@ -13,6 +13,11 @@ DATASETS = ("mnist", "fashion-mnist", "folder")
 LOSSES = ("contrastive", "triplet")
 REGIMES = ("random", "nn-other", "nn-non-neighbour")
 DEVICES = ("auto", "cpu", "cuda")
+KNOWN_CLASSES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"],
+}
 MIN_IMAGE_SIZE = 16  # the starter CNN's two 5x5 convolutions and poolings need at least 16 px
 
 
@@ -72,7 +77,28 @@ class TrainConfig:
             raise InputError(f"--data-dir {self.data_dir} does not exist or is not a directory")
         if self.seed < 0:
             raise InputError(f"--seed must be 0 or more, got {self.seed}")
+        self._validate_classes()
         return self
+
+    def known_classes(self) -> list[str] | None:
+        """The class names the data set offers, where they are known without reading it."""
+        if self.dataset == "folder":
+            root = Path(self.data_dir).expanduser()
+            return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else None
+        return KNOWN_CLASSES[self.dataset]
+
+    def _validate_classes(self) -> None:
+        if not self.classes:
+            return
+        if len(set(self.classes)) < 2:
+            raise InputError("--classes needs at least two different classes, e.g. --classes 4 9")
+        known = self.known_classes()
+        if known is None:
+            return
+        for wanted in self.classes:
+            if wanted not in known and not (wanted.isdigit() and int(wanted) < len(known)):
+                shown = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "")
+                raise InputError(f"unknown class {wanted!r}; choose from: {shown}")
 
     def run_name_hint(self) -> str:
         """The readable middle of the run directory's name, e.g. ``mnist-4-9-contrastive-random``."""

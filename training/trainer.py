@@ -17,7 +17,7 @@ import torch
 from training import rundir
 from training.config import TrainConfig
 from training.data import DataSplits, load_splits
-from training.errors import InputError
+from training.errors import Cancelled, InputError
 from training.losses import make_loss, pair_distances
 from training.model import EmbeddingNet, embed
 from training.pairs import draw_split_tuples
@@ -25,10 +25,6 @@ from training.shift import shift_images
 
 KNN_NEIGHBOURS = 5
 STATUS_EVERY_S = 2.0  # how often status.json is refreshed within an epoch
-
-
-class Cancelled(BaseException):
-    """The run was asked to stop (SIGTERM or Ctrl-C)."""
 
 
 @dataclass
@@ -74,13 +70,16 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None,
     bad input as a failed run, so whoever launched it can see why.
     """
     log = log or _log_beside_progress_bar
-    try:
-        prepared = prepare(config)
-    except InputError as e:
-        if run_dir is not None:
-            rundir.write_status(run_dir, rundir.FAILED, 0, config.epochs, error=str(e))
-        raise
-    run_dir = start_run_dir(prepared, run_dir)
+    with cancel_on_signals():
+        try:
+            prepared = prepare(config)
+        except (InputError, Cancelled, KeyboardInterrupt) as e:
+            if run_dir is not None:
+                cancelled = not isinstance(e, InputError)
+                rundir.write_status(run_dir, rundir.CANCELLED if cancelled else rundir.FAILED, 0,
+                                    config.epochs, error="cancelled by the user" if cancelled else str(e))
+            raise
+        run_dir = start_run_dir(prepared, run_dir)
     log(f"run directory: {run_dir}")
     try:
         with cancel_on_signals():

@@ -54,11 +54,6 @@ FORM_LABELS = {
     "--nn-k": "Neighbours k", "--max-train": "Max training images", "--image-size": "Image size",
     "--test-fraction": "Test fraction", "--val-fraction": "Validation fraction",
 }
-MNIST_LIKE_CLASSES = {
-    "mnist": [str(d) for d in range(10)],
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"],
-}
 
 
 # ---------------------------------------------------------------- the page
@@ -355,7 +350,6 @@ def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
         values["name"] = values["name"].strip() or None
         values["max_train"] = values["max_train"] or None
         config = TrainConfig(**values, runs_dir=str(runs_dir())).validate()
-        _check_classes(config)
     except InputError as e:
         return None, _in_form_words(str(e))
     return config, None
@@ -363,23 +357,6 @@ def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
 
 def _split_list(text: str) -> list[str]:
     return [part for part in re.split(r"[\s,]+", text.strip()) if part]
-
-
-def _check_classes(config: TrainConfig) -> None:
-    """Catch class choices that would only fail after the launch (adapter: the training side
-    checks them when it loads the data)."""
-    names = MNIST_LIKE_CLASSES.get(config.dataset)
-    if config.classes and len(set(config.classes)) < 2:
-        raise InputError("Classes needs at least two different classes, e.g. 4 9")
-    if names and config.classes:
-        for wanted in config.classes:
-            if wanted not in names and not (wanted.isdigit() and int(wanted) < len(names)):
-                raise InputError(f"Classes: {wanted!r} is not a {config.dataset} class; use 0 to 9")
-    if config.dataset == "folder" and config.classes and config.data_dir:
-        folders = {p.name for p in Path(config.data_dir).expanduser().iterdir() if p.is_dir()}
-        missing = [c for c in config.classes if c not in folders and not c.isdigit()]
-        if missing:
-            raise InputError(f"Classes: {', '.join(missing)} not found as folders in {config.data_dir}")
 
 
 def _label(option: str) -> str:
