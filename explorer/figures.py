@@ -297,6 +297,25 @@ def histogram_figure(histogram: pd.DataFrame, title: str = "Pair distances") -> 
     return _titles(fig, title, "embedding distance", "density")
 
 
+def histograms_figure(histograms: dict[str, pd.DataFrame], title: str = "Pair distances",
+                      scales: dict[str, float] | None = None) -> go.Figure:
+    """Several runs' pair-distance densities in one figure: a colour per run, positive pairs
+    solid, negative pairs dashed. ``scales`` maps a run to the distance drawn as 1, so runs whose
+    distances live on other scales (contrastive vs triplet) can share an axis."""
+    fig = go.Figure()
+    for i, (name, histogram) in enumerate(histograms.items()):
+        color = qualitative.Plotly[i % 10]
+        scale = float((scales or {}).get(name) or 1.0)
+        centres = (histogram["left"] + histogram["right"]) / 2 / scale
+        for column, dash, label in (("positive", "solid", "same class"),
+                                    ("negative", "dash", "different class")):
+            fig.add_trace(go.Scatter(x=centres, y=histogram[column] * scale, mode="lines",
+                                     line={"color": color, "dash": dash, "shape": "hvh"},
+                                     name=f"{name}: {label}", legendgroup=name))
+    x_title = "distance / the run's mean different-class distance" if scales else "embedding distance"
+    return _titles(fig, title, x_title, "density")
+
+
 def roc_figure(curves: dict[str, pd.DataFrame], summaries: dict[str, dict] | None = None,
                title: str = "Verification ROC") -> go.Figure:
     """One ROC line per named curve (distances.roc), with its EER and chosen-FAR points."""

@@ -134,3 +134,17 @@ def test_maps_side_by_side_keep_one_trace_per_panel(run, frame):
     names = [t.name for t in fig.data[3:]]
     assert len(names) == len(set(names)) and "class0" in names and "shift +6 px" in names
     assert fig.layout.xaxis.range == fig.layout.xaxis3.range and fig.layout.xaxis.title.text == "e0"
+
+
+def test_histograms_of_several_runs_share_one_figure_and_can_be_rescaled():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(200), np.zeros(200)].astype(int)
+    near = histogram(np.r_[rng.normal(0.2, 0.05, 200), rng.normal(1.0, 0.1, 200)], y)
+    far = histogram(np.r_[rng.normal(2.0, 0.5, 200), rng.normal(10.0, 1.0, 200)], y)
+    fig = figures.histograms_figure({"contrastive": near, "triplet": far})
+    assert len(fig.data) == 4 and fig.layout.xaxis.title.text == "embedding distance"
+    assert [t.line.dash for t in fig.data] == ["solid", "dash", "solid", "dash"]
+    scaled = figures.histograms_figure({"contrastive": near, "triplet": far},
+                                       scales={"contrastive": 1.0, "triplet": 10.0})
+    assert max(scaled.data[3].x) == pytest.approx(max(fig.data[3].x) / 10)
+    assert "mean different-class distance" in scaled.layout.xaxis.title.text

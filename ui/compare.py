@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from training import rundir
-from ui import adapters, data
+from ui import data
 from ui.common import (
     ERROR_ICON,
     error_panel,
@@ -173,7 +173,7 @@ def histograms(runs, names) -> None:
     scales = {name: s["mean_negative"] for name, s in summaries.items()} if relative else None
     left, right = st.columns([3, 2])
     with left:
-        fig = adapters.histograms_figure(histograms, "Distances of same-class (solid) and "
+        fig = figures.histograms_figure(histograms, "Distances of same-class (solid) and "
                                                      "different-class (dashed) test pairs", scales)
         show_figure(fig, "compare-distances", key="cmp_hist")
     with right:
