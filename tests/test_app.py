@@ -258,6 +258,7 @@ def test_figure_html_export_is_self_contained_enough_to_open():
 
     html = figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
     assert "<html>" in html and "plotly" in html
+    assert '<script src="http' not in html  # opens without network, like the explorer's report
 
 
 # ---------------------------------------------------------------- bad runs

@@ -165,7 +165,8 @@ def show_figure(fig, name: str, key: str | None = None, **chart_args):
 
 
 def figure_html(fig) -> str:
-    return fig.to_html(include_plotlyjs="cdn", full_html=True)
+    """A page that opens offline: plotly's JavaScript is inlined, not fetched from a CDN."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)
 
 
 def slug(text: str) -> str:
