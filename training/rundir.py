@@ -65,10 +65,6 @@ ENV_RUNS_DIR = "EXPLORER_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
 class RunDirError(ValueError):
     """A run directory, or one of its files, is missing or unreadable."""
 
@@ -118,7 +114,7 @@ def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; runs are ordinary files
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; run files are ordinary, readable files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
