@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import Run
+from training import rundir
 
 CLASSIFIERS = ("knn", "svm", "centroid", "kmeans", "kmeans_majority")
 TITLES = {"knn": "k-NN", "svm": "SVM (polynomial, degree 3)", "centroid": "Nearest centroid",
@@ -94,10 +95,16 @@ class Evaluation:
     report: pd.DataFrame   # sklearn's classification report: precision, recall, f1-score, support
     y_true: np.ndarray
     y_pred: np.ndarray
+    rows: np.ndarray | None = None  # the split's row of each point (None: rows 0..n-1); an
+    # epoch's snapshot before the last may hold only some rows
+
+    def split_rows(self) -> np.ndarray:
+        """The split's row of each evaluated point, in the order of y_true and y_pred."""
+        return np.arange(len(self.y_true)) if self.rows is None else self.rows
 
 
 def evaluate(classifier: str, subset: str, y_true, y_pred, class_names: list[str],
-             shift: int | None = None) -> Evaluation:
+             shift: int | None = None, rows=None) -> Evaluation:
     """Accuracy, confusion matrix and classification report of predictions."""
     from sklearn.metrics import classification_report, confusion_matrix
 
@@ -117,27 +124,29 @@ def evaluate(classifier: str, subset: str, y_true, y_pred, class_names: list[str
         report.loc["accuracy", "support"] = len(y_true)
     report["support"] = report["support"].round().astype(int)
     return Evaluation(classifier, subset, shift, float(np.mean(y_true == y_pred)),
-                      confusion[: len(class_names)], report, y_true, y_pred)
+                      confusion[: len(class_names)], report, y_true, y_pred,
+                      None if rows is None else np.asarray(rows, np.int64))
 
 
 def classify(run: Run, epoch: int | None = None, classifiers=CLASSIFIERS, random_state: int = 0,
              by_shift: bool = True) -> list[Evaluation]:
     """Fit each classifier on the train embeddings; evaluate on test, shifted and each shift."""
     X_train, y_train = run.embeddings(epoch, "train")
-    subsets = [("test", None, *run.embeddings(epoch, "test"))]
+    test = run.points(epoch, "test")
+    subsets = [("test", None, test)]
     if "shifted" in run.splits:
         shifted = run.points(epoch, "shifted")
-        X_shifted, y_shifted = run.embeddings(epoch, "shifted")
-        subsets.append(("shifted", None, X_shifted, y_shifted))
+        subsets.append(("shifted", None, shifted))
         if by_shift:
             for shift in sorted(shifted["shift"].unique()):
-                mask = (shifted["shift"] == shift).to_numpy()
-                subsets.append((f"shift {int(shift):+d}", int(shift), X_shifted[mask], y_shifted[mask]))
+                subsets.append((f"shift {int(shift):+d}", int(shift), shifted[shifted["shift"] == shift]))
     results = []
     for name in classifiers:
         model = make_classifier(name, random_state=random_state).fit(X_train, y_train)
-        for subset, shift, X, y in subsets:
-            results.append(evaluate(name, subset, y, model.predict(X), run.class_names, shift))
+        for subset, shift, points in subsets:
+            X = points[rundir.embedding_columns(points)].to_numpy(np.float32)
+            results.append(evaluate(name, subset, points["label"].to_numpy(), model.predict(X),
+                                    run.class_names, shift, points["row"].to_numpy()))
     return results
 
 
@@ -153,7 +162,7 @@ def knn_correct(points: pd.DataFrame, evaluations: list[Evaluation], classifier:
     """Per point of ``points`` (columns split, row): did ``classifier`` classify it right?
 
     True or False for test and shifted points (from that classifier's "test" and "shifted"
-    evaluations, whose predictions follow the split's rows), None for the rest (train: fitted there).
+    evaluations, matched by row), None for the rest (train: fitted there).
     """
     correct = pd.Series([None] * len(points), index=points.index, dtype=object)
     for e in evaluations:
@@ -161,9 +170,10 @@ def knn_correct(points: pd.DataFrame, evaluations: list[Evaluation], classifier:
             continue
         mask = (points["split"] == e.subset).to_numpy()
         rows = points.loc[mask, "row"].to_numpy(np.int64)
-        if len(rows) and rows.max() >= len(e.y_pred):
-            raise ValueError(f"{e.subset} rows reach {rows.max()}, but its evaluation has {len(e.y_pred)} points")
-        correct[mask] = list(e.y_pred[rows] == e.y_true[rows])
+        position = pd.Index(e.split_rows()).get_indexer(rows)
+        if (position < 0).any():
+            raise ValueError(f"{e.subset} row {rows[position < 0][0]} has no prediction in its evaluation")
+        correct[mask] = list(e.y_pred[position] == e.y_true[position])
     return correct
 
 

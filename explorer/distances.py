@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import Run
+from training import rundir
 
 DISTANCE_METRICS = ("euclidean", "cosine")
 
@@ -179,19 +180,30 @@ def run_pair_distances(run: Run, epoch: int | None = None, n_test_pairs: int = 2
                        metric: str = "euclidean", random_state: int = 0) -> pd.DataFrame:
     """Distances of the training pairs and of fresh seeded test pairs at one epoch.
 
-    Columns: set ("train" or "test"), i, j, y, distance. Training pairs the run did not draw
-    (a running run without pairs.npz) are left out.
+    Columns: set ("train" or "test"), i, j (rows of the split), y, distance. Training pairs the
+    run did not draw (a running run without pairs.npz) are left out, and so are pairs with a
+    point that the epoch's snapshot lacks (one before the last may hold only some rows).
     """
-    frames = []
     sets = []
     try:
-        sets.append(("train", training_pairs(run)))
+        sets.append(("train", training_pairs(run), run.points(epoch, "train")))
     except ValueError:
         pass
-    X_test, labels_test = run.embeddings(epoch, "test")
-    sets.append(("test", sample_pairs(labels_test, n_test_pairs, random_state=random_state)))
-    for name, pairs in sets:
-        X = X_test if name == "test" else run.embeddings(epoch, name)[0]
-        d, y = pair_distances(X, pairs, metric)
-        frames.append(pd.DataFrame({"set": name, "i": pairs[:, 0], "j": pairs[:, 1], "y": y, "distance": d}))
+    test = run.points(epoch, "test")
+    drawn = sample_pairs(test["label"].to_numpy(), n_test_pairs, random_state=random_state)
+    rows = test["row"].to_numpy()
+    sets.append(("test", np.stack([rows[drawn[:, 0]], rows[drawn[:, 1]], drawn[:, 2]], 1), test))
+    frames = []
+    for name, pairs, points in sets:
+        positions, kept = _positions(pairs, points["row"].to_numpy())
+        d, y = pair_distances(points[rundir.embedding_columns(points)].to_numpy(np.float32), positions, metric)
+        frames.append(pd.DataFrame({"set": name, "i": pairs[kept, 0], "j": pairs[kept, 1], "y": y, "distance": d}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _positions(pairs: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j, y) pairs of split rows as positions among ``rows``, and which pairs had both."""
+    index = pd.Index(rows)
+    i, j = index.get_indexer(pairs[:, 0]), index.get_indexer(pairs[:, 1])
+    kept = (i >= 0) & (j >= 0)
+    return np.stack([i[kept], j[kept], pairs[kept, 2]], 1), kept

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import Run
+from training import rundir
 
 
 def _check(X, y, n_classes):
@@ -65,12 +66,21 @@ def cluster_summary(X: np.ndarray, y: np.ndarray, n_classes: int | None = None) 
 
 
 def geometry_over_epochs(run: Run, splits=("train", "test")) -> pd.DataFrame:
-    """cluster_summary for every snapshot epoch: epoch, split, mean_cluster_size, ..."""
+    """cluster_summary for every snapshot epoch: epoch, split, mean_cluster_size, ...
+
+    Each epoch's snapshot is read once. A snapshot before the last may hold a seeded subset of a
+    split's rows (the same rows at every epoch); its figures are those of that subset.
+    """
     rows = []
+    splits = [s for s in splits if s in run.splits]
     for epoch in run.epochs:
+        points = run.points(epoch)
         for split in splits:
-            if split in run.splits:
-                X, y = run.embeddings(epoch, split)
-                rows.append({"epoch": epoch, "split": split, **cluster_summary(X, y, run.n_classes)})
+            chosen = points[points["split"] == split]
+            if not len(chosen):
+                continue
+            X = chosen[rundir.embedding_columns(chosen)].to_numpy(np.float64)
+            rows.append({"epoch": epoch, "split": split,
+                         **cluster_summary(X, chosen["label"].to_numpy(), run.n_classes)})
     return pd.DataFrame(rows, columns=["epoch", "split", "mean_cluster_size",
                                        "mean_centroid_distance", "distance_to_size"])

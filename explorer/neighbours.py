@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import IDENTITY_COLUMNS, Run
+from training import rundir
 
 
 def nearest_neighbours(reference: np.ndarray, query: np.ndarray, k: int = 10,
@@ -36,15 +37,20 @@ def gallery(run: Run, split: str, row: int, epoch: int | None = None, reference:
     """The k nearest ``reference`` points of point (split, row): rank (1 = closest), the neighbour's
     identity columns, distance and same_class. The query itself is never its own neighbour."""
     query_points = run.points(epoch, split)
-    if not 0 <= row < len(query_points):
-        raise ValueError(f"row {row} is not in the {split} split (0..{len(query_points) - 1})")
-    X_query, _ = run.embeddings(epoch, split)
-    X_reference, _ = run.embeddings(epoch, reference)
-    reference_points = run.points(epoch, reference)
-    exclude = np.array([row if reference == split else -1])
-    indices, distances = nearest_neighbours(X_reference, X_query[row], k, exclude)
+    found = np.flatnonzero(query_points["row"].to_numpy() == row)
+    if not len(found):
+        raise ValueError(f"row {row} is not among the {len(query_points)} {split} points of this snapshot")
+    position = int(found[0])
+    reference_points = query_points if reference == split else run.points(epoch, reference)
+    X_query, X_reference = _embeddings(query_points), _embeddings(reference_points)
+    exclude = np.array([position if reference == split else -1])
+    indices, distances = nearest_neighbours(X_reference, X_query[position], k, exclude)
     frame = reference_points.iloc[indices[0]][list(IDENTITY_COLUMNS)].reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     frame["distance"] = distances[0]
-    frame["same_class"] = frame["label"].to_numpy() == query_points["label"].iloc[row]
+    frame["same_class"] = frame["label"].to_numpy() == query_points["label"].iloc[position]
     return frame
+
+
+def _embeddings(points: pd.DataFrame) -> np.ndarray:
+    return points[rundir.embedding_columns(points)].to_numpy(np.float32)

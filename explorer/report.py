@@ -196,14 +196,15 @@ def _confused_section(run: Run, analysis, add, body) -> None:
         return
     body["confused"].append(_table(pairs))
     images, names, n = run.images("test"), run.class_names, 6
+    rows_of = evaluation.split_rows()  # positions in the evaluation -> rows of the test split
     blank = np.full_like(images[0], 255)
     for _, pair in pairs.iterrows():
         examples = classifiers.confused_examples(evaluation.y_true, evaluation.y_pred, pair["a"], pair["b"], n)
         grid, captions = [], []
         for true in (pair["a"], pair["b"]):  # one row per direction, as in seed 003's figure 17
             rows = examples[examples["true"] == true]
-            grid += [images[i] for i in rows["index"]] + [blank] * (n - len(rows))
-            captions += [f"test {i}: {names[t]} as {names[p]}" for i, t, p in
+            grid += [images[rows_of[i]] for i in rows["index"]] + [blank] * (n - len(rows))
+            captions += [f"test {rows_of[i]}: {names[t]} as {names[p]}" for i, t, p in
                          zip(rows["index"], rows["true"], rows["predicted"])] + [""] * (n - len(rows))
         add("confused", figures.image_grid_figure(grid, captions, columns=n,
                                                   title=f"{pair['class_a']} and {pair['class_b']}: "
@@ -217,9 +218,11 @@ def _identification_section(run: Run, analysis, epoch: int, add, random_state: i
     rng = np.random.default_rng(random_state)
     queries = list(wrong[:1]) + list(rng.choice(len(evaluation.y_true), size=2, replace=False))
     test_images, train_images = run.images("test"), run.images("train")
-    for row in dict.fromkeys(int(q) for q in queries):
+    rows_of = evaluation.split_rows()
+    for position in dict.fromkeys(int(q) for q in queries):
+        row = int(rows_of[position])
         found = neighbours.gallery(run, "test", row, epoch, reference="train", k=10)
-        label = run.class_names[int(evaluation.y_true[row])]
+        label = run.class_names[int(evaluation.y_true[position])]
         add("identification", figures.gallery_figure(
             test_images[row], found, train_images[found["row"].to_numpy()], query_caption=f"test {row}: {label}",
             title=f"Nearest training points of test point {row} ({label})"))

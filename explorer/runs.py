@@ -1,13 +1,21 @@
 """Opening run directories: what a run holds, whatever state it is in.
 
 Every file name and reader comes from ``training.rundir`` (the contract). A run that is still
-running, or that failed or was cancelled, opens with whatever it has and says so in ``notes``;
-a finished run must be complete. A missing or damaged file raises ``RunDirError`` naming it.
+running, or that failed, was cancelled or interrupted, opens with whatever it has and says so in
+``notes``; a finished run must be complete. A missing or damaged file raises ``RunDirError``
+naming it.
+
+Opening is lazy: ``load_run`` reads the config, status, metrics and the index of snapshots (plus
+the ``split`` and ``row`` columns of the last snapshot, to know its splits and check its images),
+so its time and memory do not grow with the number of epochs. ``Run.points`` reads one epoch
+when asked and keeps the last few in memory.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,19 +28,60 @@ from training.rundir import RunDirError
 # Identity of a point: which split, which row of it, and what it is.
 IDENTITY_COLUMNS = ("split", "row", "label", "class_name", "shift", "source_index")
 
+CACHED_SNAPSHOTS = 4  # (epoch, split) frames a Run keeps in memory, least recently used dropped
+
+STATE_NOTES = {rundir.RUNNING: "is still running", rundir.FAILED: "failed",
+               rundir.CANCELLED: "was cancelled", rundir.INTERRUPTED: "was interrupted"}
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """The index of a run's snapshots, known without reading their embeddings."""
+
+    epochs: tuple[int, ...] = ()       # ascending; 0 is the untrained network
+    rows: dict = field(default_factory=dict)  # split -> rows it has (largest row + 1), last snapshot
+    dim: int = 0                       # embedding columns e0 .. e{dim-1}
+
+    @property
+    def splits(self) -> list[str]:
+        return [s for s in rundir.SPLITS if s in self.rows]
+
+
+class _LRU:
+    """A small least-recently-used map, safe to share between threads (the app's sessions)."""
+
+    def __init__(self, size: int):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
 
 @dataclass
 class Run:
-    """An opened run directory. Cheap to keep: images are memory-mapped, embeddings held once."""
+    """An opened run directory. Cheap to keep: images are memory-mapped, and only the last few
+    epochs' points asked for are held in memory."""
 
     path: Path
     config: dict
     status: dict
     metrics: pd.DataFrame
-    frame: pd.DataFrame  # embeddings.parquet, all epochs and splits (empty before the first snapshot)
+    snapshots: Snapshots = field(default_factory=Snapshots)
     notes: list[str] = field(default_factory=list)
     _images: dict = field(default_factory=dict, repr=False)
     _pairs: dict | None = field(default=None, repr=False)
+    _points: _LRU = field(default_factory=lambda: _LRU(CACHED_SNAPSHOTS), repr=False)
 
     @property
     def name(self) -> str:
@@ -52,7 +101,7 @@ class Run:
 
     @property
     def embedding_dim(self) -> int:
-        return len(rundir.embedding_columns(self.frame)) or int(self.config.get("embedding_dim", 0))
+        return self.snapshots.dim or int(self.config.get("embedding_dim", 0))
 
     @property
     def shifts(self) -> list[int]:
@@ -60,24 +109,25 @@ class Run:
 
     @property
     def epochs(self) -> list[int]:
-        """Snapshot epochs present in embeddings.parquet, ascending (0 is the untrained net)."""
-        return sorted(int(e) for e in self.frame["epoch"].unique()) if len(self.frame) else []
+        """Snapshot epochs, ascending (0 is the untrained net)."""
+        return list(self.snapshots.epochs)
 
     @property
     def last_epoch(self) -> int:
-        if not self.epochs:
-            raise RunDirError(f"{rundir.EMBEDDINGS} is missing in {self.path}: the run has no snapshot yet")
-        return self.epochs[-1]
+        if not self.snapshots.epochs:
+            raise RunDirError(f"{rundir.EMBEDDINGS} has no snapshot in {self.path}: the run has no snapshot yet")
+        return self.snapshots.epochs[-1]
 
     @property
     def splits(self) -> list[str]:
-        present = set(self.frame["split"].unique()) if len(self.frame) else set()
-        return [s for s in rundir.SPLITS if s in present]
+        """Splits with embeddings in the last snapshot, in the order of rundir.SPLITS."""
+        return self.snapshots.splits
 
     @property
     def mtime(self) -> float:
         """Latest modification time of the run's files; a cache key together with the path."""
-        names = (rundir.CONFIG, rundir.STATUS, rundir.METRICS, rundir.EMBEDDINGS, rundir.PAIRS)
+        names = (rundir.CONFIG, rundir.STATUS, rundir.METRICS, rundir.EMBEDDINGS,
+                 rundir.EMBEDDINGS_V1, rundir.PAIRS)
         times = [(self.path / n).stat().st_mtime for n in names if (self.path / n).exists()]
         return max(times, default=0.0)
 
@@ -89,16 +139,25 @@ class Run:
         return "; ".join([line, *self.notes])
 
     def points(self, epoch: int | None = None, split: str | None = None) -> pd.DataFrame:
-        """Identity columns and e0..e{D-1} of one epoch (default: the last), one or all splits."""
+        """Identity columns and e0..e{D-1} of one epoch (default: the last), one or all splits,
+        sorted by split and row. A snapshot before the last may hold only some rows of a split
+        (see ``row``). Raises RunDirError naming the snapshot file if it is missing or damaged."""
         epoch = self.last_epoch if epoch is None else int(epoch)
-        if epoch not in self.epochs:
+        if epoch not in self.snapshots.epochs:
             raise ValueError(f"epoch {epoch} has no snapshot in this run; available: {self.epochs}")
         if split is not None and split not in self.splits:
             raise ValueError(f"split {split!r} has no embeddings in this run; available: {self.splits}")
-        mask = self.frame["epoch"] == epoch
-        if split is not None:
-            mask &= self.frame["split"] == split
-        return self.frame.loc[mask].sort_values(["split", "row"], key=_split_order).reset_index(drop=True)
+        return self._snapshot(epoch, split).copy(deep=False)  # callers may add columns
+
+    def _snapshot(self, epoch: int, split: str | None) -> pd.DataFrame:
+        whole = self._points.get((epoch, None))
+        if whole is not None:
+            return whole if split is None else whole[whole["split"] == split].reset_index(drop=True)
+        frame = self._points.get((epoch, split))
+        if frame is None:
+            frame = _sorted(rundir.read_snapshot(self.path, epoch, split))
+            self._points.put((epoch, split), frame)
+        return frame
 
     def embeddings(self, epoch: int | None = None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         """(X, labels) of one split at one epoch, rows in order."""
@@ -116,6 +175,10 @@ class Run:
         if self._pairs is None:
             self._pairs = rundir.read_pairs(self.path) if (self.path / rundir.PAIRS).exists() else {}
         return self._pairs
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["split", "row"], key=_split_order).reset_index(drop=True)
 
 
 def _split_order(column: pd.Series) -> pd.Series:
@@ -137,19 +200,16 @@ def load_run(path: str | os.PathLike) -> Run:
     complete = status["state"] == rundir.FINISHED
     notes = []
     if not complete:
-        state = {rundir.RUNNING: "is still running", rundir.FAILED: "failed",
-                 rundir.CANCELLED: "was cancelled"}[status["state"]]
+        state = STATE_NOTES.get(status["state"], status["state"])
         notes.append(f"the run {state}; showing what it has written so far")
 
-    if (path / rundir.EMBEDDINGS).exists() or complete:
-        frame = rundir.read_embeddings(path)
-    else:
-        frame = pd.DataFrame(columns=[*rundir.EMBEDDING_COLUMNS])
-        notes.append(f"no {rundir.EMBEDDINGS} yet")
-    if not len(frame) and complete:
-        raise RunDirError(f"{rundir.EMBEDDINGS} in {path} holds no rows")
+    snapshots = read_snapshot_index(path)
+    if not snapshots.epochs:
+        if complete:
+            raise RunDirError(f"{rundir.EMBEDDINGS} in {path} holds no snapshot")
+        notes.append(f"no snapshot in {rundir.EMBEDDINGS} yet")
 
-    run = Run(path=path, config=config, status=status, metrics=metrics, frame=frame, notes=notes)
+    run = Run(path=path, config=config, status=status, metrics=metrics, snapshots=snapshots, notes=notes)
     for split in run.splits:
         if complete or (path / rundir.IMAGES_DIR / f"{split}.npy").exists():
             _check_images(run, split)
@@ -162,13 +222,36 @@ def load_run(path: str | os.PathLike) -> Run:
     return run
 
 
+def read_snapshot_index(path: Path) -> Snapshots:
+    """The snapshot epochs, and the splits, rows and embedding size of the last snapshot, read
+    from the folder listing, the last file's schema and its split and row columns alone."""
+    import pyarrow.parquet as pq
+
+    epochs = tuple(rundir.snapshot_epochs(path))
+    if not epochs:
+        return Snapshots()
+    file, filters = rundir.snapshot_path(path, epochs[-1]), None
+    if not file.exists():  # format 1: every epoch in one file
+        file, filters = path / rundir.EMBEDDINGS_V1, [("epoch", "==", epochs[-1])]
+    shown = file.relative_to(path)
+    try:
+        names = pq.read_schema(file).names
+        table = pq.read_table(file, columns=["split", "row"], filters=filters)
+        largest = table.group_by("split").aggregate([("row", "max")]).to_pydict()
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise RunDirError(f"{shown} in {path} cannot be read ({e})") from None
+    rows = {str(s): int(m) + 1 for s, m in zip(largest["split"], largest["row_max"])}
+    dim = len(rundir.embedding_columns(pd.DataFrame(columns=names)))
+    return Snapshots(epochs=epochs, rows=rows, dim=dim)
+
+
 def _check_images(run: Run, split: str) -> None:
     images = run.images(split)
-    n_rows = int(run.frame.loc[run.frame["split"] == split, "row"].max()) + 1
+    n_rows = run.snapshots.rows[split]
     if images.ndim != 3 or len(images) < n_rows:
         raise RunDirError(
             f"{rundir.IMAGES_DIR}/{split}.npy in {run.path} has shape {images.shape}, "
-            f"but {rundir.EMBEDDINGS} refers to {n_rows} rows"
+            f"but the snapshot of epoch {run.last_epoch} refers to {n_rows} rows"
         )
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from explorer.classifiers import make_classifier
 from explorer.runs import Run
+from training import rundir
 
 
 def displacement(X_test: np.ndarray, X_shifted: np.ndarray, source_index: np.ndarray) -> np.ndarray:
@@ -41,19 +42,33 @@ def shift_table(X_test, test_pred, X_shifted, shifted_pred, source_index, shift,
 
 def run_shift_table(run: Run, epoch: int | None = None, classifier: str = "knn",
                     random_state: int = 0) -> pd.DataFrame:
-    """shift_table for a run, predictions by ``classifier`` fitted on the train embeddings."""
+    """shift_table for a run, predictions by ``classifier`` fitted on the train embeddings.
+
+    Shifted points are joined to their source test points by row; in a snapshot that holds only
+    some rows (before the last epoch), a shifted point whose source is absent is left out.
+    """
     if "shifted" not in run.splits:
         raise ValueError(f"run {run.name} has no shifted set")
     X_train, y_train = run.embeddings(epoch, "train")
-    X_test, _ = run.embeddings(epoch, "test")
-    shifted = run.points(epoch, "shifted")
-    X_shifted, y_shifted = run.embeddings(epoch, "shifted")
+    test, shifted = run.points(epoch, "test"), run.points(epoch, "shifted")
+    source = pd.Index(test["row"]).get_indexer(shifted["source_index"])
+    shifted, source = shifted[source >= 0].reset_index(drop=True), source[source >= 0]
     model = make_classifier(classifier, random_state=random_state).fit(X_train, y_train)
-    table = shift_table(X_test, model.predict(X_test), X_shifted, model.predict(X_shifted),
-                        shifted["source_index"], shifted["shift"], y_shifted)
+    X_test, X_shifted = _embeddings(test), _embeddings(shifted)
+    table = shift_table(X_test, _predict(model, X_test), X_shifted, _predict(model, X_shifted),
+                        source, shifted["shift"], shifted["label"])
+    table["source_index"] = shifted["source_index"].to_numpy()
     table["row"] = shifted["row"].to_numpy()
     table["class_name"] = shifted["class_name"].to_numpy()
     return table
+
+
+def _embeddings(points: pd.DataFrame) -> np.ndarray:
+    return points[rundir.embedding_columns(points)].to_numpy(np.float32)
+
+
+def _predict(model, X: np.ndarray) -> np.ndarray:
+    return model.predict(X) if len(X) else np.zeros(0, np.int64)
 
 
 def accuracy_by_shift(table: pd.DataFrame, include_unshifted: bool = True) -> pd.DataFrame:

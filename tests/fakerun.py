@@ -25,11 +25,13 @@ def make_fake_run(root: str | os.PathLike, name: str = "fake-run", n_classes: in
                   epochs: int = 2, state: str = "finished", epochs_done: int | None = None,
                   n_train: int = 120, n_test: int = 60, n_pairs: int = 200,
                   shifts: tuple[int, ...] = SHIFTS, loss: str = "contrastive",
-                  separation: float = 4.0, image_size: int = 28, seed: int = 0) -> Path:
+                  separation: float = 4.0, image_size: int = 28, seed: int = 0,
+                  format_version: int = rundir.FORMAT_VERSION) -> Path:
     """Write a complete run directory ``root/name`` and return its path.
 
     ``epochs_done`` (default: all of them) is how many training epochs have snapshots, for a
     running, failed or cancelled run. Labels cycle through the classes, so every class is present.
+    ``format_version=1`` writes the old layout: every epoch in one embeddings.parquet.
     """
     rng = np.random.default_rng(seed)
     path = Path(root) / name
@@ -56,26 +58,33 @@ def make_fake_run(root: str | os.PathLike, name: str = "fake-run", n_classes: in
         "image_size": image_size, "mean": 0.13, "std": 0.3, "nn_k": 5, "versions": {},
     })
 
+    import pandas as pd
+
     frames, metrics = [], []
     for epoch in range(epochs_done + 1):
         centres = directions * separation * epoch / max(epochs, 1)
         train = centres[train_labels] + train_noise
         test = centres[test_labels] + test_noise
         shifted = test[source] + 0.4 * np.abs(shift_of)[:, None] * shift_noise
-        frames += [
+        snapshot = pd.concat([
             rundir.embedding_frame(epoch, "train", train, train_labels, class_names),
             rundir.embedding_frame(epoch, "test", test, test_labels, class_names),
             rundir.embedding_frame(epoch, "shifted", shifted, shifted_labels, class_names,
                                    shifts=shift_of, source_index=source),
-        ]
+        ], ignore_index=True)
+        if format_version == 1:
+            frames.append(snapshot)
+        else:
+            rundir.write_snapshot(path, epoch, snapshot)
         if epoch > 0:
             for split in ("train", "val", "test", "shifted"):
                 metrics.append({"epoch": epoch, "split": split, "loss": 1.0 / (epoch + 1),
                                 "pos_dist": 1.0, "neg_dist": 1.0 + epoch,
                                 "knn_accuracy": 0.5 + 0.4 * epoch / epochs, "seconds": 0.1})
-    import pandas as pd
-
-    rundir.write_embeddings(path, pd.concat(frames, ignore_index=True))
+    if format_version == 1:
+        pd.concat(frames, ignore_index=True).to_parquet(path / rundir.EMBEDDINGS_V1, index=False)
+        config = rundir.read_json(path / rundir.CONFIG)
+        rundir.write_json(path / rundir.CONFIG, {**config, "format_version": 1})
     rundir.write_metrics(path, metrics)
 
     def images(n: int) -> np.ndarray:

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_summary_text(run_path, capsys):
 
 def test_summary_of_a_run_without_snapshot(tmp_path, capsys):
     path = make_fake_run(tmp_path, state="running")
-    (path / "embeddings.parquet").unlink()
+    shutil.rmtree(path / "embeddings")
     assert main(["summary", str(path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["state"] == "running" and summary["knn_accuracy"] is None
@@ -53,7 +54,7 @@ def bad_inputs(run_path, corrupt_path, tmp_path):
     return {
         "missing run": (["summary", str(tmp_path / "nope")], "does not exist"),
         "not a run": (["summary", str(tmp_path)], "not a run directory"),
-        "corrupt file": (["summary", str(corrupt_path)], "embeddings.parquet"),
+        "corrupt file": (["summary", str(corrupt_path)], "embeddings/epoch-000002.parquet"),
         "unknown method": (["project", str(run_path), "--method", "isomap"], "unknown projection method"),
         "bad parameter": (["project", str(run_path), "--method", "tsne", "--param", "perplexity=-3"], "perplexity"),
         "foreign parameter": (["report", str(run_path), "-o", "x.html", "--method", "pca", "--param", "k=3"], "no parameter k"),
@@ -72,7 +73,7 @@ def bad_inputs(run_path, corrupt_path, tmp_path):
 def broken(tmp_path_factory):
     root = tmp_path_factory.mktemp("broken")
     corrupt = make_fake_run(root, name="corrupt")
-    (corrupt / "embeddings.parquet").write_bytes(b"PAR1 nonsense")
+    (corrupt / "embeddings" / "epoch-000002.parquet").write_bytes(b"PAR1 nonsense")
     make_fake_run(root, name="three", dim=3)
     return corrupt
 

@@ -1,4 +1,5 @@
 import re
+import shutil
 
 import pytest
 from fakerun import make_fake_run
@@ -52,7 +53,7 @@ def test_report_progress_runs_to_the_end(report):
 
 def test_report_refuses_a_run_without_snapshot_and_a_missing_folder(tmp_path):
     path = make_fake_run(tmp_path, state="running")
-    (path / "embeddings.parquet").unlink()
+    shutil.rmtree(path / "embeddings")
     with pytest.raises(ValueError, match="no embedding snapshot"):
         build_report(load_run(path), tmp_path / "r.html")
     with pytest.raises(ValueError, match="does not exist"):

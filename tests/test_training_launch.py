@@ -1,7 +1,10 @@
 import time
 
+import pytest
+
 from training import launch, rundir
 from training.config import TrainConfig
+from training.errors import InputError
 
 
 def wait_for(run_dir, states, timeout=120):
@@ -47,13 +50,16 @@ def test_bad_data_shows_as_a_failed_run_with_the_reason(tmp_path):
 def test_argv_round_trips_every_option(tmp_path):
     from training.cli import build_parser
 
-    config = TrainConfig(classes=["4", "9"], shifts=[], epochs=7, lr=0.01, regime="nn-other",
-                         runs_dir=str(tmp_path))
-    argv = launch.training_argv(config, tmp_path / "run")
-    args = build_parser().parse_args(argv[3:])
-    parsed = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "runs_dir")}
-    expected = {k: v for k, v in config.to_dict().items() if k != "runs_dir"}
-    assert parsed == expected
+    for compile in (False, True):
+        config = TrainConfig(classes=["4", "9"], shifts=[], epochs=7, lr=0.01, regime="nn-other",
+                             snapshot_every=3, precision="fp32", compile=compile, runs_dir=str(tmp_path))
+        argv = launch.training_argv(config, tmp_path / "run")
+        args = build_parser().parse_args(argv[3:])
+        parsed = {k: v for k, v in vars(args).items()
+                  if k not in ("command", "run_dir", "runs_dir", "resume")}
+        expected = {k: v for k, v in config.to_dict().items() if k != "runs_dir"}
+        assert parsed == expected
+
 
 
 def test_cancel_while_starting_up_still_ends_as_cancelled(tmp_path):
@@ -62,3 +68,21 @@ def test_cancel_while_starting_up_still_ends_as_cancelled(tmp_path):
     assert launch.cancel(run)
     status = wait_for(run, {"cancelled", "failed", "finished"})
     assert status["state"] == "cancelled", status
+
+
+def test_resume_from_the_app_finishes_an_interrupted_run_and_refuses_a_second_click(tmp_path):
+    from training import trainer
+
+    config = TrainConfig(classes=["4", "9"], epochs=2, max_train=100, shifts=[3], device="cpu",
+                         runs_dir=str(tmp_path))
+    run = trainer.train(config, log=lambda line: None)
+    rundir.write_status(run, rundir.RUNNING, 1, 2, pid=2 ** 22 + 12345)  # a process that is gone
+    assert rundir.read_status(run)["state"] == rundir.INTERRUPTED
+    assert launch.resume(run) == run
+    with pytest.raises(InputError, match="running"):
+        launch.resume(run)
+    deadline = time.time() + 180
+    while rundir.read_status(run)["state"] == rundir.RUNNING and time.time() < deadline:
+        time.sleep(0.5)
+    assert rundir.read_status(run)["state"] == rundir.FINISHED, launch.log_tail(run)
+    assert any("resuming" in line for line in launch.log_tail(run))

@@ -18,7 +18,7 @@ def test_round_trip_of_every_file(tmp_path):
     frame = rundir.embedding_frame(1, "shifted", np.array([[0, 1], [2, 3]], np.float32),
                                    np.array([1, 0]), ["4", "9"], shifts=np.array([-3, 3]),
                                    source_index=np.array([0, 0]))
-    rundir.write_embeddings(run, frame)
+    rundir.write_snapshot(run, 1, frame)
     images = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4)
     rundir.write_images(run, "shifted", images)
     rundir.write_pairs(run, {"train_pairs": np.array([[930, 1789, 1]])})
@@ -31,11 +31,14 @@ def test_round_trip_of_every_file(tmp_path):
     metrics = rundir.read_metrics(run)
     assert list(metrics.columns) == list(rundir.METRIC_COLUMNS)
     assert metrics.loc[1, "knn_accuracy"] == 0.95 and np.isnan(metrics.loc[0, "knn_accuracy"])
-    back = rundir.read_embeddings(run, epoch=1, split="shifted")
+    back = rundir.read_snapshot(run, 1, split="shifted")
     assert back["class_name"].tolist() == ["9", "4"]
     assert back["shift"].tolist() == [-3, 3] and back["source_index"].tolist() == [0, 0]
     assert rundir.embedding_columns(back) == ["e0", "e1"]
-    assert len(rundir.read_embeddings(run, epoch=2)) == 0
+    assert rundir.snapshot_epochs(run) == [1]
+    assert len(rundir.read_snapshot(run, 1, split="train")) == 0
+    with pytest.raises(rundir.RunDirError, match=r"embeddings/epoch-000002\.parquet is missing"):
+        rundir.read_snapshot(run, 2)
     np.testing.assert_array_equal(rundir.read_images(run, "shifted"), images)
     assert rundir.read_pairs(run)["train_pairs"].tolist() == [[930, 1789, 1]]
     assert rundir.read_checkpoint(run)["model_args"] == {"embedding_dim": 2}
@@ -55,22 +58,74 @@ def test_status_keeps_its_start_time_and_records_the_end(tmp_path):
     assert last["ended_at"] >= last["started_at"] and last["error"] == "boom"
 
 
-def test_a_running_status_whose_process_is_gone_reads_as_failed(tmp_path):
+def test_a_running_status_whose_process_is_gone_reads_as_interrupted(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     rundir.write_status(tmp_path, rundir.RUNNING, 1, 5, pid=child.pid)
     status = rundir.read_status(tmp_path)
-    assert status["state"] == rundir.FAILED and "ended" in status["error"]
+    assert status["state"] == rundir.INTERRUPTED and status["epoch"] == 1
+    assert "--resume" in status["error"]
+    assert rundir.INTERRUPTED in rundir.ENDED and rundir.INTERRUPTED in rundir.RESUMABLE
+    assert rundir.read_json(tmp_path / rundir.STATUS)["state"] == rundir.RUNNING  # read, not written
+
+
+def _snapshot(epoch: int, n: int = 3):
+    return rundir.embedding_frame(epoch, "train", np.full((n, 2), epoch, np.float32), np.arange(n) % 2,
+                                  ["a", "b"])
+
+
+def test_snapshots_are_written_once_per_epoch_and_listed_in_order(tmp_path):
+    for epoch in (0, 2, 1, 10):
+        rundir.write_snapshot(tmp_path, epoch, _snapshot(epoch))
+    (tmp_path / rundir.EMBEDDINGS / "notes.txt").write_text("not a snapshot")
+    assert rundir.snapshot_epochs(tmp_path) == [0, 1, 2, 10]
+    assert rundir.snapshot_path(tmp_path, 2).name == "epoch-000002.parquet"
+    first = rundir.snapshot_path(tmp_path, 0).stat().st_mtime_ns
+    rundir.write_snapshot(tmp_path, 11, _snapshot(11))
+    assert rundir.snapshot_path(tmp_path, 0).stat().st_mtime_ns == first  # never rewritten
+    back = rundir.read_snapshot(tmp_path, 10)
+    assert back["epoch"].tolist() == [10, 10, 10] and back["e1"].tolist() == [10.0] * 3
+    rundir.remove_snapshots_after(tmp_path, 1)
+    assert rundir.snapshot_epochs(tmp_path) == [0, 1]
+    assert rundir.snapshot_epochs(tmp_path / "elsewhere") == []
+
+
+def test_format_1_snapshots_read_from_the_one_file(tmp_path):
+    import pandas as pd
+
+    pd.concat([_snapshot(0), _snapshot(1, 5)]).to_parquet(tmp_path / rundir.EMBEDDINGS_V1, index=False)
+    rundir.write_json(tmp_path / rundir.CONFIG, {"format_version": 1})
+    assert rundir.read_config(tmp_path)["format_version"] == 1
+    assert rundir.snapshot_epochs(tmp_path) == [0, 1]
+    assert len(rundir.read_snapshot(tmp_path, 1)) == 5 and len(rundir.read_snapshot(tmp_path, 1, "test")) == 0
+
+
+def test_metrics_are_appended_and_a_partial_last_line_is_left_out(tmp_path):
+    rundir.append_metrics(tmp_path, [{"epoch": 1, "split": "train", "loss": 0.5}])
+    rundir.append_metrics(tmp_path, [{"epoch": 2, "split": "train", "loss": 0.4},
+                                     {"epoch": 2, "split": "test", "knn_accuracy": 0.9}])
+    assert rundir.read_metrics(tmp_path)["epoch"].tolist() == [1, 2, 2]
+    with open(tmp_path / rundir.METRICS, "a") as f:
+        f.write("3,train,0.3")  # a writer caught mid-line
+    metrics = rundir.read_metrics(tmp_path)
+    assert metrics["epoch"].tolist() == [1, 2, 2] and metrics["knn_accuracy"].iloc[2] == 0.9
+    rundir.append_metrics(tmp_path, [])
+    rundir.truncate_metrics(tmp_path, 1)
+    metrics = rundir.read_metrics(tmp_path)
+    assert metrics["epoch"].tolist() == [1] and metrics["loss"].tolist() == [0.5]
+    assert np.isnan(metrics["knn_accuracy"].iloc[0])
 
 
 @pytest.mark.parametrize("name,content,reader", [
     ("config.json", "{not json", rundir.read_config),
     ("status.json", "[1, 2]", rundir.read_status),
-    ("embeddings.parquet", "garbage", rundir.read_embeddings),
+    ("embeddings.parquet", "garbage", rundir.snapshot_epochs),
+    ("embeddings/epoch-000003.parquet", "garbage", lambda run: rundir.read_snapshot(run, 3)),
     ("metrics.csv", "a,b\n1,2\n", rundir.read_metrics),
     ("pairs.npz", "garbage", rundir.read_pairs),
 ])
 def test_damaged_files_give_an_error_that_names_them(tmp_path, name, content, reader):
+    (tmp_path / name).parent.mkdir(exist_ok=True)
     (tmp_path / name).write_text(content)
     with pytest.raises(rundir.RunDirError, match=name.replace(".", r"\.")):
         reader(tmp_path)

@@ -30,7 +30,7 @@ def mnist_run(tmp_path_factory):
 
 def test_five_nn_on_the_2d_embedding_separates_4_from_9(mnist_run):
     last = rundir.read_status(mnist_run)["epoch"]
-    frame = rundir.read_embeddings(mnist_run, epoch=last)
+    frame = rundir.read_snapshot(mnist_run, last)
     train_rows, test_rows = frame[frame.split == "train"], frame[frame.split == "test"]
     knn = KNeighborsClassifier(5).fit(train_rows[["e0", "e1"]], train_rows["label"])
     assert knn.score(test_rows[["e0", "e1"]], test_rows["label"]) >= 0.97
@@ -41,8 +41,8 @@ def test_the_run_directory_holds_every_split_with_labels_shifts_and_images(mnist
     assert status["state"] == "finished" and status["epoch"] == status["epochs"] == 3
     assert config["class_names"] == ["4", "9"] and config["regime"] == "random"
     assert 0 < config["mean"] < 1 and 0 < config["std"] < 1
-    frame = rundir.read_embeddings(mnist_run)
-    assert sorted(frame.epoch.unique()) == [0, 1, 2, 3]  # the untrained map, then every epoch
+    assert rundir.snapshot_epochs(mnist_run) == [0, 1, 2, 3]  # the untrained map, then every epoch
+    frame = rundir.read_snapshot(mnist_run, 3)
     sizes = config["sizes"]
     for split in ("train", "test", "shifted"):
         rows = frame[(frame.split == split) & (frame.epoch == 3)]
@@ -67,7 +67,7 @@ def test_the_run_directory_holds_every_split_with_labels_shifts_and_images(mnist
 
 def test_saved_pairs_answer_which_images_form_a_pair(mnist_run):
     pairs = rundir.read_pairs(mnist_run)
-    labels = rundir.read_embeddings(mnist_run, epoch=0, split="test").set_index("row")["label"]
+    labels = rundir.read_snapshot(mnist_run, 0, split="test").set_index("row")["label"]
     i, j, similar = pairs["test_pairs"][365]  # "which images form the 366th test pair" (seed 000, question 3)
     assert (labels[i] == labels[j]) == bool(similar)
     assert pairs["train_pairs"].shape[1] == 3 and pairs["train_triplets"].shape[1] == 3
@@ -84,7 +84,7 @@ def test_checkpoint_rebuilds_the_model_with_weights_only(mnist_run):
     model.eval()
     with torch.no_grad():
         again = model(x).numpy()
-    saved = rundir.read_embeddings(mnist_run, epoch=3, split="test").sort_values("row")
+    saved = rundir.read_snapshot(mnist_run, 3, split="test").sort_values("row")
     np.testing.assert_allclose(again, saved[["e0", "e1"]].to_numpy()[:5], rtol=1e-4, atol=1e-5)
 
 
@@ -93,7 +93,7 @@ def test_same_seed_gives_identical_pairs_and_cpu_embeddings_after_one_epoch(tmp_
         config = TrainConfig(classes=["4", "9"], epochs=1, device="cpu", seed=seed,
                              max_train=200, shifts=[3], runs_dir=str(tmp_path))
         run = train(config, log=quiet)
-        return rundir.read_pairs(run), rundir.read_embeddings(run, epoch=1)
+        return rundir.read_pairs(run), rundir.read_snapshot(run, 1)
 
     pairs_a, emb_a = one_epoch(0)
     pairs_b, emb_b = one_epoch(0)
@@ -114,7 +114,7 @@ def test_every_regime_and_loss_trains_on_a_folder_data_set(tmp_path, regime, los
     run = train(config, log=quiet)
     assert rundir.read_status(run)["state"] == "finished"
     assert rundir.read_images(run, "train").shape[1:] == (24, 24)
-    frame = rundir.read_embeddings(run, epoch=1)
+    frame = rundir.read_snapshot(run, 1)
     assert rundir.embedding_columns(frame) == ["e0", "e1", "e2"]
     assert set(frame.split) == {"train", "test", "shifted"}
     assert set(frame.class_name) == {"alpha", "beta", "gamma"}
@@ -126,7 +126,7 @@ def test_an_exception_ends_the_run_as_failed_with_its_message(tmp_path, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("the GPU caught fire")
 
-    monkeypatch.setattr(trainer, "_batch_embeddings", broken)
+    monkeypatch.setattr(trainer, "fit", broken)
     config = TrainConfig(classes=["4", "9"], epochs=2, max_train=100, runs_dir=str(tmp_path))
     with pytest.raises(RuntimeError):
         train(config, log=quiet)

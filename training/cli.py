@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from training import rundir
-from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
+from training.config import DATASETS, DEVICES, LOSSES, PRECISIONS, REGIMES, TrainConfig
+from training.objectives import METHODS
 from training.errors import Cancelled, InputError
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_CANCELLED = 2, 1, 143
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = train.add_argument_group("model and loss")
     model.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
-                       help="contrastive (pairs) or triplet (anchor, positive, negative)")
+                       help="; ".join(f"{name}: {METHODS[name][2]}" for name in LOSSES))
     model.add_argument("--embedding-dim", type=int, default=DEFAULTS.embedding_dim,
                        help="size of the embedding")
     model.add_argument("--margin", type=float, default=DEFAULTS.margin, help="margin m of the loss")
@@ -79,14 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--seed", type=int, default=DEFAULTS.seed,
                        help="seed of splits, pairs, weights and batch order")
     optim.add_argument("--device", choices=DEVICES, default=DEFAULTS.device,
-                       help="auto uses CUDA when available")
+                       help="auto uses CUDA when available; under torchrun each rank takes its own GPU")
+    optim.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS.precision,
+                       help="auto is bf16 autocast on CUDA and fp32 on CPU; tf32 allows TF32 matmuls")
+    optim.add_argument("--compile", action="store_true",
+                       help="torch.compile the network: a compile at start, faster steps after")
 
     output = train.add_argument_group("output")
     _add_runs_dir(output)
+    output.add_argument("--snapshot-every", type=int, default=None, metavar="N",
+                        help="keep the embeddings of every N-th epoch; epoch 0 and the last are "
+                             "always kept (default: about 50 snapshots in all)")
+    output.add_argument("--snapshot-max-points", type=int, default=None, metavar="K",
+                        help="per split, store a seeded subset of K points in each snapshot (the same "
+                             "points every epoch); the last epoch stores every point")
     output.add_argument("--name", default=None, help="label added to the run directory's name")
     output.add_argument("--run-dir", default=None,
                         help="write into this directory instead of a new one under --runs-dir "
                              "(used by the app, which creates it first)")
+    output.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="continue this interrupted, cancelled or failed run from its last complete "
+                             "epoch, with its own options (others given here are ignored)")
 
     listing = commands.add_parser("list", help="list run directories with state and epochs")
     _add_runs_dir(listing)
@@ -103,17 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.runs_dir or str(rundir.default_runs_dir())
     if args.command == "list":
         return list_runs(runs_dir)
-    options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir")}
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "resume")}
     config = TrainConfig(**{**options, "runs_dir": runs_dir})
+    if args.resume:
+        return train(config, Path(args.resume), resume=True)
     return train(config, Path(args.run_dir) if args.run_dir else None)
 
 
-def train(config: TrainConfig, run_dir: Path | None = None) -> int:
+def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False) -> int:
     previous = signal.signal(signal.SIGTERM, _cancel)  # torch takes seconds to import: cover that too
     try:
-        from training.trainer import train as run_training
+        from training import trainer
 
-        run_dir = run_training(config, run_dir=run_dir)
+        if resume:
+            run_dir = trainer.resume(run_dir)
+        else:
+            run_dir = trainer.train(config, run_dir=run_dir)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -130,8 +149,17 @@ def train(config: TrainConfig, run_dir: Path | None = None) -> int:
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
-    print(run_dir)
+        _leave_process_group()
+    if run_dir is not None:  # under torchrun, ranks other than 0 have none
+        print(run_dir)
     return 0
+
+
+def _leave_process_group() -> None:
+    if "torch" in sys.modules:
+        from training.distributed import shutdown
+
+        shutdown()
 
 
 def _cancel(signum, frame):

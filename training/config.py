@@ -8,16 +8,19 @@ from pathlib import Path
 from dataclasses import dataclass, field
 
 from training.errors import InputError
+from training.objectives import METHODS
 
 DATASETS = ("mnist", "fashion-mnist", "folder")
-LOSSES = ("contrastive", "triplet")
+LOSSES = tuple(METHODS)
 REGIMES = ("random", "nn-other", "nn-non-neighbour")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 KNOWN_CLASSES = {
     "mnist": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                       "Sneaker", "Bag", "Ankle boot"],
 }
+MAX_SNAPSHOTS = 50  # the default --snapshot-every keeps at most about this many snapshots
 MIN_IMAGE_SIZE = 16  # the starter CNN's two 5x5 convolutions and poolings need at least 16 px
 
 
@@ -46,6 +49,12 @@ class TrainConfig:
     lr: float = 1e-3  # Adam's learning rate
     seed: int = 0  # drives splits, pairs, weights and batch order
     device: str = "auto"  # auto takes cuda when available
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; tf32 allows TF32 matmuls
+    compile: bool = False  # torch.compile the network (pays a compile at start, faster steps after)
+
+    # Snapshots
+    snapshot_every: int | None = None  # keep every N-th epoch's embeddings; None keeps about 50 in all
+    snapshot_max_points: int | None = None  # per split, store a seeded subset this large (last epoch: all)
 
     # Output
     runs_dir: str = "runs"  # parent of the run directory; EXPLORER_RUNS_DIR sets the default
@@ -57,14 +66,16 @@ class TrainConfig:
         _choice("loss", self.loss, LOSSES)
         _choice("regime", self.regime, REGIMES)
         _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
         _positive("epochs", self.epochs)
         _positive("embedding-dim", self.embedding_dim)
         _positive("margin", self.margin)
         _positive("batch-size", self.batch_size)
         _positive("lr", self.lr)
         _positive("nn-k", self.nn_k)
-        if self.max_train is not None:
-            _positive("max-train", self.max_train)
+        for name in ("max_train", "snapshot_every", "snapshot_max_points"):
+            if getattr(self, name) is not None:
+                _positive(name.replace("_", "-"), getattr(self, name))
         if self.image_size < MIN_IMAGE_SIZE:
             raise InputError(f"--image-size must be at least {MIN_IMAGE_SIZE}, got {self.image_size}")
         for name in ("test_fraction", "val_fraction"):
@@ -106,8 +117,31 @@ class TrainConfig:
                                       self.loss, self.regime]))
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", hint)[:80]
 
+    def resolved(self, device_type: str) -> "TrainConfig":
+        """A copy with the automatic choices made for ``device_type``, as config.json records them."""
+        precision = self.precision
+        if precision == "auto":
+            precision = "bf16" if device_type == "cuda" else "fp32"
+        every = self.snapshot_every or default_snapshot_every(self.epochs)
+        return dataclasses.replace(self, precision=precision, snapshot_every=every)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> "TrainConfig":
+        """The options of a saved config.json (its other keys, such as class_names, are dropped)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in names})
+
+
+def default_snapshot_every(epochs: int) -> int:
+    return max(1, -(-epochs // MAX_SNAPSHOTS))
+
+
+def snapshot_epochs(epochs: int, every: int) -> list[int]:
+    """The epochs that get a snapshot: 0 (the untrained network), every ``every``-th, and the last."""
+    return sorted({0, epochs, *range(every, epochs + 1, every)})
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -30,7 +30,9 @@ def training_argv(config: TrainConfig, run_dir: Path) -> list[str]:
         if key == "runs_dir" or value is None or value == [] and key != "shifts":
             continue
         flag = "--" + key.replace("_", "-")
-        if isinstance(value, list):
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        elif isinstance(value, list):
             argv += [flag, *map(str, value)]
         else:
             argv += [flag, str(value)]
@@ -63,6 +65,30 @@ def start(config: TrainConfig) -> Path:
         )
     if not (run_dir / rundir.STATUS).exists():
         rundir.write_status(run_dir, rundir.RUNNING, 0, config.epochs, pid=process.pid)
+    return run_dir
+
+
+def resume(run_dir: str | os.PathLike) -> Path:
+    """Start ``python -m training train --resume RUN_DIR`` for a run that stopped early.
+
+    Raises training.errors.InputError, starting nothing, if the run cannot be resumed.
+    """
+    from training.errors import InputError
+
+    run_dir = Path(run_dir)
+    try:
+        status = rundir.read_status(run_dir)
+    except rundir.RunDirError as e:
+        raise InputError(f"cannot resume {run_dir.name}: {e}") from None
+    if status["state"] not in rundir.RESUMABLE:
+        raise InputError(f"cannot resume {run_dir.name}: it is {status['state']}")
+    epoch, epochs = status.get("epoch", 0), status.get("epochs", 0)
+    argv = [sys.executable, "-m", "training", "train", "--resume", str(run_dir)]
+    with open(run_dir / rundir.LOG, "ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=os.getcwd(),
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    rundir.write_status(run_dir, rundir.RUNNING, epoch, epochs, pid=process.pid)  # a double click finds it running
     return run_dir
 
 

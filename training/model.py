@@ -37,3 +37,19 @@ def embed(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> tor
     if not out:
         return images.new_zeros((0, model.constructor_args["embedding_dim"]))
     return torch.cat(out)
+
+
+class Network(nn.Module):
+    """What the loop trains: the backbone and the method's extra modules (e.g. a verification head).
+
+    ``forward`` gives the backbone's embeddings in float32, whatever autocast computed them in, so
+    every loss sees full-precision distances.
+    """
+
+    def __init__(self, backbone: nn.Module, extra: dict[str, nn.Module] | None = None):
+        super().__init__()
+        self.backbone = backbone
+        self.extra = nn.ModuleDict(extra or {})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x).float()

@@ -8,13 +8,18 @@ Layout of a run directory::
 
     config.json          every option, resolved normalisation, class names, seed, versions
     status.json          state, epoch, epochs, times, pid, error message
-    metrics.csv          one row per epoch and split (see METRIC_COLUMNS)
-    embeddings.parquet   one row per point and snapshot epoch (see EMBEDDING_COLUMNS)
+    metrics.csv          one row per epoch and split (see METRIC_COLUMNS), appended each epoch
+    embeddings/          one parquet file per snapshot epoch, epoch-000005.parquet, written once
+                         (see EMBEDDING_COLUMNS); the listing of this folder is the snapshot index
     images/<split>.npy   uint8 images of each split, shape (n, height, width)
     pairs.npz            the pairs and triplets actually drawn, per split
-    checkpoint.pt        model constructor arguments, state dict, optimiser state, epoch, config
+    checkpoint.pt        model constructor arguments, state dict, optimiser state, epoch, config,
+                         RNG states (what --resume continues from)
     train.log            the training process's own output (written by whoever launches it)
     projections/         cached 2-D maps, owned by the explorer
+
+Format 1 kept every epoch in one ``embeddings.parquet``, rewritten whole each epoch (its cost grew
+with the square of the epochs). Format 2 writes each snapshot once. Readers here open both.
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 CONFIG = "config.json"
 STATUS = "status.json"
 METRICS = "metrics.csv"
-EMBEDDINGS = "embeddings.parquet"
+EMBEDDINGS = "embeddings"  # folder of per-epoch snapshots (format 2)
+EMBEDDINGS_V1 = "embeddings.parquet"  # every epoch in one file (format 1)
 IMAGES_DIR = "images"
 PAIRS = "pairs.npz"
 CHECKPOINT = "checkpoint.pt"
@@ -45,15 +52,20 @@ LOG = "train.log"
 PROJECTIONS_DIR = "projections"
 
 RUNNING, FINISHED, FAILED, CANCELLED = "running", "finished", "failed", "cancelled"
+INTERRUPTED = "interrupted"  # read, never written: the process died without recording an end
 STATES = (RUNNING, FINISHED, FAILED, CANCELLED)
+ENDED = (FINISHED, FAILED, CANCELLED, INTERRUPTED)
+RESUMABLE = (FAILED, CANCELLED, INTERRUPTED)
 
 # Splits that get embeddings and images. "heldout" is reserved for classes kept out of training.
 SPLITS = ("train", "test", "shifted")
 ALL_SPLITS = ("train", "val", "test", "shifted", "heldout")
 
-# embeddings.parquet: these columns, then e0 .. e{dim-1} (float32).
+# A snapshot (embeddings/epoch-NNNNNN.parquet): these columns, then e0 .. e{dim-1} (float32).
 # row is the point's index within its split (and into images/<split>.npy); shift is 0 and
-# source_index is -1 for points that are not shifted copies.
+# source_index is -1 for points that are not shifted copies. The epoch column is kept in every
+# file, so a snapshot read alone still says which epoch it is. With --snapshot-max-points a
+# snapshot may hold a seeded subset of each split's rows (the same rows at every epoch).
 EMBEDDING_COLUMNS = ("epoch", "split", "row", "label", "class_name", "shift", "source_index")
 
 # metrics.csv: loss is the mean pair (or triplet) loss of the split's pairs; pos_dist and
@@ -149,10 +161,10 @@ def write_config(run_dir: Path, config: dict) -> None:
 def read_config(run_dir: Path) -> dict:
     config = read_json(Path(run_dir) / CONFIG)
     version = config.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise RunDirError(
-            f"{CONFIG} in {run_dir} has format version {version!r}; this program reads version "
-            f"{FORMAT_VERSION}"
+            f"{CONFIG} in {run_dir} has format version {version!r}; this program reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     return config
 
@@ -187,13 +199,15 @@ def write_status(run_dir: Path, state: str, epoch: int, epochs: int, **extra: An
 
 
 def read_status(run_dir: Path) -> dict:
-    """status.json, with ``state`` corrected to ``failed`` for a run whose process has died."""
+    """status.json, with ``state`` read as ``interrupted`` for a run whose process has died
+    (killed, or the machine lost power): ``epoch`` is then its last complete epoch."""
     status = read_json(Path(run_dir) / STATUS)
     if status.get("state") not in STATES:
         raise RunDirError(f"{STATUS} in {run_dir} has unknown state {status.get('state')!r}")
     if status["state"] == RUNNING and not _process_alive(status):
-        status["state"] = FAILED
-        status["error"] = "the training process ended without recording a result"
+        status["state"] = INTERRUPTED
+        status["error"] = (f"the training process stopped without recording an end, after epoch "
+                           f"{status.get('epoch', 0)}; resume it with --resume")
     return status
 
 
@@ -220,6 +234,7 @@ def _process_alive(status: dict) -> bool:
 
 
 def write_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
+    """Write metrics.csv whole (a new run, or cutting it back when a run resumes)."""
     def write(f: io.TextIOBase) -> None:
         writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
         writer.writeheader()
@@ -227,6 +242,35 @@ def write_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
             writer.writerow({k: _csv_value(row.get(k)) for k in METRIC_COLUMNS})
 
     atomic_write(Path(run_dir) / METRICS, write)
+
+
+def append_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
+    """Add one epoch's rows to metrics.csv without rewriting it. A reader that catches the file
+    mid-append sees a partial last line, which read_metrics leaves out."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        write_metrics(run_dir, rows)
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+    for row in rows:
+        writer.writerow({k: _csv_value(row.get(k)) for k in METRIC_COLUMNS})
+    with open(path, "a", newline="") as f:
+        f.write(buffer.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def truncate_metrics(run_dir: Path, last_epoch: int) -> None:
+    """Keep only the rows of epochs up to ``last_epoch`` (a resumed run redoes the rest)."""
+    frame = read_metrics(run_dir)
+    kept = frame[frame["epoch"] <= last_epoch]
+    write_metrics(run_dir, [{k: (None if _missing(v) else v) for k, v in row.items()}
+                            for row in kept.to_dict("records")])
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and not np.isfinite(value)
 
 
 def _csv_value(value: Any) -> Any:
@@ -245,7 +289,9 @@ def read_metrics(run_dir: Path):
     if not path.exists():
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
     try:
-        frame = pd.read_csv(path)
+        text = path.read_bytes()
+        complete = text[:text.rfind(b"\n") + 1]  # a line still being appended is left out
+        frame = pd.read_csv(io.BytesIO(complete))
     except Exception as e:  # pandas raises several unrelated types for a damaged file
         raise RunDirError(f"{METRICS} in {run_dir} cannot be read ({e})") from None
     missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
@@ -259,15 +305,16 @@ def read_metrics(run_dir: Path):
 
 def embedding_frame(epoch: int, split: str, embeddings: np.ndarray, labels: np.ndarray,
                     class_names: list[str], shifts: np.ndarray | None = None,
-                    source_index: np.ndarray | None = None):
-    """One split's embeddings at one epoch, as rows in the embeddings.parquet layout."""
+                    source_index: np.ndarray | None = None, rows: np.ndarray | None = None):
+    """One split's embeddings at one epoch, as rows of a snapshot. ``rows`` are the points' rows
+    in their split (default 0..n-1); the other arrays are given for those rows only."""
     import pandas as pd
 
     n = len(labels)
     frame = pd.DataFrame({
         "epoch": np.full(n, epoch, dtype=np.int32),
         "split": split,
-        "row": np.arange(n, dtype=np.int64),
+        "row": np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, np.int64),
         "label": np.asarray(labels, dtype=np.int64),
         "class_name": np.asarray(class_names, dtype=object)[np.asarray(labels)],
         "shift": np.zeros(n, np.int32) if shifts is None else np.asarray(shifts, np.int32),
@@ -280,29 +327,66 @@ def embedding_frame(epoch: int, split: str, embeddings: np.ndarray, labels: np.n
     return frame
 
 
-def write_embeddings(run_dir: Path, frame) -> None:
-    atomic_write(Path(run_dir) / EMBEDDINGS, lambda f: frame.to_parquet(f, index=False), "wb")
+def snapshot_path(run_dir: Path, epoch: int) -> Path:
+    return Path(run_dir) / EMBEDDINGS / f"epoch-{int(epoch):06d}.parquet"
 
 
-def read_embeddings(run_dir: Path, epoch: int | None = None, split: str | None = None):
-    """embeddings.parquet as a DataFrame, optionally only one epoch and/or split."""
+def write_snapshot(run_dir: Path, epoch: int, frame) -> Path:
+    """Write one epoch's snapshot, once (format 2). Earlier snapshots are never touched."""
+    path = snapshot_path(run_dir, epoch)
+    atomic_write(path, lambda f: frame.to_parquet(f, index=False), "wb")
+    return path
+
+
+def remove_snapshots_after(run_dir: Path, epoch: int) -> None:
+    """Drop snapshots later than ``epoch`` (a resumed run writes them again)."""
+    for e in snapshot_epochs(run_dir):
+        if e > epoch:
+            snapshot_path(run_dir, e).unlink(missing_ok=True)
+
+
+def snapshot_epochs(run_dir: Path) -> list[int]:
+    """The epochs that have a snapshot, ascending: the index of snapshots, read without opening
+    any of them (format 2: the folder's listing; format 1: the epoch column alone)."""
+    run_dir = Path(run_dir)
+    folder = run_dir / EMBEDDINGS
+    if folder.is_dir():
+        epochs = []
+        for path in folder.iterdir():
+            stem = path.name.removesuffix(".parquet")
+            if path.name.endswith(".parquet") and stem.startswith("epoch-") and stem[6:].isdigit():
+                epochs.append(int(stem[6:]))
+        return sorted(epochs)
+    if (run_dir / EMBEDDINGS_V1).exists():
+        import pyarrow.parquet as pq
+
+        try:
+            column = pq.read_table(run_dir / EMBEDDINGS_V1, columns=["epoch"]).column("epoch")
+        except Exception as e:  # pyarrow raises several types for a damaged file
+            raise RunDirError(f"{EMBEDDINGS_V1} in {run_dir} cannot be read ({e})") from None
+        return sorted(int(e) for e in column.unique().to_pylist())
+    return []
+
+
+def read_snapshot(run_dir: Path, epoch: int, split: str | None = None):
+    """One epoch's embeddings as a DataFrame, optionally one split only (format 1 or 2)."""
     import pandas as pd
 
-    path = Path(run_dir) / EMBEDDINGS
+    run_dir = Path(run_dir)
+    path = snapshot_path(run_dir, epoch)
+    filters = [("split", "==", split)] if split is not None else []
+    if not path.exists() and (run_dir / EMBEDDINGS_V1).exists():
+        path, filters = run_dir / EMBEDDINGS_V1, [("epoch", "==", int(epoch)), *filters]
+    shown = path.relative_to(run_dir)
     if not path.exists():
-        raise RunDirError(f"{EMBEDDINGS} is missing in {run_dir}: the run has no snapshot yet")
-    filters = []
-    if epoch is not None:
-        filters.append(("epoch", "==", int(epoch)))
-    if split is not None:
-        filters.append(("split", "==", split))
+        raise RunDirError(f"{shown} is missing in {run_dir}: epoch {epoch} has no snapshot")
     try:
         frame = pd.read_parquet(path, filters=filters or None)
     except Exception as e:  # pyarrow raises several types for a damaged file
-        raise RunDirError(f"{EMBEDDINGS} in {run_dir} cannot be read ({e})") from None
+        raise RunDirError(f"{shown} in {run_dir} cannot be read ({e})") from None
     missing = [c for c in EMBEDDING_COLUMNS if c not in frame.columns]
     if missing:
-        raise RunDirError(f"{EMBEDDINGS} in {run_dir} lacks the columns {', '.join(missing)}")
+        raise RunDirError(f"{shown} in {run_dir} lacks the columns {', '.join(missing)}")
     return frame
 
 

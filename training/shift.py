@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
-def shift_images(images: np.ndarray, shifts: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass
+class Shifted:
+    """Shifted copies of the test images."""
+    images: np.ndarray  # uint8, (n, h, w)
+    shift: np.ndarray  # int32 px per copy; positive moves right
+    source_index: np.ndarray  # int64, the test row each copy was made from
+
+
+def shift_images(images: np.ndarray, shifts: list[int]) -> Shifted:
     """Translate every image horizontally by every shift, with zero fill and no wrap-around.
 
-    Returns ``(shifted, shift, source_index)``: shift-major order (all images at the first shift,
-    then at the second, ...), the shift of each copy in pixels (positive moves right), and the
-    index of the image it was made from.
+    The copies come in shift-major order: all images at the first shift, then at the second, ...
     """
     import torch
     from torchvision.transforms import InterpolationMode
@@ -19,7 +27,7 @@ def shift_images(images: np.ndarray, shifts: list[int]) -> tuple[np.ndarray, np.
     images = np.asarray(images, dtype=np.uint8)
     if not shifts:
         empty = np.zeros((0, *images.shape[1:]), np.uint8)
-        return empty, np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return Shifted(empty, np.zeros(0, np.int32), np.zeros(0, np.int64))
     batch = torch.from_numpy(images).unsqueeze(1)
     copies = [
         F.affine(batch, angle=0.0, translate=[int(s), 0], scale=1.0, shear=[0.0, 0.0],
@@ -29,4 +37,4 @@ def shift_images(images: np.ndarray, shifts: list[int]) -> tuple[np.ndarray, np.
     n = len(images)
     shift = np.repeat(np.asarray(shifts, np.int32), n)
     source = np.tile(np.arange(n, dtype=np.int64), len(shifts))
-    return np.concatenate(copies), shift, source
+    return Shifted(np.concatenate(copies), shift, source)
