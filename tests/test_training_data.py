@@ -87,3 +87,27 @@ def test_undecodable_image_is_named(tmp_path):
     (tmp_path / "alpha" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="broken.png"):
         load_splits(TrainConfig(dataset="folder", data_dir=str(tmp_path)))
+
+
+@pytest.mark.parametrize("sizes,fraction", [([500, 500], 0.2), ([7, 30, 3], 0.25), ([2, 2], 0.1), ([90, 10], 0.5)])
+def test_stratified_split_holds_out_each_class_in_proportion_and_never_empties_one(sizes, fraction):
+    from training.data import ImageSet, stratified_split
+
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    data = ImageSet(np.arange(len(labels), dtype=np.uint8)[:, None, None].repeat(2, 1).repeat(2, 2), labels)
+    rest, held = stratified_split(data, fraction, seed=0, what="test")
+    assert len(rest) + len(held) == len(labels)
+    for c, n in enumerate(sizes):
+        h = int((held.labels == c).sum())
+        assert 1 <= h <= n - 1
+        assert abs(h - fraction * n) <= 1
+    again_rest, again_held = stratified_split(data, fraction, seed=0, what="test")
+    np.testing.assert_array_equal(held.images, again_held.images)
+
+
+def test_a_class_of_one_image_cannot_be_split():
+    from training.data import ImageSet, stratified_split
+
+    data = ImageSet(np.zeros((3, 2, 2), np.uint8), np.array([0, 0, 1]))
+    with pytest.raises(InputError, match="too few images"):
+        stratified_split(data, 0.3, 0, "test")

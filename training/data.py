@@ -193,17 +193,31 @@ def _class_index(wanted: str, class_names: list[str]) -> int:
 
 
 def stratified_split(data: ImageSet, fraction: float, seed: int, what: str) -> tuple[ImageSet, ImageSet]:
-    """Seeded split keeping each class's share; returns (rest, held out ``fraction``)."""
-    from sklearn.model_selection import train_test_split
+    """Seeded split keeping each class's share; returns (rest, held out ``fraction``).
 
-    index = np.arange(len(data))
-    try:
-        rest, held = train_test_split(index, test_size=fraction, random_state=seed,
-                                      stratify=data.labels)
-    except ValueError as e:
-        counts = np.bincount(data.labels)
+    ceil(fraction·n) images are held out, shared among the classes in proportion to their size
+    (largest remainders first), at least one per class and never a class's last image.
+    """
+    counts = np.bincount(data.labels)
+    classes = np.flatnonzero(counts)
+    if counts[classes].min() < 2:
         raise InputError(
-            f"too few images for a stratified {what} split (smallest class has {counts[counts > 0].min()}): "
-            f"add images or choose other classes ({e})"
-        ) from None
-    return data.subset(np.sort(rest)), data.subset(np.sort(held))
+            f"too few images for a stratified {what} split (smallest class has {counts[classes].min()}): "
+            f"add images or choose other classes"
+        )
+    held_counts = _proportional(counts[classes], int(np.ceil(fraction * len(data))))
+    rng = np.random.default_rng(seed)
+    held = [rng.permutation(np.flatnonzero(data.labels == c))[:k] for c, k in zip(classes, held_counts)]
+    held = np.sort(np.concatenate(held))
+    rest = np.setdiff1d(np.arange(len(data)), held)
+    return data.subset(rest), data.subset(held)
+
+
+def _proportional(sizes: np.ndarray, total: int) -> np.ndarray:
+    """Integers between 1 and size−1 per class, in proportion to ``sizes``, adding up to ``total``
+    as closely as those bounds allow."""
+    exact = sizes * total / sizes.sum()
+    shares = np.floor(exact).astype(np.int64)
+    for i in np.argsort(-(exact - shares), kind="stable")[:total - shares.sum()]:
+        shares[i] += 1
+    return np.clip(shares, 1, sizes - 1)

@@ -22,10 +22,11 @@ from training.errors import InputError
 
 
 def pixel_neighbours(images: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """(n, k) indices of each image's k nearest same-class images, Euclidean in pixel space."""
-    from sklearn.neighbors import NearestNeighbors
+    """(n, k) indices of each image's k nearest same-class images, Euclidean in pixel space
+    (exact, computed in chunks with torch, never an n×n matrix)."""
+    import torch
 
-    flat = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+    flat = torch.from_numpy(np.asarray(images, np.float32).reshape(len(images), -1) / 255.0)
     neighbours = np.empty((len(images), k), np.int64)
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
@@ -34,12 +35,22 @@ def pixel_neighbours(images: np.ndarray, labels: np.ndarray, k: int) -> np.ndarr
                 f"a class has only {len(members)} training images; choose --nn-k below "
                 f"{len(members)} or add images"
             )
-        finder = NearestNeighbors(n_neighbors=k + 1).fit(flat[members])
-        _, found = finder.kneighbors(flat[members])
-        for row, hits in enumerate(found):
-            others = hits[hits != row][:k]  # drop the image itself, wherever ties put it
-            neighbours[members[row]] = members[others]
+        neighbours[members] = members[_nearest_others(flat[members], k)]
     return neighbours
+
+
+def _nearest_others(points, k: int, chunk_elements: int = 1 << 24) -> np.ndarray:
+    """For each row, the positions of its k nearest other rows."""
+    import torch
+
+    rows = max(1, chunk_elements // len(points))
+    found = []
+    for start in range(0, len(points), rows):
+        distances = torch.cdist(points[start:start + rows], points)
+        own = torch.arange(start, start + len(distances))
+        distances[torch.arange(len(distances)), own] = float("inf")  # never its own neighbour
+        found.append(distances.topk(k, dim=1, largest=False).indices)
+    return torch.cat(found).numpy()
 
 
 def draw_triplets(labels: np.ndarray, regime: str, rng: np.random.Generator,
