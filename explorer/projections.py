@@ -8,8 +8,8 @@ seeded subsample and every other point is placed by ``transform``. Results are c
 run's ``projections/`` directory, keyed by method, parameters, epoch, mode and seed.
 
 Placing new points: PCA projects them; UMAP uses ``UMAP.transform``; t-SNE uses openTSNE's
-``TSNEEmbedding.transform`` with its defaults (each point starts at the median of its 25 nearest
-fitted points and is optimised with perplexity 5 for 250 iterations while the map stays fixed), so
+``TSNEEmbedding.transform`` (each point starts at the median of its 25 nearest fitted points and is
+optimised with perplexity 5 for ``transform_iter`` iterations while the map stays fixed), so
 placed points tend to sit a little tighter than fitted ones.
 """
 
@@ -32,15 +32,17 @@ from explorer.runs import IDENTITY_COLUMNS, Run
 # The main parameters of each method and their defaults (the libraries' own defaults).
 METHODS: dict[str, dict] = {
     "pca": {"whiten": False},
-    "tsne": {"perplexity": 30.0, "n_iter": 500, "early_exaggeration_iter": 250,
-             "learning_rate": "auto", "exaggeration": None, "dof": 1.0, "metric": "euclidean"},
+    # A shorter schedule than openTSNE's 250 + 500 iterations: on these well-clustered embeddings
+    # it keeps trustworthiness and 2-D k-NN accuracy (bench/projection_speed.py prints both).
+    "tsne": {"perplexity": 30.0, "n_iter": 150, "early_exaggeration_iter": 100,
+             "learning_rate": "auto", "dof": 1.0, "metric": "euclidean", "transform_iter": 100},
     "umap": {"n_neighbors": 15, "min_dist": 0.1, "metric": "euclidean", "n_epochs": None},
     "raw": {},
 }
 METRICS = ("euclidean", "cosine", "manhattan", "chebyshev")
 MODES = ("shared", "joint")
 MAX_FIT_POINTS = 10_000  # t-SNE on 10k points takes about half a minute on two cores
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 Progress = Callable[[float, str], None]  # progress(fraction done in [0, 1], message)
 
@@ -55,11 +57,11 @@ def check_params(method: str, params: dict | None = None) -> dict:
         allowed = ", ".join(METHODS[method]) or "none"
         raise ValueError(f"{method} has no parameter {', '.join(unknown)}; its parameters are: {allowed}")
     params = {**METHODS[method], **params}
-    positive = {"perplexity", "n_iter", "n_neighbors", "dof"}
+    positive = {"perplexity", "n_iter", "n_neighbors", "dof", "transform_iter"}
     for name in positive & set(params):
         if not isinstance(params[name], (int, float)) or params[name] <= 0:
             raise ValueError(f"{name} must be a positive number, got {params[name]!r}")
-    for name in {"n_iter", "early_exaggeration_iter", "n_neighbors"} & set(params):
+    for name in {"n_iter", "early_exaggeration_iter", "n_neighbors", "transform_iter"} & set(params):
         if int(params[name]) != params[name] or params[name] < 0:
             raise ValueError(f"{name} must be a whole number, got {params[name]!r}")
         params[name] = int(params[name])
@@ -98,8 +100,11 @@ def _parse_value(text: str):
 
 def fit_transform(X: np.ndarray, X_new: Sequence[np.ndarray] = (), method: str = "pca",
                   random_state: int | None = None, progress: Progress | None = None,
-                  **params) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Fit ``method`` on X and return (its 2-D map, [each of X_new placed into that map])."""
+                  init: np.ndarray | None = None, **params) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Fit ``method`` on X and return (its 2-D map, [each of X_new placed into that map]).
+
+    ``init`` (n, 2) starts t-SNE and UMAP from given positions, e.g. the previous epoch's map, so
+    that successive maps stay comparable; PCA has no use for it."""
     params = check_params(method, params)
     X = _as_matrix(X, "X")
     X_new = [_as_matrix(x, "X_new") for x in X_new]
@@ -112,8 +117,10 @@ def fit_transform(X: np.ndarray, X_new: Sequence[np.ndarray] = (), method: str =
         if X.shape[1] != 2:
             raise ValueError(f"the raw map needs a 2-D embedding; this one has {X.shape[1]} dimensions")
         return X.copy(), [x.copy() for x in X_new]
+    if init is not None and np.shape(init) != (len(X), 2):
+        raise ValueError(f"init must have shape ({len(X)}, 2), got {np.shape(init)}")
     fit = {"pca": _fit_pca, "tsne": _fit_tsne, "umap": _fit_umap}[method]
-    Y, transform = fit(X, random_state, report, **params)
+    Y, transform = fit(X, random_state, report, init=init, **params)
     placed = []
     for i, x in enumerate(X_new):
         report(0.9, f"{method}: placing {len(x)} points into the map ({i + 1}/{len(X_new)})")
@@ -131,7 +138,7 @@ def _as_matrix(X, name: str) -> np.ndarray:
     return X
 
 
-def _fit_pca(X, random_state, report, whiten):
+def _fit_pca(X, random_state, report, whiten, init=None):
     from sklearn.decomposition import PCA
 
     report(0.0, f"PCA: fitting {len(X)} points")
@@ -139,36 +146,93 @@ def _fit_pca(X, random_state, report, whiten):
     return pca.transform(X), pca.transform
 
 
-def _fit_tsne(X, random_state, report, n_iter, early_exaggeration_iter, **params):
-    from openTSNE import TSNE
+def _fit_tsne(X, random_state, report, n_iter, early_exaggeration_iter, perplexity, metric,
+              transform_iter, init=None, **params):
+    """openTSNE with exact neighbours (explorer.knn), PCA initialisation and a short schedule.
 
-    total = n_iter + early_exaggeration_iter
+    Below ``EXACT_KNN_POINTS`` the exact, chunked k-NN beats openTSNE's approximate index on two
+    cores and lets ``transform`` place new points with the same neighbours.
+    """
+    from openTSNE import TSNEEmbedding, affinity, initialization
 
-    class Callback:  # openTSNE counts iterations per phase (and in transform); we count the fit's
-        done = 0
-
-        def __call__(self, iteration, error, embedding):
-            self.done += 10
-            if self.done <= total:
-                report(0.9 * self.done / total, f"t-SNE: iteration {self.done} of {total}")
-
-    report(0.0, f"t-SNE: finding neighbours of {len(X)} points")
-    tsne = TSNE(n_components=2, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter,
-                random_state=random_state, callbacks=Callback(), callbacks_every_iters=10, **params)
+    n_jobs = _cpu_count()
+    report(0.0, f"t-SNE: finding the neighbours of {len(X)} points")
+    index = _neighbour_index(X, perplexity, metric, n_jobs, random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openTSNE warns when it lowers a too-high perplexity
-        embedding = tsne.fit(X)
-    return np.asarray(embedding), embedding.transform
+        affinities = affinity.PerplexityBasedNN(
+            perplexity=min(perplexity, (len(X) - 1) / 3), knn_index=index, n_jobs=n_jobs,
+            random_state=random_state, verbose=False)
+    total = n_iter + early_exaggeration_iter
+
+    def progress(done: int):
+        def callback(iteration, error, embedding):
+            report(0.05 + 0.85 * (done + iteration) / total, f"t-SNE: iteration {done + iteration} of {total}")
+        return callback
+
+    if init is None:
+        init = initialization.pca(X, random_state=random_state)
+    else:
+        init = initialization.rescale(np.asarray(init, np.float64))
+    embedding = TSNEEmbedding(init, affinities, n_jobs=n_jobs, random_state=random_state, **params)
+    embedding = embedding.optimize(n_iter=early_exaggeration_iter, exaggeration=12, momentum=0.5,
+                                   callbacks=progress(0), callbacks_every_iters=25)
+    embedding = embedding.optimize(n_iter=n_iter, momentum=0.8, callbacks=progress(early_exaggeration_iter),
+                                   callbacks_every_iters=25)
+
+    def transform(x):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return embedding.transform(x, n_iter=transform_iter)
+
+    return np.asarray(embedding), transform
 
 
-def _fit_umap(X, random_state, report, **params):
+EXACT_KNN_POINTS = 60_000  # above this, openTSNE's approximate index (Annoy) is faster
+
+
+def _neighbour_index(X, perplexity, metric, n_jobs, random_state):
+    from openTSNE import nearest_neighbors
+
+    k = int(min(len(X) - 1, 3 * perplexity))
+    if metric in ("euclidean", "cosine") and len(X) <= EXACT_KNN_POINTS:
+        return _exact_index(X, k, metric, n_jobs, random_state)
+    return nearest_neighbors.Annoy(X, k, metric=metric, n_jobs=n_jobs, random_state=random_state)
+
+
+def _exact_index(X, k, metric, n_jobs, random_state):
+    """openTSNE's neighbour index interface over explorer.knn's exact, chunked search."""
+    from openTSNE.nearest_neighbors import KNNIndex
+
+    from explorer.knn import knn
+
+    class ExactIndex(KNNIndex):
+        VALID_METRICS = ["euclidean", "cosine"]
+
+        def build(self):
+            return knn(self.data, self.k, metric=self.metric)
+
+        def query(self, query, k):
+            return knn(self.data, k, np.asarray(query), metric=self.metric, exclude_self=False)
+
+    return ExactIndex(X, k, metric=metric, n_jobs=n_jobs, random_state=random_state)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _fit_umap(X, random_state, report, init=None, **params):
     report(0.0, "UMAP: importing umap-learn (the first run compiles it, 10 to 60 s)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # umap warns that a seed forces one thread
         import umap
 
         report(0.1, f"UMAP: fitting {len(X)} points")
-        model = umap.UMAP(n_components=2, random_state=random_state, **params).fit(X)
+        start = "spectral" if init is None else np.asarray(init, np.float64)
+        model = umap.UMAP(n_components=2, random_state=random_state, init=start, **params).fit(X)
 
     def transform(x):
         with warnings.catch_warnings():
@@ -176,6 +240,18 @@ def _fit_umap(X, random_state, report, **params):
             return model.transform(x)
 
     return model.embedding_, transform
+
+
+WARM_UP_POINTS = 4200  # above 4,096 points umap-learn takes its nearest-neighbour-descent path
+
+
+def warm_up(method: str = "umap") -> float:
+    """Fit and transform a throwaway map so that numba compiles UMAP's functions now, off the
+    user's path (the app does it in a background thread at start). Returns the seconds it took."""
+    started = time.perf_counter()
+    X = np.random.default_rng(0).normal(size=(WARM_UP_POINTS, 8))
+    fit_transform(X, [X[:16]], method, random_state=0)
+    return time.perf_counter() - started
 
 
 # ---------------------------------------------------------------- maps of a run, cached
@@ -203,7 +279,16 @@ def projection(run: Run, epoch: int | None = None, method: str = "pca", params: 
         except Exception:  # a damaged cache file is recomputed and replaced
             pass
 
-    points = run.points(epoch)
+    frame = _compute(run.points(epoch), epoch, method, params, mode, random_state, max_fit_points, progress)
+    if cache:
+        _write_cache(path, frame)
+    return frame
+
+
+def _compute(points: pd.DataFrame, epoch: int, method: str, params: dict, mode: str,
+             random_state: int, max_fit_points: int, progress: Progress | None,
+             previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One epoch's map; with ``previous`` (an earlier map), started from it where it can be."""
     X = points[rundir.embedding_columns(points)].to_numpy(np.float64)
     fit_mask = np.ones(len(points), bool) if mode == "joint" else (points["split"] == "train").to_numpy()
     if not fit_mask.any():
@@ -216,10 +301,11 @@ def projection(run: Run, epoch: int | None = None, method: str = "pca", params: 
         note = (f"fitted on a seeded subsample (seed {random_state}) of {max_fit_points} of "
                 f"{int(fit_mask.sum())} points; the others were placed by transform")
     other_rows = np.setdiff1d(np.arange(len(points)), fit_rows)
+    init = _positions_in(previous, points.iloc[fit_rows]) if previous is not None else None
 
     started = time.perf_counter()
     Y_fit, (Y_other,) = fit_transform(X[fit_rows], [X[other_rows]], method, random_state,
-                                      progress, **params)
+                                      progress, init=init, **params)
     Y = np.empty((len(points), 2))
     Y[fit_rows], Y[other_rows] = Y_fit, Y_other
 
@@ -229,9 +315,82 @@ def projection(run: Run, epoch: int | None = None, method: str = "pca", params: 
     frame.attrs.update({"note": note, "method": method, "params": params, "mode": mode,
                         "epoch": epoch, "random_state": random_state,
                         "seconds": round(time.perf_counter() - started, 3)})
-    if cache:
-        _write_cache(path, frame)
     return frame
+
+
+def _positions_in(previous: pd.DataFrame, points: pd.DataFrame) -> np.ndarray | None:
+    """The (x, y) of ``points`` in an earlier map, or None unless it has every one of them."""
+    found = previous.set_index(["split", "row"])[["x", "y"]].reindex(
+        pd.MultiIndex.from_frame(points[["split", "row"]]))
+    return None if found.isna().any().any() else found.to_numpy(np.float64)
+
+
+# ---------------------------------------------------------------- epoch replay, aligned
+
+
+def replay(run: Run, epochs: Sequence[int] | None = None, method: str = "pca", params: dict | None = None,
+           mode: str = "shared", random_state: int = 0, max_fit_points: int = MAX_FIT_POINTS,
+           progress: Progress | None = None, cache: bool = True) -> pd.DataFrame:
+    """The maps of several epochs (default: every snapshot), aligned so that a replay shows the
+    clusters forming instead of jumping: one frame with an ``epoch`` column.
+
+    Each epoch's t-SNE or UMAP starts from the previous epoch's map; every map is then rotated
+    (or reflected) and shifted onto the previous one over the points both hold (orthogonal
+    Procrustes, no scaling, so a map that spreads out is seen to spread out).
+    """
+    params = check_params(method, params)
+    epochs = list(run.epochs if epochs is None else epochs)
+    if not epochs:
+        raise ValueError("the run has no snapshot to replay yet")
+    path = _replay_cache_path(run, epochs, method, params, mode, random_state, max_fit_points)
+    if cache and path.exists():
+        try:
+            return pd.read_parquet(path)
+        except Exception:  # a damaged cache file is recomputed and replaced
+            pass
+    report = progress or (lambda fraction, message: None)
+    frames, previous = [], None
+    for i, epoch in enumerate(epochs):
+        report(i / len(epochs), f"{method}: map of epoch {epoch} ({i + 1} of {len(epochs)})")
+        frame = _compute(run.points(epoch), epoch, method, params, mode, random_state,
+                         max_fit_points, None, previous)
+        if previous is not None:
+            frame = align(frame, previous)
+        frames.append(frame.assign(epoch=epoch))
+        previous = frame
+    report(1.0, f"{method}: {len(epochs)} maps aligned")
+    series = pd.concat(frames, ignore_index=True)
+    series.attrs.update({"note": frames[-1].attrs.get("note", ""), "method": method, "params": params,
+                         "mode": mode, "epochs": epochs, "random_state": random_state})
+    if cache:
+        _write_cache(path, series)
+    return series
+
+
+def align(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` rotated (or reflected) and shifted to lie best on ``reference``, over the points
+    (split, row) both hold. Distances within the map are unchanged."""
+    from scipy.linalg import orthogonal_procrustes
+
+    keys = ["split", "row"]
+    common = frame[keys + ["x", "y"]].merge(reference[keys + ["x", "y"]], on=keys, suffixes=("", "_ref"))
+    if len(common) < 3:
+        return frame
+    A, B = common[["x", "y"]].to_numpy(), common[["x_ref", "y_ref"]].to_numpy()
+    a_mean, b_mean = A.mean(axis=0), B.mean(axis=0)
+    rotation, _ = orthogonal_procrustes(A - a_mean, B - b_mean)
+    moved = (frame[["x", "y"]].to_numpy() - a_mean) @ rotation + b_mean
+    aligned = frame.copy()
+    aligned["x"], aligned["y"] = moved[:, 0], moved[:, 1]
+    return aligned
+
+
+def _replay_cache_path(run: Run, epochs: list[int], method: str, params: dict, mode: str,
+                       random_state: int, max_fit_points: int) -> Path:
+    key = {"method": method, "params": params, "epochs": epochs, "mode": mode,
+           "random_state": random_state, "max_fit_points": max_fit_points, "version": CACHE_VERSION}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return run.path / rundir.PROJECTIONS_DIR / f"replay-{method}-{mode}-seed{random_state}-{digest}.parquet"
 
 
 def cache_path(run: Run, epoch: int, method: str, params: dict, mode: str, random_state: int,

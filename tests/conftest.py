@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Finished runs map themselves in the background; tests that want it turn it back on.
+os.environ.setdefault("EXPLORER_PRECOMPUTE_MAPS", "0")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

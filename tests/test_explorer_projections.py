@@ -1,4 +1,6 @@
 import numpy as np
+import pandas as pd
+from pathlib import Path
 import pytest
 from fakerun import make_fake_run
 
@@ -140,3 +142,40 @@ def test_damaged_cache_is_recomputed(tmp_path):
     path = projections.cache_path(run, 2, "pca", frame.attrs["params"], "shared", 0)
     path.write_bytes(b"broken")
     assert projection(run, method="pca")[["x", "y"]].equals(frame[["x", "y"]])
+
+
+def test_align_undoes_a_rotation_a_reflection_and_a_shift_without_scaling():
+    from explorer.projections import align
+
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({"split": "train", "row": np.arange(50), "x": rng.normal(size=50),
+                              "y": rng.normal(size=50)})
+    angle = 1.1
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ np.diag([1, -1])
+    moved = reference[["x", "y"]].to_numpy() @ rotation + [3.0, -2.0]
+    frame = reference.assign(x=moved[:, 0], y=moved[:, 1]).sample(frac=1, random_state=0)
+    aligned = align(frame, reference).sort_values("row")
+    np.testing.assert_allclose(aligned[["x", "y"]].to_numpy(), reference[["x", "y"]].to_numpy(), atol=1e-9)
+    spread = lambda f: np.ptp(f[["x", "y"]].to_numpy(), axis=0).sum()
+    assert spread(aligned) == pytest.approx(spread(reference))
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_replay_gives_every_epoch_aligned_to_the_one_before_and_caches_it(tmp_path, method):
+    from explorer.projections import replay
+
+    run = load_run(make_fake_run(tmp_path, epochs=3, dim=4, n_train=90, n_test=30))
+    params = {"n_iter": 50, "early_exaggeration_iter": 25} if method == "tsne" else {}
+    series = replay(run, method=method, params=params)
+    assert sorted(series["epoch"].unique()) == run.epochs
+    assert len(series) == sum(len(run.points(e)) for e in run.epochs)
+    assert list(Path(run.path, "projections").glob("replay-*.parquet"))
+    again = replay(run, method=method, params=params)
+    pd.testing.assert_frame_equal(series, again)
+    # each map lies on the one before better than its mirror image would
+    for before, after in zip(run.epochs[1:], run.epochs[2:]):
+        a = series[series.epoch == before].set_index(["split", "row"])[["x", "y"]]
+        b = series[series.epoch == after].set_index(["split", "row"])[["x", "y"]].loc[a.index]
+        direct = np.linalg.norm(a.to_numpy() - b.to_numpy())
+        mirrored = np.linalg.norm(a.to_numpy() - b.to_numpy() * [-1, 1])
+        assert direct <= mirrored

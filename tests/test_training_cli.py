@@ -98,3 +98,24 @@ def test_readme_options_table_matches_help():
     readme = (ROOT / "README.md").read_text()
     table = set(re.findall(r"^\| `(--[a-z-]+)", readme, flags=re.M))
     assert table == train_options()
+
+
+def test_a_finished_run_maps_its_last_epoch_in_the_background(cli, tmp_path):
+    import time
+
+    result = cli("training", "train", "--classes", "4", "9", "--epochs", "1", "--max-train", "150",
+                 "--shifts", "3", "--embedding-dim", "4", "--runs-dir", str(tmp_path),
+                 env={"EXPLORER_PRECOMPUTE_MAPS": "1"})
+    assert result.returncode == 0, result.stderr
+    run = result.stdout.strip().splitlines()[-1]
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / run.split("/")[-1] / "projections").glob("tsne-*")):
+        time.sleep(0.5)
+    from explorer.projections import projection
+    from explorer.runs import load_run
+
+    cached = list((tmp_path / run.split("/")[-1] / "projections").glob("tsne-*.parquet"))
+    assert cached, "no t-SNE map was cached"
+    frame = projection(load_run(run), method="tsne")  # the app's default request hits that cache
+    assert len(list((tmp_path / run.split("/")[-1] / "projections").glob("tsne-*.parquet"))) == 1
+    assert len(frame) > 0

@@ -7,12 +7,14 @@ Exit status: 0 done, 2 bad input (one line on stderr), 1 the run failed, 143 can
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 from training import rundir
-from training.config import DATASETS, DEVICES, LOSSES, PRECISIONS, REGIMES, TrainConfig
+from training.config import DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
 from training.objectives import METHODS
 from training.errors import Cancelled, InputError
 
@@ -66,16 +68,51 @@ def build_parser() -> argparse.ArgumentParser:
                        help="; ".join(f"{name}: {METHODS[name][2]}" for name in LOSSES))
     model.add_argument("--embedding-dim", type=int, default=DEFAULTS.embedding_dim,
                        help="size of the embedding")
-    model.add_argument("--margin", type=float, default=DEFAULTS.margin, help="margin m of the loss")
+    model.add_argument("--normalize", action="store_true",
+                       help="L2-normalise the embedding (seed 004 uses margin 1 with it)")
+    model.add_argument("--margin", type=float, default=DEFAULTS.margin,
+                       help="margin m of the contrastive, triplet and three-way losses")
     model.add_argument("--regime", choices=REGIMES, default=DEFAULTS.regime,
-                       help="how positive and negative partners are drawn (seed 000)")
+                       help="how positive and negative partners are drawn (seed 000; contrastive, "
+                            "triplet without a miner, bce)")
     model.add_argument("--nn-k", type=int, default=DEFAULTS.nn_k,
-                       help="nn regimes: positives come from this many nearest same-class neighbours")
+                       help="nn regimes and contrastive-3way: positives come from this many nearest "
+                            "same-class neighbours")
+
+    mining = train.add_argument_group("triplet mining (--loss triplet)")
+    mining.add_argument("--miner", choices=MINERS, default=DEFAULTS.miner,
+                        help="none uses the regime's triplets; batch-hard and semi-hard mine each "
+                             "class-balanced batch with pytorch-metric-learning")
+    mining.add_argument("--classes-per-batch", type=int, default=None, metavar="P",
+                        help="with a miner: P classes in each batch (default: every class, at most 10)")
+    mining.add_argument("--images-per-class", type=int, default=DEFAULTS.images_per_class, metavar="K",
+                        help="with a miner: K images of each class in each batch")
+
+    three_way = train.add_argument_group("three-way contrastive (--loss contrastive-3way)")
+    three_way.add_argument("--margin-fn", type=float, default=None,
+                           help="margin m_fn of the false-negative pairs (default: --margin / 2)")
+    three_way.add_argument("--weight-fn", type=float, default=DEFAULTS.weight_fn,
+                           help="weight w_fn of the false-negative pairs")
+
+    magnet = train.add_argument_group("magnet loss (--loss magnet)")
+    magnet.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
+                        help="margin α between a point's cluster and the impostor clusters")
+    magnet.add_argument("--magnet-k", type=int, default=DEFAULTS.magnet_k,
+                        help="K clusters per class, by k-means in the embedding space")
+    magnet.add_argument("--magnet-m", type=int, default=DEFAULTS.magnet_m,
+                        help="clusters per batch: a seed cluster and its m − 1 nearest impostor clusters")
+    magnet.add_argument("--magnet-d", type=int, default=DEFAULTS.magnet_d,
+                        help="examples drawn from each cluster of a batch")
+    magnet.add_argument("--magnet-l", type=int, default=DEFAULTS.magnet_l,
+                        help="evaluation: softmax over the L closest cluster centres")
+    magnet.add_argument("--magnet-refresh", type=int, default=DEFAULTS.magnet_refresh, metavar="EPOCHS",
+                        help="re-run k-means on the current embeddings every this many epochs")
 
     optim = train.add_argument_group("optimisation")
     optim.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training pairs")
     optim.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
-                       help="pairs (or triplets) per optimiser step")
+                       help="pairs (or triplets) per optimiser step (not magnet, nor a miner: their "
+                            "batches are m × d and P × K images)")
     optim.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam learning rate")
     optim.add_argument("--seed", type=int, default=DEFAULTS.seed,
                        help="seed of splits, pairs, weights and batch order")
@@ -151,9 +188,24 @@ def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False
         signal.signal(signal.SIGTERM, previous)
         _leave_process_group()
     if run_dir is not None:  # under torchrun, ranks other than 0 have none
+        precompute_maps(run_dir)
         print(run_dir)
     return 0
 
+
+ENV_PRECOMPUTE = "EXPLORER_PRECOMPUTE_MAPS"
+PRECOMPUTED = ("tsne",)  # PCA and raw maps take a moment; t-SNE is worth having ready
+
+
+def precompute_maps(run_dir: Path) -> None:
+    """Map the last epoch in the background as the run finishes, so the app's first look is
+    instant. ``EXPLORER_PRECOMPUTE_MAPS=0`` turns it off."""
+    if os.environ.get(ENV_PRECOMPUTE, "1") == "0":
+        return
+    for method in PRECOMPUTED:
+        subprocess.Popen([sys.executable, "-m", "explorer", "project", str(run_dir), "--method", method],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
 
 def _leave_process_group() -> None:
     if "torch" in sys.modules:

@@ -1,0 +1,126 @@
+"""This project's t-SNE and UMAP against scikit-learn's TSNE, on the same points, in one run.
+
+    .venv/bin/python bench/projection_speed.py                  # 5k and 20k points (sklearn at both)
+    .venv/bin/python bench/projection_speed.py --sizes 5000 20000 70000 --sklearn-max 70000
+
+The points are shaped like a run's embeddings: 10 Gaussian classes of 32-D with spreads that vary
+from point to point. Every map places every point. For each size it prints the wall time of each
+map, the ratio to scikit-learn's, and two quality figures computed the same way for every map:
+trustworthiness (scikit-learn, k = 10, on a seeded 3,000-point subsample, since it needs an n×n
+matrix) and the 5-NN accuracy in 2-D (fitted on half the points, scored on the other half).
+UMAP is timed warm (after a first fit has compiled numba), as the app runs it after its warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from explorer.projections import fit_transform  # noqa: E402
+
+QUALITY_POINTS = 3000
+
+
+def embeddings(n: int, dim: int, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)) * 1.5
+    labels = rng.integers(classes, size=n)
+    spread = rng.uniform(0.5, 1.5, size=(n, 1))
+    return (centres[labels] + rng.normal(size=(n, dim)) * spread).astype(np.float32), labels
+
+
+def quality(X: np.ndarray, labels: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    from sklearn.manifold import trustworthiness
+    from sklearn.neighbors import KNeighborsClassifier
+
+    sample = np.random.default_rng(1).choice(len(X), min(QUALITY_POINTS, len(X)), replace=False)
+    trust = trustworthiness(X[sample], Y[sample], n_neighbors=10)
+    half = len(X) // 2
+    knn = KNeighborsClassifier(5).fit(Y[:half], labels[:half]).score(Y[half:], labels[half:])
+    return float(trust), float(knn)
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def sklearn_tsne(X):
+    from sklearn.manifold import TSNE
+
+    return TSNE(2, perplexity=30, random_state=0, n_jobs=-1).fit_transform(X)
+
+
+def ours(method: str):
+    return lambda X: fit_transform(X, method=method, random_state=0)[0]
+
+
+def ours_subsampled(fit_points: int):
+    """t-SNE fitted on a seeded subsample, every other point placed by transform."""
+    def run(X):
+        order = np.random.default_rng(0).permutation(len(X))
+        fit, rest = order[:fit_points], order[fit_points:]
+        Y_fit, (Y_rest,) = fit_transform(X[fit], [X[rest]], method="tsne", random_state=0)
+        Y = np.empty((len(X), 2))
+        Y[fit], Y[rest] = Y_fit, Y_rest
+        return Y
+    return run
+
+
+def row(label: str, seconds: float, reference: float | None, trust: float, knn: float) -> None:
+    ratio = f"{reference / seconds:7.1f}x" if reference else "      —"
+    print(f"  {label:<44} {seconds:8.1f} s {ratio}   trustworthiness {trust:.3f}   2-D 5-NN {knn:.3f}",
+          flush=True)
+
+
+def compare(n: int, args) -> None:
+    X, labels = embeddings(n, args.dim, 10, args.seed)
+    print(f"\n{n:,} points of {args.dim}-D (ratio = scikit-learn's time / this map's time):")
+    reference = None
+    if n <= args.sklearn_max:
+        seconds, Y = timed(lambda: sklearn_tsne(X))
+        row("scikit-learn TSNE (defaults, 1000 iterations)", seconds, None, *quality(X, labels, Y))
+        reference = seconds
+    else:
+        print(f"  scikit-learn TSNE: not run above --sklearn-max {args.sklearn_max:,} points")
+    maps = [("this project's t-SNE (openTSNE, exact k-NN)", ours("tsne"))]
+    if n > args.fit_points:
+        maps.append((f"  ... fitted on {args.fit_points:,}, rest by transform", ours_subsampled(args.fit_points)))
+    maps.append(("this project's UMAP (umap-learn, warm)", ours("umap")))
+    for label, fn in maps:
+        seconds, Y = timed(lambda: fn(X))
+        row(label, seconds, reference, *quality(X, labels, Y))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
+    parser.add_argument("--sklearn-max", type=int, default=20000,
+                        help="run scikit-learn's TSNE only up to this many points (it is slow)")
+    parser.add_argument("--fit-points", type=int, default=20000,
+                        help="also time a t-SNE fitted on this many points with the rest placed")
+    parser.add_argument("--dim", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"{platform.processor() or platform.machine()}, {cpus} CPUs, Python {platform.python_version()}")
+    warnings.filterwarnings("ignore")
+    seconds, _ = timed(lambda: fit_transform(embeddings(4200, args.dim, 10, 99)[0], method="umap", random_state=0))
+    print(f"UMAP's first fit in this process (numba compiling): {seconds:.1f} s")
+    for n in args.sizes:
+        compare(n, args)
+    print("\nthe GPU path (torchdr or cuML) is not built yet: no GPU was available to build and measure it")
+
+
+if __name__ == "__main__":
+    main()
