@@ -34,3 +34,16 @@ def test_no_shifts_gives_an_empty_set():
     result = shift_images(np.zeros((2, 5, 5), np.uint8), [])
     shifted, shifts, source = result.images, result.shift, result.source_index
     assert shifted.shape == (0, 5, 5) and len(shifts) == len(source) == 0
+
+
+def test_the_shift_equals_torchvisions_affine_translation_with_zero_fill():
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as F
+
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    result = shift_images(images, [-6, -3, 3, 6])
+    for k, s in enumerate([-6, -3, 3, 6]):
+        expected = F.affine(torch.from_numpy(images).unsqueeze(1), angle=0.0, translate=[s, 0], scale=1.0,
+                            shear=[0.0, 0.0], interpolation=InterpolationMode.NEAREST, fill=0).squeeze(1).numpy()
+        np.testing.assert_array_equal(result.images[k * 5:(k + 1) * 5], expected)

