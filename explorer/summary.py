@@ -2,18 +2,21 @@
 
 ``analyse`` runs the analyses the report and the summary share; ``summarize`` turns them into a
 flat dict of numbers (the ``summary --json`` output). Verification numbers come from fresh seeded
-test pairs; retrieval queries the test split against the training split.
+test pairs; retrieval queries the test split against the training split. Methods that store more
+add their own figures: a BCE run's head score on its own test pairs (``head_auc``, beside the
+distance's AUC on the same pairs), a magnet run's classification by its L closest cluster centres
+(``magnet_accuracy``); None for other runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from explorer import classifiers, distances, geometry, retrieval, shifts
+from explorer import classifiers, distances, geometry, head, magnet, retrieval, shifts
 from explorer.runs import Run
 
 Progress = Callable[[float, str], None]
@@ -31,6 +34,8 @@ class Analysis:
     cluster_summary: dict
     geometry: pd.DataFrame          # geometry.geometry_over_epochs
     shift_table: pd.DataFrame | None = None  # shifts.run_shift_table, None without a shifted set
+    magnet_evaluations: list = field(default_factory=list)  # magnet.magnet_evaluations; [] if not magnet
+    head: dict = field(default_factory=dict)  # head.head_summary; None values without a head
 
     def evaluation(self, classifier: str, subset: str = "test") -> classifiers.Evaluation:
         for e in self.evaluations:
@@ -60,12 +65,15 @@ def analyse(run: Run, epoch: int | None = None, far: float = 0.01, n_test_pairs:
     report(0.8, "cluster geometry over epochs")
     X_test, y_test = run.embeddings(epoch, "test")
     shift_table = shifts.run_shift_table(run, epoch) if "shifted" in run.splits else None
+    magnet_evaluations = magnet.magnet_evaluations(run, epoch)
+    head_figures = head.head_summary(run, epoch, far)
     return Analysis(
         epoch=epoch, evaluations=evaluations, accuracies=classifiers.accuracy_table(evaluations),
         pair_distances=pairs, verification=verification, retrieval=retrieval_result,
         centroid_distances=geometry.centroid_distances(X_test, y_test, run.n_classes),
         cluster_summary=geometry.cluster_summary(X_test, y_test, run.n_classes),
-        geometry=geometry.geometry_over_epochs(run), shift_table=shift_table)
+        geometry=geometry.geometry_over_epochs(run), shift_table=shift_table,
+        magnet_evaluations=magnet_evaluations, head=head_figures)
 
 
 def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = None, far: float = 0.01,
@@ -75,7 +83,8 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
         "run": run.name, "path": str(run.path), "state": run.state,
         "epochs_done": run.status.get("epoch"), "epochs": run.status.get("epochs"),
         "error": run.status.get("error"), "notes": list(run.notes),
-        **{k: run.config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim", "margin", "seed")},
+        **{k: run.config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim", "margin", "seed",
+                                          "normalize", "miner")},
         "final_metrics": _final_metrics(run.metrics),
     }
     if analysis is None and run.epochs:
@@ -107,6 +116,8 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
         "nmi": analysis.retrieval["nmi"], "ami": analysis.retrieval["ami"],
         "retrieval": f"{analysis.retrieval['query']} queries against {analysis.retrieval['reference']}",
         **analysis.cluster_summary,
+        **magnet.magnet_figures(analysis.magnet_evaluations),
+        **{k: analysis.head.get(k) for k in HEAD_KEYS},
     }
 
 
@@ -114,7 +125,11 @@ HEADLINE_KEYS = ("knn_accuracy", "knn_accuracy_by_shift", "knn_shifted_accuracy"
                  "centroid_accuracy", "kmeans_accuracy", "kmeans_majority_accuracy", "auc", "eer",
                  "far", "threshold_at_far", "tar_at_far", "overlap", "train_pairs_auc",
                  "train_pairs_eer", "precision_at_1", "r_precision", "map_at_r", "nmi", "ami",
-                 "retrieval", "mean_cluster_size", "mean_centroid_distance", "distance_to_size")
+                 "retrieval", "mean_cluster_size", "mean_centroid_distance", "distance_to_size",
+                 "magnet_accuracy", "magnet_shifted_accuracy", "magnet_accuracy_by_shift", "head_auc",
+                 "head_eer", "head_tar_at_far", "head_pairs_distance_auc", "head_pairs_distance_eer")
+HEAD_KEYS = ("head_auc", "head_eer", "head_tar_at_far", "head_pairs_distance_auc", "head_pairs_distance_eer")
+
 
 
 def _get(series: pd.Series, key) -> float | None:
@@ -159,9 +174,14 @@ def format_summary(summary: dict) -> str:
         number(key, label)
     for shift, value in summary["knn_accuracy_by_shift"].items():
         lines.append(f"{f'k-NN accuracy (shift {shift:+d} px)':<34} {value:.4f}")
+    for key, label in (("magnet_accuracy", "magnet accuracy, L closest (test)"),
+                       ("magnet_shifted_accuracy", "magnet accuracy (all shifted)")):
+        number(key, label)
     for key, label in (("auc", "verification AUC (test pairs)"), ("eer", "equal error rate"),
                        ("threshold_at_far", f"threshold at FAR {summary.get('far')}"),
                        ("tar_at_far", "true accept rate there"), ("overlap", "histogram overlap"),
+                       ("head_auc", "head AUC (own test pairs)"), ("head_eer", "head equal error rate"),
+                       ("head_pairs_distance_auc", "distance AUC (the same pairs)"),
                        ("precision_at_1", "Precision@1"), ("r_precision", "R-precision"),
                        ("map_at_r", "MAP@R"), ("nmi", "NMI"), ("ami", "AMI"),
                        ("mean_cluster_size", "mean cluster size (test)"),

@@ -33,6 +33,10 @@ BAD_INPUT = [
     (["--dataset", "fashion-mnist"], "--dataset fashion-mnist needs --data-dir"),
     (["--data-dir", "/no/such/dir"], "--data-dir /no/such/dir does not exist"),
     (["--image-size", "8"], "--image-size must be at least 16"),
+    (["--loss", "magnet", "--margin", "2"], "--margin does not apply to --loss magnet"),
+    (["--loss", "magnet", "--magnet-m", "1"], "--magnet-m must be at least 2"),
+    (["--loss", "triplet", "--miner", "batch-hard", "--classes-per-batch", "12"],
+     "--classes-per-batch 12 is more than the 10 classes"),
 ]
 
 
@@ -119,3 +123,23 @@ def test_a_finished_run_maps_its_last_epoch_in_the_background(cli, tmp_path):
     frame = projection(load_run(run), method="tsne")  # the app's default request hits that cache
     assert len(list((tmp_path / run.split("/")[-1] / "projections").glob("tsne-*.parquet"))) == 1
     assert len(frame) > 0
+
+
+@pytest.mark.parametrize("options", [
+    {"loss": "magnet", "epochs": 15, "magnet_m": 8, "magnet_d": 8, "magnet_k": 3, "alpha": 1.5, "magnet_l": 4},
+    {"loss": "triplet", "miner": "semi-hard", "classes_per_batch": 4, "images_per_class": 8, "normalize": True},
+    {"loss": "contrastive-3way", "margin": 2.0, "margin_fn": 0.8, "weight_fn": 0.25, "nn_k": 3},
+    {"loss": "bce", "regime": "nn-other"},
+])
+def test_method_options_round_trip_through_the_apps_command_line(tmp_path, options):
+    from training import launch
+    from training.cli import config_from_args
+    from training.config import TrainConfig
+
+    config = TrainConfig(**options, runs_dir=str(tmp_path)).validate()
+    args = build_parser().parse_args(launch.training_argv(config, tmp_path / "run")[3:])
+    assert config_from_args(args, args.runs_dir) == config
+    flags = ["train"] + [part for key, value in options.items() for part in
+                         ([f"--{key.replace('_', '-')}"] if value is True else [f"--{key.replace('_', '-')}", str(value)])]
+    by_flags = build_parser().parse_args(flags)  # and the same options typed as flags
+    assert config_from_args(by_flags, str(tmp_path)) == config

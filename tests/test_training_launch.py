@@ -47,19 +47,16 @@ def test_bad_data_shows_as_a_failed_run_with_the_reason(tmp_path):
     assert status["state"] == "failed" and "class folders" in status["error"]
 
 
-def test_argv_round_trips_every_option(tmp_path):
-    from training.cli import build_parser
+def test_argv_round_trips_every_option_and_no_value_becomes_a_flag(tmp_path):
+    from training.cli import build_parser, config_from_args
 
     for compile in (False, True):
-        config = TrainConfig(classes=["4", "9"], shifts=[], epochs=7, lr=0.01, regime="nn-other",
-                             snapshot_every=3, precision="fp32", compile=compile, runs_dir=str(tmp_path))
+        config = TrainConfig(classes=["4", "--lr", "100"], shifts=[], epochs=7, lr=0.01, regime="nn-other",
+                             snapshot_every=3, precision="fp32", compile=compile, name="--epochs 9",
+                             runs_dir=str(tmp_path))
         argv = launch.training_argv(config, tmp_path / "run")
         args = build_parser().parse_args(argv[3:])
-        parsed = {k: v for k, v in vars(args).items()
-                  if k not in ("command", "run_dir", "runs_dir", "resume")}
-        expected = {k: v for k, v in config.to_dict().items() if k != "runs_dir"}
-        assert parsed == expected
-
+        assert config_from_args(args, args.runs_dir) == config
 
 
 def test_cancel_while_starting_up_still_ends_as_cancelled(tmp_path):

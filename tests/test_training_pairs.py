@@ -82,3 +82,39 @@ def test_triplets_become_one_positive_and_one_negative_pair_each():
 def test_a_class_of_one_image_is_refused():
     with pytest.raises(ValueError, match="at least two images"):
         draw_triplets(np.array([0, 0, 1]), "random", np.random.default_rng(0))
+
+
+def test_three_way_pairs_have_one_of_each_type_per_anchor(images_and_labels):
+    from training.pairs import draw_typed_pairs
+
+    images, labels = images_and_labels
+    neighbours = pixel_neighbours(images, labels, 5)
+    pairs, types = draw_typed_pairs(images, labels, 5, np.random.default_rng(0))
+    assert len(pairs) == len(types) == 3 * len(labels)
+    assert np.bincount(types).tolist() == [len(labels)] * 3
+    np.testing.assert_array_equal(pairs[:, 2], (types == 0).astype(int))
+    for (i, j, _), kind in zip(pairs, types):
+        if kind == 0:  # true positive: one of the anchor's nearest same-class neighbours
+            assert j in neighbours[i]
+        elif kind == 1:  # false negative: same class, neither a neighbour nor having i as one
+            assert labels[i] == labels[j] and j != i and j not in neighbours[i] and i not in neighbours[j]
+        else:  # negative: another class
+            assert labels[i] != labels[j]
+    again, again_types = draw_typed_pairs(images, labels, 5, np.random.default_rng(0))
+    np.testing.assert_array_equal(again, pairs)
+    np.testing.assert_array_equal(again_types, types)
+
+
+def test_three_way_pairs_skip_false_negatives_where_a_class_has_none():
+    from training.pairs import draw_typed_pairs
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(9, 8, 8), dtype=np.uint8)
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1])  # class 0: every other member is a neighbour (k=2)
+    pairs, types = draw_typed_pairs(images, labels, 2, np.random.default_rng(0))
+    fn = pairs[types == 1]
+    assert (labels[fn[:, 0]] == 1).all()  # class 0 anchors have no false negative
+    assert (types == 0).sum() == (types == 2).sum() == 9
+    tiny, tiny_types = draw_typed_pairs(images[:4], np.array([0, 1, 1, 1]), 5, np.random.default_rng(0),
+                                        strict=False)  # class 0 has one image: dropped, not an error
+    assert len(tiny) == 0 and len(tiny_types) == 0

@@ -155,3 +155,23 @@ def test_runs_dir_defaults_to_the_environment(monkeypatch, tmp_path):
     assert rundir.default_runs_dir() == tmp_path
     monkeypatch.delenv("EXPLORER_RUNS_DIR")
     assert str(rundir.default_runs_dir()) == "runs"
+
+
+def test_snapshot_arrays_round_trip_beside_their_snapshot_and_go_with_it(tmp_path):
+    frame = rundir.embedding_frame(1, "train", np.zeros((2, 2), np.float32), np.array([0, 1]), ["a", "b"])
+    for epoch in (1, 2):
+        rundir.write_snapshot(tmp_path, epoch, frame)
+        rundir.write_snapshot_arrays(tmp_path, epoch, {"magnet_centres": np.ones((3, 2), np.float32) * epoch,
+                                                       "magnet_sigma2": np.float64(0.5)})
+    assert rundir.snapshot_epochs(tmp_path) == [1, 2]  # the arrays are not snapshots
+    back = rundir.read_snapshot_arrays(tmp_path, 2)
+    np.testing.assert_array_equal(back["magnet_centres"], np.full((3, 2), 2, np.float32))
+    assert float(back["magnet_sigma2"]) == 0.5
+    assert rundir.read_snapshot_arrays(tmp_path, 7) == {}  # a method without arrays
+    rundir.remove_snapshots_after(tmp_path, 1)
+    assert rundir.snapshot_epochs(tmp_path) == [1] and rundir.read_snapshot_arrays(tmp_path, 2) == {}
+    with pytest.raises(ValueError, match="numeric"):
+        rundir.write_snapshot_arrays(tmp_path, 3, {"bad": np.array([{"a": 1}], dtype=object)})
+    rundir.snapshot_arrays_path(tmp_path, 1).write_bytes(b"not an npz")
+    with pytest.raises(rundir.RunDirError, match=r"embeddings/epoch-000001\.npz"):
+        rundir.read_snapshot_arrays(tmp_path, 1)

@@ -7,6 +7,8 @@ Exit status: 0 done, 2 bad input (one line on stderr), 1 the run failed, 143 can
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -135,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--run-dir", default=None,
                         help="write into this directory instead of a new one under --runs-dir "
                              "(used by the app, which creates it first)")
+    output.add_argument("--options", default=None, metavar="JSON",
+                        help="every option as one JSON object instead of flags (how the app starts runs)")
     output.add_argument("--resume", default=None, metavar="RUN_DIR",
                         help="continue this interrupted, cancelled or failed run from its last complete "
                              "epoch, with its own options (others given here are ignored)")
@@ -154,11 +158,33 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.runs_dir or str(rundir.default_runs_dir())
     if args.command == "list":
         return list_runs(runs_dir)
-    options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "resume")}
-    config = TrainConfig(**{**options, "runs_dir": runs_dir})
+    try:
+        config = config_from_args(args, runs_dir)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.resume:
         return train(config, Path(args.resume), resume=True)
     return train(config, Path(args.run_dir) if args.run_dir else None)
+
+
+def config_from_args(args: argparse.Namespace, runs_dir: str) -> TrainConfig:
+    """The run's options: the flags, or, with ``--options``, that one JSON object (how the app
+    starts runs, so that no value, such as a class named ``--lr``, can be read as a flag)."""
+    if args.options is None:
+        options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "resume", "options")}
+        return TrainConfig(**{**options, "runs_dir": runs_dir})
+    try:
+        options = json.loads(args.options)
+    except json.JSONDecodeError as e:
+        raise InputError(f"--options is not valid JSON ({e})") from None
+    if not isinstance(options, dict):
+        raise InputError("--options must be one JSON object of option names and values")
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"runs_dir"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InputError(f"--options has unknown option {unknown[0]!r}")
+    return TrainConfig(**{**options, "runs_dir": runs_dir})
 
 
 def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False) -> int:

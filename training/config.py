@@ -8,13 +8,14 @@ from pathlib import Path
 from dataclasses import dataclass, field
 
 from training.errors import InputError
-from training.objectives import METHODS
+from training.objectives import METHOD_OPTIONS, METHODS
 
 DATASETS = ("mnist", "fashion-mnist", "folder")
 LOSSES = tuple(METHODS)
 REGIMES = ("random", "nn-other", "nn-non-neighbour")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+MINERS = ("none", "batch-hard", "semi-hard")
 KNOWN_CLASSES = {
     "mnist": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -37,11 +38,29 @@ class TrainConfig:
     shifts: list[int] = field(default_factory=lambda: [-6, -3, 3, 6])  # px, seed 000's shifted test set
 
     # Model and loss
-    loss: str = "contrastive"  # contrastive (seed 000) or triplet (seed 004)
+    loss: str = "contrastive"  # a method of training.objectives.METHODS; contrastive is seed 000's lab
     embedding_dim: int = 2  # 2 can be plotted as it is, as in seed 000
-    margin: float = 1.0  # m of the contrastive and triplet losses
+    normalize: bool = False  # L2-normalise the embedding; seed 004 pairs this with margin 1
+    margin: float = 1.0  # m of the contrastive, triplet and three-way losses
     regime: str = "random"  # how pairs are drawn: random, nn-other, nn-non-neighbour (seed 000)
     nn_k: int = 5  # positives come from this many nearest same-class neighbours in pixel space
+
+    # Triplet mining (seed 004): online, inside class-balanced batches
+    miner: str = "none"  # none keeps the regime's triplets; batch-hard, semi-hard mine each batch (PML)
+    classes_per_batch: int | None = None  # P of a mined batch; None takes every class, at most 10
+    images_per_class: int = 16  # K of a mined batch: 10 classes x 16 = 160 images a step on MNIST
+
+    # Three-way contrastive (seed 000, out-lab idea 2)
+    margin_fn: float | None = None  # margin of false-negative pairs; None is margin / 2
+    weight_fn: float = 0.5  # weight of false-negative pairs: pushed away half as hard as negatives
+
+    # Magnet loss (seed 001; its run: epochs 15, m 8, d 8, k 3, alpha 1, and alpha 1.5)
+    alpha: float = 1.0  # margin alpha between a point's own cluster and the impostor clusters
+    magnet_k: int = 3  # K clusters per class, by k-means in the embedding space
+    magnet_m: int = 8  # clusters per batch: a seed cluster and its m - 1 nearest impostor clusters
+    magnet_d: int = 8  # examples drawn from each cluster of a batch
+    magnet_l: int = 8  # evaluation: softmax over the L closest cluster centres (as many as a batch has)
+    magnet_refresh: int = 1  # re-run k-means on the current embeddings every this many epochs
 
     # Optimisation
     epochs: int = 5  # a few epochs separate 4 from 9 in 2-D
@@ -67,15 +86,27 @@ class TrainConfig:
         _choice("regime", self.regime, REGIMES)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
+        _choice("miner", self.miner, MINERS)
         _positive("epochs", self.epochs)
         _positive("embedding-dim", self.embedding_dim)
         _positive("margin", self.margin)
         _positive("batch-size", self.batch_size)
         _positive("lr", self.lr)
         _positive("nn-k", self.nn_k)
-        for name in ("max_train", "snapshot_every", "snapshot_max_points"):
+        for name in ("max_train", "snapshot_every", "snapshot_max_points", "margin_fn"):
             if getattr(self, name) is not None:
                 _positive(name.replace("_", "-"), getattr(self, name))
+        _at_least("magnet-k", self.magnet_k, 1)
+        _at_least("magnet-m", self.magnet_m, 2)  # a batch needs impostor clusters
+        _at_least("magnet-d", self.magnet_d, 2)  # a cluster's batch mean needs two examples
+        _at_least("magnet-l", self.magnet_l, 1)
+        _at_least("magnet-refresh", self.magnet_refresh, 1)
+        _at_least("images-per-class", self.images_per_class, 2)  # a positive needs two
+        if self.classes_per_batch is not None:
+            _at_least("classes-per-batch", self.classes_per_batch, 2)  # a negative needs two
+        for name in ("weight_fn", "alpha"):
+            if not getattr(self, name) >= 0:
+                raise InputError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
         if self.image_size < MIN_IMAGE_SIZE:
             raise InputError(f"--image-size must be at least {MIN_IMAGE_SIZE}, got {self.image_size}")
         for name in ("test_fraction", "val_fraction"):
@@ -89,7 +120,28 @@ class TrainConfig:
         if self.seed < 0:
             raise InputError(f"--seed must be 0 or more, got {self.seed}")
         self._validate_classes()
+        self._validate_method_options()
         return self
+
+    def _validate_method_options(self) -> None:
+        """Refuse a value for an option the chosen method does not read, rather than ignore it."""
+        used = set(METHODS[self.loss].options)
+        if self.loss == "triplet":
+            mined = {"classes_per_batch", "images_per_class"}
+            used -= {"regime", "batch_size"} if self.miner != "none" else mined
+        defaults = TrainConfig()
+        for name in METHOD_OPTIONS:
+            if name in used or getattr(self, name) == getattr(defaults, name):
+                continue
+            option = f"--{name.replace('_', '-')}"
+            if self.loss == "triplet" and name in ("regime", "batch_size"):
+                raise InputError(f"{option} does not apply with --miner {self.miner}: each batch is "
+                                 f"--classes-per-batch x --images-per-class images, mined for triplets")
+            if self.loss == "triplet" and name in ("classes_per_batch", "images_per_class"):
+                raise InputError(f"{option} applies only with --miner batch-hard or semi-hard")
+            owners = [m for m, method in METHODS.items() if name in method.options]
+            raise InputError(f"{option} does not apply to --loss {self.loss}; it is an option of "
+                             f"{' and '.join(owners)}")
 
     def known_classes(self) -> list[str] | None:
         """The class names the data set offers, where they are known without reading it."""
@@ -123,7 +175,10 @@ class TrainConfig:
         if precision == "auto":
             precision = "bf16" if device_type == "cuda" else "fp32"
         every = self.snapshot_every or default_snapshot_every(self.epochs)
-        return dataclasses.replace(self, precision=precision, snapshot_every=every)
+        margin_fn = self.margin_fn
+        if margin_fn is None and "margin_fn" in METHODS[self.loss].options:
+            margin_fn = self.margin / 2
+        return dataclasses.replace(self, precision=precision, snapshot_every=every, margin_fn=margin_fn)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -152,3 +207,8 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
 def _positive(option: str, value: float) -> None:
     if not value > 0:
         raise InputError(f"--{option} must be positive, got {value}")
+
+
+def _at_least(option: str, value: int, least: int) -> None:
+    if not value >= least:
+        raise InputError(f"--{option} must be at least {least}, got {value}")

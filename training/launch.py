@@ -24,19 +24,11 @@ LAUNCH = "launch.json"
 
 
 def training_argv(config: TrainConfig, run_dir: Path) -> list[str]:
-    """The command line that trains ``config`` into ``run_dir``."""
-    argv = [sys.executable, "-m", "training", "train", "--run-dir", str(run_dir)]
-    for key, value in config.to_dict().items():
-        if key == "runs_dir" or value is None or value == [] and key != "shifts":
-            continue
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            argv += [flag] if value else []
-        elif isinstance(value, list):
-            argv += [flag, *map(str, value)]
-        else:
-            argv += [flag, str(value)]
-    return argv
+    """The command line that trains ``config`` into ``run_dir``. The options travel as one JSON
+    argument, so no value a form accepts can be read as another option."""
+    options = {k: v for k, v in config.to_dict().items() if k != "runs_dir"}
+    return [sys.executable, "-m", "training", "train", "--run-dir", str(run_dir),
+            "--runs-dir", str(config.runs_dir), "--options", json.dumps(options)]
 
 
 def fingerprint(config: TrainConfig) -> str:

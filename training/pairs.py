@@ -106,6 +106,77 @@ def draw_split_tuples(images: np.ndarray, labels: np.ndarray, regime: str, nn_k:
     return triplets, triplets_to_pairs(triplets, rng)
 
 
+def draw_typed_pairs(images: np.ndarray, labels: np.ndarray, nn_k: int, rng: np.random.Generator,
+                     strict: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Seed 000's three pair types (out-lab idea 2), one pair of each per anchor: ``(pairs, types)``.
+
+    Type 0, true positive: the anchor and one of its ``nn_k`` nearest same-class neighbours in
+    pixel space. Type 1, false negative: a same-class image that is not a neighbour (in either
+    direction); an anchor whose class has none gets no such pair. Type 2, negative: an image of
+    another class. ``pairs`` rows are (i, j, similar) with similar = 1 for true positives only (the
+    loss pushes the other two apart), shuffled; ``strict=False`` as in ``draw_split_tuples``.
+    """
+    keep = np.arange(len(labels))
+    empty = np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
+    if not strict:
+        counts = np.bincount(labels)
+        keep = np.flatnonzero(counts[labels] >= 2)
+        if len(np.unique(labels[keep])) < 2:
+            return empty
+        nn_k = int(min(nn_k, counts[labels[keep]].min() - 1))
+    labels = np.asarray(labels)[keep]
+    counts = np.bincount(labels)
+    if (counts[counts > 0] < 2).any() or (counts > 0).sum() < 2:
+        raise InputError("every class needs at least two images and there must be two classes")
+    neighbours = pixel_neighbours(images[keep], labels, nn_k)
+    n = len(labels)
+    anchors = np.arange(n)
+    positives = neighbours[anchors, rng.integers(0, neighbours.shape[1], n)]
+    false_negatives = _random_same_class_non_neighbour(labels, neighbours, rng)
+    negatives = _random_other_class(labels, rng)
+    has_fn = false_negatives >= 0
+    pairs = np.concatenate([
+        np.column_stack([anchors, positives, np.ones(n, np.int64), np.zeros(n, np.int64)]),
+        np.column_stack([anchors[has_fn], false_negatives[has_fn], np.zeros(has_fn.sum(), np.int64),
+                         np.ones(has_fn.sum(), np.int64)]),
+        np.column_stack([anchors, negatives, np.zeros(n, np.int64), np.full(n, 2, np.int64)]),
+    ]).astype(np.int64)
+    pairs = pairs[rng.permutation(len(pairs))]
+    pairs[:, :2] = keep[pairs[:, :2]]
+    return pairs[:, :3].copy(), pairs[:, 3].copy()
+
+
+def _random_same_class_non_neighbour(labels: np.ndarray, neighbours: np.ndarray,
+                                     rng: np.random.Generator, tries: int = 20) -> np.ndarray:
+    """For each anchor a uniform same-class image that is neither the anchor nor a nearest
+    neighbour of it, nor has it as a nearest neighbour; -1 where the class has none."""
+    n = len(labels)
+    partners = np.full(n, -1, np.int64)
+    order = np.argsort(labels, kind="stable")  # images grouped by class
+    counts = np.bincount(labels)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    def allowed(anchors: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        return ((candidates != anchors) & ~(neighbours[anchors] == candidates[:, None]).any(1)
+                & ~(neighbours[candidates] == anchors[:, None]).any(1))
+
+    todo = np.arange(n)
+    for _ in range(tries):  # rejection: almost every draw is fine in a class well above 2k images
+        if not len(todo):
+            break
+        c = labels[todo]
+        draw = order[starts[c] + rng.integers(0, counts[c])]
+        ok = allowed(todo, draw)
+        partners[todo[ok]] = draw[ok]
+        todo = todo[~ok]
+    for anchor in todo:  # the rest exactly: small classes where most members are neighbours
+        members = order[starts[labels[anchor]]:starts[labels[anchor]] + counts[labels[anchor]]]
+        candidates = members[allowed(np.full(len(members), anchor), members)]
+        if len(candidates):
+            partners[anchor] = candidates[rng.integers(0, len(candidates))]
+    return partners
+
+
 def _random_same_class(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     partners = np.empty(len(labels), np.int64)
     for c in np.unique(labels):

@@ -10,7 +10,10 @@ Layout of a run directory::
     status.json          state, epoch, epochs, times, pid, error message
     metrics.csv          one row per epoch and split (see METRIC_COLUMNS), appended each epoch
     embeddings/          one parquet file per snapshot epoch, epoch-000005.parquet, written once
-                         (see EMBEDDING_COLUMNS); the listing of this folder is the snapshot index
+                         (see EMBEDDING_COLUMNS); the listing of this folder is the snapshot index.
+                         A method with extra per-snapshot arrays (magnet's cluster centres, a
+                         verification head's scores) writes them beside it, epoch-000005.npz
+                         (see SNAPSHOT_ARRAYS)
     images/<split>.npy   uint8 images of each split, shape (n, height, width)
     pairs.npz            the pairs and triplets actually drawn, per split
     checkpoint.pt        model constructor arguments, state dict, optimiser state, epoch, config,
@@ -67,6 +70,29 @@ ALL_SPLITS = ("train", "val", "test", "shifted", "heldout")
 # file, so a snapshot read alone still says which epoch it is. With --snapshot-max-points a
 # snapshot may hold a seeded subset of each split's rows (the same rows at every epoch).
 EMBEDDING_COLUMNS = ("epoch", "split", "row", "label", "class_name", "shift", "source_index")
+
+# Extra snapshot columns that methods write after the embedding columns, where they apply
+# (readers find the embedding with embedding_columns, so they ignore these):
+#   magnet_cluster  magnet: the point's cluster, an index into magnet_centres. Train points: the
+#                   k-means assignment the sampler used in that epoch (epoch 0: the one epoch 1
+#                   starts from); other splits: the nearest centre (of any class).
+SNAPSHOT_COLUMNS = ("magnet_cluster",)
+
+# Per-snapshot arrays (embeddings/epoch-NNNNNN.npz, read with allow_pickle=False), where they apply:
+#   magnet_centres         magnet: (M, D) float32, each cluster's mean training embedding at the epoch
+#   magnet_centre_classes  magnet: (M,) int64, the class of each cluster
+#   magnet_sigma2          magnet: () float64, σ² = mean squared distance of the training points to
+#                          their cluster's centre (N − 1 in the denominator), for the evaluation softmax
+#   head_test_scores       bce: (n,) float32, the verification head's probability that each pair of
+#                          pairs.npz's test_pairs is of one class, aligned with its rows
+SNAPSHOT_ARRAYS = ("magnet_centres", "magnet_centre_classes", "magnet_sigma2", "head_test_scores")
+
+# pairs.npz holds, per split (train, val, test), where the method draws them:
+#   <split>_pairs       (n, 3) int64: i, j, similar (1 = a positive pair), for every method
+#   <split>_triplets    (n, 3) int64: anchor, positive, negative (regime-drawn triplets)
+#   <split>_pair_types  (n,) int64, contrastive-3way: the type of each row of <split>_pairs:
+#                       0 true positive, 1 false negative, 2 negative (see PAIR_TYPES)
+PAIR_TYPES = ("true positive", "false negative", "negative")
 
 # metrics.csv: loss is the mean pair (or triplet) loss of the split's pairs; pos_dist and
 # neg_dist are mean embedding distances of its positive and negative pairs; knn_accuracy is a
@@ -339,10 +365,38 @@ def write_snapshot(run_dir: Path, epoch: int, frame) -> Path:
 
 
 def remove_snapshots_after(run_dir: Path, epoch: int) -> None:
-    """Drop snapshots later than ``epoch`` (a resumed run writes them again)."""
+    """Drop snapshots later than ``epoch``, with their arrays (a resumed run writes them again)."""
     for e in snapshot_epochs(run_dir):
         if e > epoch:
             snapshot_path(run_dir, e).unlink(missing_ok=True)
+            snapshot_arrays_path(run_dir, e).unlink(missing_ok=True)
+
+
+def snapshot_arrays_path(run_dir: Path, epoch: int) -> Path:
+    return Path(run_dir) / EMBEDDINGS / f"epoch-{int(epoch):06d}.npz"
+
+
+def write_snapshot_arrays(run_dir: Path, epoch: int, arrays: dict[str, np.ndarray]) -> Path:
+    """Write a method's extra arrays of one snapshot (see SNAPSHOT_ARRAYS), once, atomically."""
+    path = snapshot_arrays_path(run_dir, epoch)
+    plain = {name: np.asarray(value) for name, value in arrays.items()}
+    for name, value in plain.items():
+        if value.dtype == object:
+            raise ValueError(f"snapshot array {name} must be numeric, not objects")
+    atomic_write(path, lambda f: np.savez(f, **plain), "wb")
+    return path
+
+
+def read_snapshot_arrays(run_dir: Path, epoch: int) -> dict[str, np.ndarray]:
+    """A snapshot's extra arrays; empty when the method writes none (or the run predates them)."""
+    path = snapshot_arrays_path(run_dir, epoch)
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as e:  # numpy raises several types for a damaged file
+        raise RunDirError(f"{path.relative_to(Path(run_dir))} in {run_dir} cannot be read ({e})") from None
 
 
 def snapshot_epochs(run_dir: Path) -> list[int]:

@@ -92,6 +92,9 @@ class Recorder:
             for column, values in outputs.get(split, {}).items():
                 frame[column] = take(np.asarray(values))
             frames.append(frame)
+        arrays = self.objective.snapshot_arrays(embedded)
+        if arrays:  # before the parquet file, whose appearance announces the snapshot
+            rundir.write_snapshot_arrays(self.run_dir, epoch, arrays)
         rundir.write_snapshot(self.run_dir, epoch, pd.concat(frames, ignore_index=True))
 
     def _subsets(self, max_points: int | None, seed: int) -> dict[str, np.ndarray]:

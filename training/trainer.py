@@ -182,7 +182,7 @@ def start_run_dir(prepared: Prepared, run_dir: Path | None = None) -> Path:
 
 def model_args(prepared: Prepared) -> dict:
     return {"image_size": int(prepared.data.train.images.shape[1]),
-            "embedding_dim": prepared.config.embedding_dim}
+            "embedding_dim": prepared.config.embedding_dim, "normalize": prepared.config.normalize}
 
 
 def _record_early_end(run_dir: Path, config: TrainConfig, error: BaseException) -> None:
@@ -220,7 +220,7 @@ def cancel_on_signals():
 
 
 def _versions() -> dict:
-    import torchvision
+    from importlib.metadata import version  # torchvision itself takes seconds to import
 
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": np.__version__}
+            "torchvision": version("torchvision"), "numpy": np.__version__}

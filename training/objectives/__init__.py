@@ -2,27 +2,62 @@
 
 A method is an ``Objective`` subclass (see ``base``): a sampler that yields index tuples for each
 batch, a loss over the batch's embeddings, optional per-epoch hooks and extra outputs. Adding a
-method means writing one such class and adding one line here; the loop, the CLI's ``--loss``
-choices and the app's form follow. This module imports no torch, so the CLI and the app can list
-the methods without it.
+method means writing one such class and adding one entry here; the loop, the CLI's ``--loss``
+choices, the options a method accepts (``TrainConfig.validate``) and the app's form follow. This
+module imports no torch, so the CLI and the app can list the methods without it.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import NamedTuple
 
-# name: (module, class, one line for --help and the app's form)
-METHODS: dict[str, tuple[str, str, str]] = {
-    "contrastive": ("training.objectives.pairwise", "Contrastive",
-                    "seed 000: ½·y·d² + ½·(1−y)·max(0, m − d)² on the regime's pairs"),
-    "triplet": ("training.objectives.pairwise", "Triplet",
-                "seed 004: max(d(a, p) − d(a, n) + m, 0) on the regime's triplets"),
+
+class Method(NamedTuple):
+    module: str
+    cls: str
+    help: str  # one line for --help and the app's form
+    options: tuple[str, ...]  # the TrainConfig fields of METHOD_OPTIONS this method reads
+
+
+# Options that only some methods read. Every other option (data, embedding size, --normalize,
+# optimisation, snapshots) applies to every method. A method's form shows only its own ones, and
+# TrainConfig.validate refuses a value other than the default for an option the method ignores.
+METHOD_OPTIONS = ("margin", "regime", "nn_k", "batch_size", "miner", "classes_per_batch",
+                  "images_per_class", "margin_fn", "weight_fn", "alpha", "magnet_k", "magnet_m",
+                  "magnet_d", "magnet_l", "magnet_refresh")
+
+METHODS: dict[str, Method] = {
+    "contrastive": Method(
+        "training.objectives.pairwise", "Contrastive",
+        "seed 000: ½·y·d² + ½·(1−y)·max(0, m − d)² on the regime's pairs",
+        ("margin", "regime", "nn_k", "batch_size")),
+    "triplet": Method(
+        "training.objectives.pairwise", "Triplet",
+        "seeds 000/004: max(d(a, p) − d(a, n) + m, 0) on the regime's triplets, or on triplets "
+        "mined in P×K class-balanced batches (--miner)",
+        ("margin", "regime", "nn_k", "batch_size", "miner", "classes_per_batch", "images_per_class")),
+    "bce": Method(
+        "training.objectives.bce", "SiameseBCE",
+        "seeds 002/004: a Siamese MLP head with one sigmoid output on the two embeddings, binary "
+        "cross-entropy on the regime's 50/50 pairs",
+        ("regime", "nn_k", "batch_size")),
+    "magnet": Method(
+        "training.objectives.magnet", "Magnet",
+        "seed 001: magnet loss, k-means clusters per class, neighbourhood batches of m clusters × "
+        "d examples, margin α",
+        ("alpha", "magnet_k", "magnet_m", "magnet_d", "magnet_l", "magnet_refresh")),
+    "contrastive-3way": Method(
+        "training.objectives.pairwise", "ThreeWayContrastive",
+        "seed 000 idea 2: true positives ½·d², false negatives ½·w_fn·max(0, m_fn − d)², "
+        "negatives ½·max(0, m − d)²",
+        ("margin", "nn_k", "batch_size", "margin_fn", "weight_fn")),
 }
 
 
 def objective_class(name: str):
-    module, cls, _ = METHODS[name]
-    return getattr(import_module(module), cls)
+    method = METHODS[name]
+    return getattr(import_module(method.module), method.cls)
 
 
 def make_objective(config, data, rng):

@@ -14,8 +14,9 @@ class Objective:
     The loop calls, in order: ``modules()`` once (extra trainable modules, such as a verification
     head, trained and checkpointed with the backbone); then per epoch ``on_epoch_start``, and for
     each index tuple batch from ``batches`` the ``loss``; then ``evaluate`` on every split's
-    embeddings and ``snapshot_outputs`` for the snapshot. ``state_dict``/``load_state_dict`` carry
-    whatever the method changes during training (for ``--resume``).
+    embeddings, and ``snapshot_outputs`` and ``snapshot_arrays`` for the snapshot.
+    ``state_dict``/``load_state_dict`` carry whatever the method changes during training (for
+    ``--resume``).
     """
 
     def __init__(self, config, data, rng: np.random.Generator):
@@ -59,7 +60,13 @@ class Objective:
         return {}
 
     def snapshot_outputs(self, embeddings: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """Extra per-split columns to store with a snapshot, e.g. cluster assignments."""
+        """Extra per-split columns to store with a snapshot, e.g. cluster assignments:
+        ``{split: {column: values for every row of the split}}`` (see rundir.SNAPSHOT_COLUMNS)."""
+        return {}
+
+    def snapshot_arrays(self, embeddings: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Extra arrays to store with a snapshot, e.g. cluster centres or a head's pair scores
+        (see rundir.SNAPSHOT_ARRAYS); written beside it as epoch-NNNNNN.npz."""
         return {}
 
     def state_dict(self) -> dict:
