@@ -176,6 +176,11 @@ class Run:
             self._pairs = rundir.read_pairs(self.path) if (self.path / rundir.PAIRS).exists() else {}
         return self._pairs
 
+    def steps(self) -> pd.DataFrame:
+        """The training loss of every step (epoch, step, iteration, loss), read when asked for;
+        empty for a run written before steps.csv existed."""
+        return rundir.read_steps(self.path)
+
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["split", "row"], key=_split_order).reset_index(drop=True)

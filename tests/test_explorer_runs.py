@@ -220,3 +220,10 @@ def test_a_snapshot_with_some_rows_is_joined_by_row(tmp_path):
     expected = np.linalg.norm(test.loc[i, ["e0", "e1"]].to_numpy() - test.loc[j, ["e0", "e1"]].to_numpy(), axis=1)
     np.testing.assert_allclose(pairs.loc[pairs["set"] == "test", "distance"], expected, rtol=1e-5)
     assert geometry_over_epochs(run)["epoch"].tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_the_loss_of_every_step_is_read_when_asked_for(tmp_path):
+    run = load_run(make_fake_run(tmp_path))
+    assert run.steps().empty
+    rundir.append_steps(run.path, 1, 1, [0.9, 0.7])
+    assert run.steps()["loss"].tolist() == [0.9, 0.7]

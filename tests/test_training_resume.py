@@ -59,6 +59,9 @@ def test_a_killed_run_reads_as_interrupted_and_resumes_to_the_same_embeddings(tm
         np.testing.assert_allclose(b[columns].to_numpy(), a[columns].to_numpy(), atol=1e-5)
     metrics = rundir.read_metrics(run)
     assert len(metrics) == 5 * 4 and not metrics.duplicated(["epoch", "split"]).any()
+    steps, whole = rundir.read_steps(run), rundir.read_steps(uninterrupted)
+    assert steps["iteration"].tolist() == whole["iteration"].tolist() == list(range(1, len(whole) + 1))
+    np.testing.assert_allclose(steps["loss"], whole["loss"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("state", [rundir.FINISHED, rundir.RUNNING])

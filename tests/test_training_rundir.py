@@ -175,3 +175,15 @@ def test_snapshot_arrays_round_trip_beside_their_snapshot_and_go_with_it(tmp_pat
     rundir.snapshot_arrays_path(tmp_path, 1).write_bytes(b"not an npz")
     with pytest.raises(rundir.RunDirError, match=r"embeddings/epoch-000001\.npz"):
         rundir.read_snapshot_arrays(tmp_path, 1)
+
+
+def test_steps_are_appended_per_epoch_read_back_and_cut_on_resume(tmp_path):
+    rundir.append_steps(tmp_path, 1, 1, [0.5, 0.25])
+    rundir.append_steps(tmp_path, 2, 3, [0.125])
+    with open(tmp_path / rundir.STEPS, "a") as f:
+        f.write("3,1,4,0.0")  # a line still being written
+    steps = rundir.read_steps(tmp_path)
+    assert steps["iteration"].tolist() == [1, 2, 3] and steps["loss"].tolist() == [0.5, 0.25, 0.125]
+    rundir.truncate_steps(tmp_path, 1)
+    assert rundir.read_steps(tmp_path)["epoch"].tolist() == [1, 1]
+    assert list(rundir.read_steps(tmp_path / "nothing").columns) == list(rundir.STEP_COLUMNS)

@@ -88,19 +88,23 @@ def fit(prepared, engine: Engine, run_dir: Path | None, ranks: Ranks,
         started = last_status = time.time()
         objective.on_epoch_start(epoch, lambda split: embed(backbone, splits[split].images))
         engine.network.train()
-        total = torch.zeros((), device=device)
+        total, step_losses = torch.zeros((), device=device), []
         for step, batch in enumerate(objective.batches(epoch, engine.generator), start=1):
-            total += train_step(objective, trained, engine.optimiser, splits["train"].images,
-                                ranks.shard(batch), autocast)
+            loss = train_step(objective, trained, engine.optimiser, splits["train"].images,
+                              ranks.shard(batch), autocast)
+            total += loss
+            step_losses.append(loss)
             progress.update(1)
             if step % PROGRESS_EVERY == 0 or step == steps:
                 progress.set_postfix(epoch=f"{epoch}/{config.epochs}", loss=f"{float(total) / step:.4f}")
             if recorder and time.time() - last_status > STATUS_EVERY_S:
                 rundir.write_status(run_dir, rundir.RUNNING, epoch - 1, config.epochs, step=step, steps=steps)
                 last_status = time.time()
-        train_loss = float(ranks.mean(total)) / steps
+        step_losses = ranks.mean(torch.stack(step_losses)).cpu().tolist() if step_losses else []
+        train_loss = sum(step_losses) / max(1, len(step_losses))
         engine.epoch = epoch
         if recorder:
+            rundir.append_steps(run_dir, epoch, (epoch - 1) * steps + 1, step_losses)
             rows = recorder.record(epoch, backbone, train_loss, time.time() - started)
             rundir.write_checkpoint(run_dir, engine.checkpoint(objective, rundir.read_config(run_dir)))
             rundir.write_status(run_dir, rundir.RUNNING, epoch, config.epochs, step=steps, steps=steps)

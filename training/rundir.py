@@ -9,6 +9,7 @@ Layout of a run directory::
     config.json          every option, resolved normalisation, class names, seed, versions
     status.json          state, epoch, epochs, times, pid, error message
     metrics.csv          one row per epoch and split (see METRIC_COLUMNS), appended each epoch
+    steps.csv            the training loss of every step (see STEP_COLUMNS), appended each epoch
     embeddings/          one parquet file per snapshot epoch, epoch-000005.parquet, written once
                          (see EMBEDDING_COLUMNS); the listing of this folder is the snapshot index.
                          A method with extra per-snapshot arrays (magnet's cluster centres, a
@@ -46,6 +47,7 @@ READABLE_VERSIONS = (1, 2)
 CONFIG = "config.json"
 STATUS = "status.json"
 METRICS = "metrics.csv"
+STEPS = "steps.csv"  # the training loss of every step: epoch, step (within it), iteration, loss
 EMBEDDINGS = "embeddings"  # folder of per-epoch snapshots (format 2)
 EMBEDDINGS_V1 = "embeddings.parquet"  # every epoch in one file (format 1)
 IMAGES_DIR = "images"
@@ -293,6 +295,47 @@ def truncate_metrics(run_dir: Path, last_epoch: int) -> None:
     kept = frame[frame["epoch"] <= last_epoch]
     write_metrics(run_dir, [{k: (None if _missing(v) else v) for k, v in row.items()}
                             for row in kept.to_dict("records")])
+
+
+STEP_COLUMNS = ("epoch", "step", "iteration", "loss")
+
+
+def append_steps(run_dir: Path, epoch: int, first_iteration: int, losses: Iterable[float]) -> None:
+    """Add one epoch's per-step training losses to steps.csv, once, at the end of the epoch."""
+    path = Path(run_dir) / STEPS
+    lines = [] if path.exists() else [",".join(STEP_COLUMNS)]
+    lines += [f"{epoch},{i + 1},{first_iteration + i},{loss!r}" for i, loss in enumerate(losses)]
+    with open(path, "a") as f:
+        f.write("\n".join(lines) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_steps(run_dir: Path):
+    """steps.csv as a DataFrame (empty, with the columns, for a run that has none)."""
+    import pandas as pd
+
+    path = Path(run_dir) / STEPS
+    if not path.exists():
+        return pd.DataFrame(columns=list(STEP_COLUMNS))
+    try:
+        text = path.read_bytes()
+        frame = pd.read_csv(io.BytesIO(text[:text.rfind(b"\n") + 1]))
+    except Exception as e:  # pandas raises several unrelated types for a damaged file
+        raise RunDirError(f"{STEPS} in {run_dir} cannot be read ({e})") from None
+    if list(frame.columns) != list(STEP_COLUMNS):
+        raise RunDirError(f"{STEPS} in {run_dir} does not have the columns {', '.join(STEP_COLUMNS)}")
+    return frame
+
+
+def truncate_steps(run_dir: Path, last_epoch: int) -> None:
+    """Keep only the steps of epochs up to ``last_epoch`` (a resumed run redoes the rest)."""
+    path = Path(run_dir) / STEPS
+    if not path.exists():
+        return
+    kept = read_steps(run_dir)
+    kept = kept[kept["epoch"] <= last_epoch]
+    atomic_write(path, lambda f: kept.to_csv(f, index=False))
 
 
 def _missing(value: Any) -> bool:

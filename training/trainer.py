@@ -103,6 +103,7 @@ def resume(run_dir: Path, log: Callable[[str], None] | None = None) -> Path | No
             engine.restore(checkpoint, prepared.objective)
         if ranks.main:
             rundir.truncate_metrics(run_dir, engine.epoch if checkpoint is not None else -1)
+            rundir.truncate_steps(run_dir, engine.epoch if checkpoint is not None else -1)
             rundir.remove_snapshots_after(run_dir, engine.epoch if checkpoint is not None else -1)
             rundir.write_status(run_dir, rundir.RUNNING, engine.epoch, config.epochs, resumed_at=time.time())
             log(f"resuming {run_dir} after epoch {engine.epoch}")
