@@ -35,7 +35,8 @@ METHODS: dict[str, dict] = {
     # A shorter schedule than openTSNE's 250 + 500 iterations: on these well-clustered embeddings
     # it keeps trustworthiness and 2-D k-NN accuracy (bench/projection_speed.py prints both).
     "tsne": {"perplexity": 30.0, "n_iter": 150, "early_exaggeration_iter": 100,
-             "learning_rate": "auto", "dof": 1.0, "metric": "euclidean", "transform_iter": 100},
+             "learning_rate": "auto", "dof": 1.0, "metric": "euclidean", "transform_iter": 100,
+             "negative_gradient_method": "fft"},
     "umap": {"n_neighbors": 15, "min_dist": 0.1, "metric": "euclidean", "n_epochs": None},
     "raw": {},
 }
@@ -163,22 +164,16 @@ def _fit_tsne(X, random_state, report, n_iter, early_exaggeration_iter, perplexi
         affinities = affinity.PerplexityBasedNN(
             perplexity=min(perplexity, (len(X) - 1) / 3), knn_index=index, n_jobs=n_jobs,
             random_state=random_state, verbose=False)
-    total = n_iter + early_exaggeration_iter
-
-    def progress(done: int):
-        def callback(iteration, error, embedding):
-            report(0.05 + 0.85 * (done + iteration) / total, f"t-SNE: iteration {done + iteration} of {total}")
-        return callback
-
     if init is None:
         init = initialization.pca(X, random_state=random_state)
     else:
         init = initialization.rescale(np.asarray(init, np.float64))
+    # No openTSNE callbacks: each one computes the KL divergence, which costs as much as a step.
     embedding = TSNEEmbedding(init, affinities, n_jobs=n_jobs, random_state=random_state, **params)
-    embedding = embedding.optimize(n_iter=early_exaggeration_iter, exaggeration=12, momentum=0.5,
-                                   callbacks=progress(0), callbacks_every_iters=25)
-    embedding = embedding.optimize(n_iter=n_iter, momentum=0.8, callbacks=progress(early_exaggeration_iter),
-                                   callbacks_every_iters=25)
+    report(0.15, f"t-SNE: {early_exaggeration_iter} iterations with early exaggeration")
+    embedding = embedding.optimize(n_iter=early_exaggeration_iter, exaggeration=12, momentum=0.5)
+    report(0.45, f"t-SNE: {n_iter} more iterations")
+    embedding = embedding.optimize(n_iter=n_iter, momentum=0.8)
 
     def transform(x):
         with warnings.catch_warnings():
