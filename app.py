@@ -1,9 +1,10 @@
 """Embedding explorer: the Streamlit app. Start it with `make app`.
 
 A thin router: it registers the three pages and turns any error a page lets through into one
-line on the page (no traceback). The pages live in ui/; analysis and figures in explorer/;
-training runs as separate processes started through training.launch. Runs are read from
-$EXPLORER_RUNS_DIR (default ./runs). No torch is imported here.
+line on the page (no traceback). The pages live in ui/ (ui/pages/*.py are their scripts; panels in
+ui/inspect/, shared widgets in ui/widgets.py, cached analyses in ui/cached.py); analysis and figures
+in explorer/; training runs as separate processes started through training.launch. Runs are read
+from $EXPLORER_RUNS_DIR (default ./runs). No torch is imported here.
 """
 
 import logging
@@ -11,15 +12,27 @@ import traceback
 
 import streamlit as st
 
-from ui.common import PAGE_COMPARE, PAGE_INSPECT, PAGE_NEW, one_line
+from ui.widgets import PAGE_COMPARE, PAGE_INSPECT, PAGE_NEW, one_line
 
 st.set_page_config(page_title="Embedding explorer", page_icon=":material/scatter_plot:", layout="wide",
-                   initial_sidebar_state=380)
+                   initial_sidebar_state=340)
+# Less empty space around the page and a smaller title, so the map starts higher on a laptop screen.
+st.html("<style>[data-testid='stMainBlockContainer'] { padding: 2rem 2.5rem 4rem 2.5rem; }"
+        "[data-testid='stMainBlockContainer'] h1 { font-size: 2rem; padding: 0.4rem 0 0.2rem 0; }</style>")
+
+inspect = st.Page(PAGE_INSPECT, title="Inspect a run", icon=":material/search:", default=True)
+
+
+def _inspect_alias() -> None:
+    """/inspect: the default page lives at /, so this address leads there instead of "Page not found"."""
+    st.switch_page(inspect)
+
 
 pages = [
-    st.Page(PAGE_INSPECT, title="Inspect a run", icon=":material/search:", url_path="inspect", default=True),
+    inspect,
     st.Page(PAGE_NEW, title="New run", icon=":material/rocket_launch:", url_path="new"),
     st.Page(PAGE_COMPARE, title="Compare runs", icon=":material/compare:", url_path="compare"),
+    st.Page(_inspect_alias, title="Inspect a run", url_path="inspect", visibility="hidden"),
 ]
 page = st.navigation(pages, position="sidebar")
 try:

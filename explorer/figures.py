@@ -15,7 +15,7 @@ import io
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
 AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP", "raw": "e"}
@@ -41,6 +41,21 @@ def shift_symbols(shifts) -> dict[int, str]:
             filled = i == len(magnitudes) - 1
             symbols[sign * m] = f"triangle-{name}" + ("" if filled else "-open")
     return symbols
+
+
+def shift_palette(shifts) -> dict[int, str]:
+    """One colour per shift, the same in every figure that shows shifts (the app's map, the
+    displacement boxes): dark grey for none, blues for left (negative) shifts and reds for right,
+    darker for larger magnitudes, so -6, -3, +3 and +6 px read apart at a glance."""
+    palette = {0: "#3d3d3d"}
+    for sign, scale in ((-1, "Blues"), (1, "Reds")):
+        magnitudes = sorted({abs(int(s)) for s in shifts if np.sign(s) == sign})
+        if not magnitudes:
+            continue
+        levels = np.linspace(0.5, 0.92, len(magnitudes)) if len(magnitudes) > 1 else [0.75]
+        for m, color in zip(magnitudes, sample_colorscale(scale, list(levels))):
+            palette[sign * m] = color
+    return palette
 
 
 def _titles(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
@@ -187,7 +202,9 @@ def loss_figure(metrics: pd.DataFrame, title: str = "Loss over epochs") -> go.Fi
 def metrics_figure(metrics: pd.DataFrame, title: str = "Metrics over epochs") -> go.Figure:
     """Three panels over epochs: loss, k-NN accuracy, and mean positive (solid) and negative
     (dashed) pair distance; one colour per split."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "5-NN accuracy", "mean pair distance"))
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+                        subplot_titles=("loss", "5-NN accuracy",
+                                        "mean pair distance<br><sup>solid: positive, dashed: negative</sup>"))
     for split, rows in metrics.groupby("split", sort=False):
         color = SPLIT_COLORS.get(split)
         style = {"mode": "lines+markers", "legendgroup": split, "line": {"color": color}}
@@ -201,7 +218,7 @@ def metrics_figure(metrics: pd.DataFrame, title: str = "Metrics over epochs") ->
     _epoch_axis(fig, metrics["epoch"])
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", row=1, col=2)
-    fig.update_yaxes(title_text="distance (solid: positive, dashed: negative)", row=1, col=3)
+    fig.update_yaxes(title_text="distance", row=1, col=3)
     fig.update_layout(title=title, template="plotly_white", height=400)
     return fig
 
@@ -350,8 +367,19 @@ def roc_figure(curves: dict[str, pd.DataFrame], summaries: dict[str, dict] | Non
 def accuracy_by_shift_figure(accuracies: pd.DataFrame, title: str = "Accuracy by shift") -> go.Figure:
     """Accuracy against shift in px, one line per classifier (columns classifier, shift, accuracy)."""
     fig = go.Figure()
-    for name, rows in accuracies.sort_values("shift").groupby("classifier", sort=False):
-        fig.add_trace(go.Scatter(x=rows["shift"], y=rows["accuracy"], mode="lines+markers", name=name))
+    # Classifiers often agree exactly (nearest centroid and k-means on well separated classes):
+    # each line gets its own dash, marker and width, thinner ones drawn over thicker, so a line
+    # lying on another still shows.
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+    symbols = ["circle", "square", "diamond", "triangle-up", "x", "star"]
+    groups = list(accuracies.sort_values("shift").groupby("classifier", sort=False))
+    for i, (name, rows) in enumerate(groups):
+        fig.add_trace(go.Scatter(x=rows["shift"], y=rows["accuracy"], mode="lines+markers", name=name,
+                                 line={"dash": dashes[i % len(dashes)], "width": max(1.5, 5 - 1.0 * i),
+                                       "color": qualitative.Plotly[i % 10]},
+                                 marker={"symbol": symbols[i % len(symbols)], "size": max(6, 13 - 2 * i)},
+                                 hovertemplate=f"{name}<br>shift %{{x:+d}} px: %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(hovermode="x unified")
     fig.update_xaxes(dtick=1 if accuracies["shift"].abs().max() <= 10 else None)
     fig.update_yaxes(range=[0, 1.02])
     return _titles(fig, title, "shift (px; 0 = the unshifted test set)", "accuracy")
@@ -360,8 +388,10 @@ def accuracy_by_shift_figure(accuracies: pd.DataFrame, title: str = "Accuracy by
 def displacement_figure(table: pd.DataFrame, title: str = "How far shifted copies move from their source") -> go.Figure:
     """Box plot of displacement per shift (shifts.shift_table)."""
     fig = go.Figure()
+    palette = shift_palette(table["shift"].unique())
     for shift, rows in table.groupby("shift"):
-        fig.add_trace(go.Box(y=rows["displacement"], name=f"{int(shift):+d} px", boxpoints="outliers"))
+        fig.add_trace(go.Box(y=rows["displacement"], name=f"{int(shift):+d} px", boxpoints="outliers",
+                             marker_color=palette.get(int(shift)), line_color=palette.get(int(shift))))
     fig.update_layout(showlegend=False)
     return _titles(fig, title, "shift", "distance from the unshifted embedding")
 

@@ -1,27 +1,37 @@
 """The Streamlit app under streamlit.testing.v1.AppTest: it starts, every page and tab renders,
-the run picker switches runs, bad input is refused with one line, and broken runs stay contained.
+the run picker switches runs, the map's selection replaces, clears and is counted in every panel,
+search and filter work, bad input is refused with one line, and broken runs stay contained.
 
 Runs are synthetic (tests/fakerun.py), so nothing here trains a network. The runs directory is
-chosen through EXPLORER_RUNS_DIR, as a user would.
+chosen through EXPLORER_RUNS_DIR, as a user would. Maps are checked through the figure each
+chart sends to the browser (its plotly JSON).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fakerun import make_fake_run
 from streamlit.testing.v1 import AppTest
+
+from training import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGE_NEW = "ui/pages/new_run.py"
 PAGE_COMPARE = "ui/pages/compare.py"
+PAGE_INSPECT = "ui/pages/inspect_run.py"
 TIMEOUT = 60
+TABS = ["Distances & ROC", "Hard pairs", "Suspicious points", "Confusion", "Classification report",
+        "Centroids", "Metrics over epochs", "Most confused", "Shifts", "Export"]
 
 # Run directories sort newest first by name: NEWEST opens by default.
 NEWEST = "20260103-000000-fake-2d-contrastive"
@@ -55,8 +65,11 @@ def empty_runs(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def start(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+def start(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
     if page:
         at.switch_page(page).run()
     return at
@@ -72,6 +85,60 @@ def text_of(at: AppTest) -> str:
     parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info",
                                   "warning", "error", "success") for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The plotly figures the page sends to the browser."""
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def values(v) -> list:
+    """A figure's array as a list: plotly sends numeric arrays as base64 typed arrays."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(v, dict) and "bdata" in v:
+        array = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        if v.get("shape"):
+            array = array.reshape([int(n) for n in str(v["shape"]).split(",")])
+        return array.tolist()
+    return list(v) if v is not None else []
+
+
+def the_map(at: AppTest) -> dict:
+    """The embedding map (or the compare page's maps): the figure titled "... map(s) ..." whose
+    traces carry [split, row, run, image] customdata."""
+    for fig in charts(at):
+        title = fig["layout"].get("title", {}).get("text") or ""
+        if " map" in title and not fig.get("frames"):
+            return fig
+    raise AssertionError("no embedding map on the page")
+
+
+def strips(at: AppTest) -> list:
+    """The image strips on the page (thumbnails with captions; not the hidden hover-image sheet)."""
+    return [i for i in at.get("image") if any(c.caption for c in i.proto.imgs)]
+
+
+def panel_titles(fig: dict) -> list[str]:
+    return [a["text"] for a in fig["layout"].get("annotations", [])]
+
+
+def highlighted(fig: dict) -> dict[int, int]:
+    """Per panel trace: how many points are drawn selected (None: no highlight)."""
+    found = {}
+    for i, trace in enumerate(fig["data"]):
+        if "customdata" in trace:  # a panel's points (marks, lines and legend entries carry none)
+            points = trace.get("selectedpoints")
+            found[i] = None if points is None else len(values(points))
+    return found
+
+
+def select(at: AppTest, points, run: Path, scope: str = "inspect") -> AppTest:
+    """Set the map's selection as a box would (see ui.widgets.set_selection), and redraw."""
+    at.session_state[f"selection-{scope}"] = {"owner": str(run), "points": list(points), "how": "map"}
+    return at.run()
 
 
 # ---------------------------------------------------------------- start
@@ -125,16 +192,34 @@ def test_app_imports_no_torch(runs):
     assert result.stdout.strip().splitlines()[-1] == "False"
 
 
-# ---------------------------------------------------------------- inspect
+def test_pages_do_not_import_each_other():
+    """Pages share widgets through ui.widgets (and caches through ui.cached), never each other."""
+    pages = {"ui/new_run.py": ("ui.compare", "ui.inspect"), "ui/compare.py": ("ui.new_run", "ui.inspect"),
+             **{str(p.relative_to(ROOT)): ("ui.new_run", "ui.compare") for p in (ROOT / "ui" / "inspect").glob("*.py")}}
+    for path, others in pages.items():
+        text = (ROOT / path).read_text()
+        for other in others:
+            assert f"from {other}" not in text and f"import {other}" not in text, (path, other)
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (ROOT / "ui" / "inspect").glob("*.py")}
+    assert max(sizes.values()) < 500, sizes  # one panel per file, each one a newcomer can read
+
+
+# ---------------------------------------------------------------- inspect: the map
 
 
 def test_opens_the_newest_run_with_its_map(runs):
     at = start()
     assert_clean(at)
-    assert NEWEST.split('-', 2)[2] in at.title[0].value
-    assert at.get("plotly_chart"), "the embedding map is drawn"
-    # a 2-D embedding opens on its raw coordinates
+    assert NEWEST.split("-", 2)[2] in at.title[0].value
+    fig = the_map(at)
+    # a 2-D embedding opens on its raw coordinates, one panel (one trace) per split
     assert at.session_state["map_method-True"] == "raw"
+    assert panel_titles(fig)[:3] == ["train · 120 points", "test · 60 points", "shifted test · 240 points"]
+    assert [len(values(t["x"])) for t in fig["data"][:3]] == [120, 60, 240]
+    assert fig["data"][2]["customdata"][0][:2] in (["shifted", r] for r in range(240))
+    # equal aspect: one unit as long on x as on y in every panel
+    assert fig["layout"]["yaxis"]["scaleanchor"] == "x" and fig["layout"]["yaxis3"]["scaleanchor"] == "x3"
+    assert "finished" in text_of(at) and "all 3 epochs done" in text_of(at)
 
 
 def test_run_picker_lists_and_switches_runs(runs):
@@ -144,32 +229,219 @@ def test_run_picker_lists_and_switches_runs(runs):
     labels = "\n".join(picker.options)
     for expected in ("finished", "failed", "unreadable", "contrastive", "triplet", "test k-NN"):
         assert expected in labels
+    table = at.sidebar.dataframe[0].value
+    assert list(table.columns) == ["", "k-NN", "regime", "ep", "run"]  # what matters first, the name last
     picker.select(str(runs / HIGH_DIM)).run()
     assert_clean(at)
-    assert HIGH_DIM.split('-', 2)[2] in at.title[0].value
+    assert HIGH_DIM.split("-", 2)[2] in at.title[0].value
     # an 8-D embedding has no raw map: PCA by default
     assert at.session_state["map_method-False"] == "pca"
 
 
-@pytest.mark.parametrize("tab", ["Distances & ROC", "Confusion", "Classification report", "Centroids",
-                                 "Metrics over epochs", "Most confused", "Shifts", "Export"])
-def test_every_tab_renders(runs, tab):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["analysis_tab"] = tab
-    at.run()
+def test_map_options(runs):
+    at = start()
+    at.segmented_control(key="map_layout").set_value("overlay").run()
     assert_clean(at)
-    assert [t.label for t in at.tabs][:8] == ["Distances & ROC", "Confusion", "Classification report",
-                                              "Centroids", "Metrics over epochs", "Most confused",
-                                              "Shifts", "Export"]
+    assert len([t for t in the_map(at)["data"] if t.get("customdata")]) == 1
+    at.multiselect(key="map_splits").set_value(["test", "shifted"]).run()
+    assert len(values(the_map(at)["data"][0]["x"])) == 300
+    for colour in ("shift", "split", "correct", "class"):
+        at.selectbox(key="map_colour").set_value(colour).run()
+        assert_clean(at)
+    at.segmented_control(key="map_method-True").set_value("pca").run()
+    assert_clean(at)
+    at.select_slider(key=f"map_epoch-{NEWEST}").set_value(0).run()
+    assert_clean(at)
+    assert "epoch 0" in the_map(at)["layout"]["title"]["text"]
 
 
-def test_tabs_render_for_a_high_dimensional_run(runs):
+def test_shift_colours_and_shapes_tell_every_shift_apart(runs):
+    at = start()
+    at.selectbox(key="map_colour").set_value("shift").run()
+    fig = the_map(at)
+    shifted = fig["data"][2]
+    shifts = [int(s.split("shift ")[1].split(" px")[0]) if "shift" in s else 0
+              for s in (t.split("<br>")[-1] for t in shifted["text"])]
+    style = {}
+    for shift, color, symbol, size in zip(shifts, shifted["marker"]["color"], shifted["marker"]["symbol"],
+                                          shifted["marker"]["size"]):
+        style.setdefault(shift, set()).add((color, symbol, size))
+    assert sorted(style) == [-6, -3, 3, 6] and all(len(v) == 1 for v in style.values())
+    looks = [next(iter(v)) for v in style.values()]
+    assert len({c for c, _, _ in looks}) == 4 and len({(s, z) for _, s, z in looks}) == 4
+    assert all("open" not in s for _, s, _ in looks)  # filled: they stay visible in an overlay
+    assert min(z for _, _, z in looks) >= 8  # big enough to see the shape
+    # the Shifts tab draws the shifts in the same colours
+    from explorer.figures import shift_palette
+
+    palette = shift_palette([-6, -3, 3, 6])
+    assert {s: next(iter(v))[0] for s, v in style.items()} == {s: palette[s] for s in (-6, -3, 3, 6)}
+
+
+def test_replay_is_one_animation_that_ends_on_the_last_epoch(runs):
+    at = start()
+    at.button(key="map_replay").click().run()
+    assert_clean(at)
+    fig = next(f for f in charts(at) if f.get("frames"))
+    assert [f["name"] for f in fig["frames"]] == ["0", "1", "2", "3"]
+    steps = fig["layout"]["sliders"][0]["steps"]
+    assert [s["label"] for s in steps] == ["0", "1", "2", "3"]
+    # the axes are fixed for every frame: the spreading shows
+    assert fig["layout"]["xaxis"]["range"] and all("range" not in f.get("layout", {}).get("xaxis", {})
+                                                   for f in fig["frames"])
+    at.button(key="map_replay_back").click().run()
+    assert_clean(at)
+    assert not any(f.get("frames") for f in charts(at))
+    assert "epoch 3" in the_map(at)["layout"]["title"]["text"]  # back on the last epoch, where it ended
+    at.radio(key="dist_set").set_value("test_own").run()  # and it stays there on the next rerun
+    assert "epoch 3" in the_map(at)["layout"]["title"]["text"]
+
+
+# ---------------------------------------------------------------- inspect: the selection
+
+
+def test_a_selection_is_counted_in_every_panel_and_shows_thumbnails(runs):
+    at = start()
+    select(at, [("train", i) for i in range(70)] + [("test", 1)], runs / NEWEST)
+    assert_clean(at)
+    assert "Selection: 71 points" in text_of(at)
+    assert "11 more selected" in text_of(at)
+    fig = the_map(at)
+    assert panel_titles(fig)[:3] == ["train · 120 points · 70 selected", "test · 60 points · 1 selected",
+                                     "shifted test · 240 points · 0 selected"]
+    assert highlighted(fig) == {0: 70, 1: 1, 2: 0}
+
+
+def test_clear_empties_the_selection_and_the_map(runs):
+    at = start()
+    select(at, [("shifted", i) for i in range(30)], runs / NEWEST)
+    key_before = at.session_state["_generation-inspect"] if "_generation-inspect" in at.session_state else 0
+    at.button(key="clear-selection").click().run()
+    assert_clean(at)
+    assert "Selection:" not in text_of(at)
+    fig = the_map(at)
+    assert highlighted(fig) == {0: None, 1: None, 2: None}
+    assert panel_titles(fig)[2] == "shifted test · 240 points"
+    # a new chart widget: Streamlit cannot bring the old box back
+    assert at.session_state["_generation-inspect"] > key_before
+
+
+def test_a_new_box_replaces_the_selection_in_every_panel():
+    """The chart may still report an older box in another panel: only the new box's points count."""
+    from ui.widgets import points_of_event
+
+    axes = {0: "x", 1: "x2", 2: "x3"}
+    old_box = {"xref": "x3", "yref": "y3", "x": [0, 1], "y": [0, 1]}
+    new_box = {"xref": "x", "yref": "y", "x": [2, 3], "y": [2, 3]}
+    first = {"points": [{"curve_number": 2, "customdata": ["shifted", r, "", r]} for r in range(148)],
+             "box": [old_box], "lasso": []}
+    chosen, seen = points_of_event(first, axes, [])
+    assert len(chosen) == 148
+    both = {"points": first["points"] + [{"curve_number": 0, "customdata": ["train", r, "", r]} for r in range(231)]
+            + [{"curve_number": 5, "customdata": None}],  # a mark laid over the map
+            "box": [old_box, new_box], "lasso": []}
+    chosen, seen = points_of_event(both, axes, seen)
+    assert len(chosen) == 231 and {s for s, _ in chosen} == {"train"}
+    assert points_of_event({"points": [], "box": [], "lasso": []}, axes, seen)[0] == []  # double-click
+
+
+def test_a_single_point_shows_its_neighbours_source_and_shifts_on_the_map(runs):
+    at = start()
+    select(at, [("shifted", 5)], runs / NEWEST)
+    assert_clean(at)
+    text = text_of(at)
+    assert "Nearest training neighbours" in text and "source test image" in text
+    fig = the_map(at)
+    overlays = [t for t in fig["data"] if not t.get("customdata") and values(t.get("x")) not in ([], [None])]
+    hover = " ".join(" ".join(t.get("text") or []) for t in overlays)
+    assert "picked: shifted test row 5" in hover and "neighbour #1" in hover and "its source: test row" in hover
+    lines = [t for t in overlays if t.get("mode") == "lines"]
+    assert len(lines) == 2  # to its neighbours, and from its source to every shift of it
+
+
+def test_a_point_of_a_larger_selection_can_be_looked_at_closer(runs):
+    at = start()
+    select(at, [("shifted", 0), ("shifted", 1), ("test", 2)], runs / NEWEST)
+    assert "Nearest training neighbours" not in text_of(at)
+    at.selectbox(key="closer-inspect").select("shifted:1").run()
+    assert_clean(at)
+    assert "Nearest training neighbours" in text_of(at)
+    assert "source test image" in text_of(at)
+    assert "picked: shifted test row 1" in json.dumps(the_map(at))
+
+
+def test_lines_join_selected_test_images_to_their_shifted_copies(runs):
+    at = start()
+    select(at, [("test", 0), ("test", 1)], runs / NEWEST)
+    at.toggle(key="map_lines").set_value(True).run()
+    assert_clean(at)
+    fig = the_map(at)
+    lines = [t for t in fig["data"] if t.get("mode") == "lines"]
+    assert len(lines) == 1 and len(values(lines[0]["x"])) == 3 * 8  # 2 sources x 4 shifts, 3 values a segment
+    assert lines[0]["xaxis"] == "x3"  # drawn in the shifted panel
+    assert highlighted(fig)[2] == 8  # the copies light up with their sources
+
+
+def test_search_selects_points_by_split_and_row_or_class(runs):
+    at = start()
+    at.text_input(key="map_find-inspect").set_value("test 3, shifted 7").run()
+    assert_clean(at)
+    assert at.session_state["selection-inspect"]["points"] == [("test", 3), ("shifted", 7)]
+    assert "Found 2 points" in text_of(at)
+    at.text_input(key="map_find-inspect").set_value("class1").run()
+    assert len(at.session_state["selection-inspect"]["points"]) == 60 + 30 + 120
+    at.text_input(key="map_find-inspect").set_value("nothing here").run()
+    assert "No point matches" in text_of(at)
+
+
+def test_filter_by_class_shift_and_knn(runs):
+    at = start()
+    at.multiselect(key=f"map_classes-{NEWEST}").set_value([0]).run()
+    assert [len(values(t["x"])) for t in the_map(at)["data"][:3]] == [60, 30, 120]
+    assert "Filter: showing 210 of 420 points" in text_of(at)
+    at.multiselect(key=f"map_shifts-{NEWEST}").set_value([-6]).run()
+    assert [len(values(t["x"])) for t in the_map(at)["data"][:3]] == [0, 0, 30]
+    at.multiselect(key=f"map_shifts-{NEWEST}").set_value([]).run()
+    at.multiselect(key=f"map_classes-{NEWEST}").set_value([]).run()
+    at.radio(key="map_knn").set_value("wrong").run()
+    assert_clean(at)
+    fig = the_map(at)
+    assert len(values(fig["data"][0]["x"])) == 120 and len(values(fig["data"][1]["x"])) < 60  # train always shows
+
+
+def test_a_subsampled_epoch_says_so(tmp_path, monkeypatch):
+    path = make_fake_run(tmp_path, "20260101-000000-sub", epochs=2)
+    snapshot = rundir.read_snapshot(path, 1)
+    rundir.write_snapshot(path, 1, snapshot[snapshot["row"] % 4 < 2])  # as --snapshot-max-points writes
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    at = start()
+    at.select_slider(key="map_epoch-20260101-000000-sub").set_value(1).run()
+    assert_clean(at)
+    assert "holds a seeded subset of the points" in text_of(at)
+    assert "60 of 120 train" in text_of(at)
+
+
+# ---------------------------------------------------------------- inspect: the tabs
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_every_tab_renders(runs, tab):
+    at = start(analysis_tab=tab)
+    assert_clean(at)
+    assert [t.label for t in at.tabs][:len(TABS)] == TABS
+
+
+def test_tabs_render_for_a_high_dimensional_triplet_run(runs):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["run_choice"] = str(runs / HIGH_DIM)
-    for tab in ("Distances & ROC", "Confusion", "Centroids", "Most confused", "Shifts"):
+    for tab in ("Distances & ROC", "Hard pairs", "Suspicious points", "Confusion", "Centroids", "Most confused",
+                "Shifts"):
         at.session_state["analysis_tab"] = tab
         at.run()
         assert_clean(at)
+    at.session_state["analysis_tab"] = "Hard pairs"
+    at.run()
+    assert "triplet" in text_of(at) and "max(d(a, p) − d(a, n) + m, 0)" in text_of(at)
 
 
 @pytest.mark.parametrize("kind", ["no shifted set", "ten classes, 16-D"])
@@ -180,8 +452,7 @@ def test_every_tab_renders_for_other_kinds_of_runs(tmp_path, monkeypatch, kind):
         make_fake_run(tmp_path, "20260101-000000-other", n_classes=10, dim=16, n_train=300, n_test=100)
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for tab in ("Distances & ROC", "Confusion", "Classification report", "Centroids",
-                "Metrics over epochs", "Most confused", "Shifts", "Export"):
+    for tab in TABS:
         at.session_state["analysis_tab"] = tab
         at.run()
         assert_clean(at)
@@ -190,60 +461,71 @@ def test_every_tab_renders_for_other_kinds_of_runs(tmp_path, monkeypatch, kind):
     assert_clean(at)
 
 
-def test_map_options(runs):
-    at = start()
-    at.segmented_control(key="map_layout").set_value("overlay").run()
+def test_distances_tab_names_its_pairs_and_gives_per_class_thresholds(runs):
+    at = start(analysis_tab="Distances & ROC")
     assert_clean(at)
-    at.multiselect(key="map_splits").set_value(["test", "shifted"]).run()
-    for colour in ("shift", "split", "correct", "class"):
-        at.selectbox(key="map_colour").set_value(colour).run()
-        assert_clean(at)
-    at.segmented_control(key="map_method-True").set_value("pca").run()
+    sets = at.dataframe[0].value
+    assert list(sets["pairs_used"]) == ["fresh class-based test pairs", "own test pairs (regime)", "own training pairs"]
+    assert sets["auc"].between(0, 1).all()
+    per_class = next(d.value for d in at.dataframe if {"class", "dissimilar"} <= set(d.value.columns))
+    assert list(per_class["class"]) == ["class0", "class1"] and per_class["eer_threshold"].notna().all()
+    assert "fresh class-based test pairs" in text_of(at) and "own pairs" in text_of(at)
+    at.radio(key="dist_set").set_value("test_own").run()
     assert_clean(at)
-    at.select_slider(key=f"map_epoch-{NEWEST}").set_value(0).run()
-    assert_clean(at)
-    at.button(key="map_replay").click().run()  # plays epochs 0..3, then the interactive map again
-    assert_clean(at)
-    assert at.get("plotly_chart")
 
 
-def test_selection_shows_thumbnails_and_a_single_point_its_neighbours(runs):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["selection"] = {"run": str(runs / NEWEST), "epoch": 3,
-                                     "points": [("train", i) for i in range(70)] + [("test", 1)]}
-    at.run()
+def test_hard_pairs_show_both_images_and_filter_by_class_pair(runs):
+    at = start(analysis_tab="Hard pairs")
     assert_clean(at)
-    assert "Selection: 71 points" in text_of(at)
-    assert "11 more selected" in text_of(at)
-
-    at.session_state["selection"] = {"run": str(runs / NEWEST), "epoch": 3, "points": [("shifted", 5)]}
-    at.run()
+    assert "contrastive loss" in text_of(at) and "margin m = 1.0" in text_of(at)
+    images = strips(at)
+    assert len(images) == 16 and all(len(i.proto.imgs) == 2 for i in images)  # 16 pairs, both images of each
+    pairs = at.multiselect(key=f"hard_class_pairs-{NEWEST}")
+    pairs.set_value(["class0 – class1"]).run()
+    assert all("negative" in c.value or "positive" in c.value for c in at.markdown if "loss" in c.value)
+    assert not any("positive" in c.value for c in at.markdown if "loss" in c.value)  # 0 – 1 pairs are negatives
+    at.button(key="hard_select").click().run()
     assert_clean(at)
-    text = text_of(at)
-    assert "Nearest training neighbours" in text
-    assert "source test image" in text
-    at.button(key="clear-selection").click().run()
-    assert "Selection:" not in text_of(at)
+    assert at.session_state["selection-inspect"]["how"] == "hard pairs"
+    assert "Selection:" in text_of(at)
 
 
-def test_a_point_of_a_larger_selection_can_be_looked_at_closer(runs):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["selection"] = {"run": str(runs / NEWEST), "epoch": 3,
-                                     "points": [("shifted", 0), ("shifted", 1), ("test", 2)]}
-    at.run()
-    assert "Nearest training neighbours" not in text_of(at)
-    at.selectbox(key="closer").select(0).run()
+def test_suspicious_points_rank_neighbour_disagreement_with_images(runs):
+    at = start(analysis_tab="Suspicious points")
     assert_clean(at)
-    assert "Nearest training neighbours" in text_of(at)
-    assert "source test image" in text_of(at)
+    assert "nearest neighbours" in text_of(at)
+    (strip,) = strips(at)
+    shown = len(strip.proto.imgs)
+    assert 10 <= shown <= 30 and " are class" in strip.proto.imgs[0].caption
+    at.button(key="suspicious_select").click().run()
+    assert len(at.session_state["selection-inspect"]["points"]) == shown
 
 
-def test_export_builds_the_html_report_without_torch_in_the_app(runs):
+def test_shifts_tab_shows_the_strays_on_the_map_with_lines(runs):
+    at = start(analysis_tab="Shifts")
+    assert_clean(at)
+    if "No shifted copy changes class" in text_of(at):
+        pytest.skip("no stray in this fake run")
+    at.button(key="shift_strays_select").click().run()
+    assert_clean(at)
+    assert at.session_state["map_lines"] is True
+    assert any(t.get("mode") == "lines" for t in the_map(at)["data"])
+
+
+def test_export_prepares_every_download_before_offering_it(runs):
     at = AppTest.from_file(APP, default_timeout=180)
     at.session_state["analysis_tab"] = "Export"
     at.run()
-    labels = [b.label for b in at.get("download_button")]
-    assert "Embeddings of this epoch (CSV)" in labels and "The raw 2-D map shown (CSV)" in labels
+    buttons = {b.label: b for b in at.get("download_button")}
+    assert "Embeddings of this epoch (CSV)" in buttons and "The raw 2-D map shown (CSV)" in buttons
+    # prepared data (a media URL), not a callable run on click (deferred downloads could hang)
+    assert all(not b.proto.deferred_file_id for b in buttons.values())
+    at.button(key="prepare_all_epochs").click().run()
+    assert_clean(at)
+    assert "Embeddings of every epoch (CSV)" in [b.label for b in at.get("download_button")]
+    csv = at.session_state["_all_epochs_csv"]["csv"].decode()
+    frame = pd.read_csv(__import__("io").StringIO(csv))
+    assert sorted(frame["epoch"].unique()) == [0, 1, 2, 3] and len(frame) == 4 * 420
     at.button(key="build_report").click().run()
     assert_clean(at)
     assert "Download the report" in [b.label for b in at.get("download_button")]
@@ -251,32 +533,98 @@ def test_export_builds_the_html_report_without_torch_in_the_app(runs):
     assert html.startswith(b"<!DOCTYPE html>") or b"<html" in html[:500]
 
 
+def test_a_figure_is_exported_as_html_when_asked(runs):
+    at = start(analysis_tab="Centroids")
+    assert not [b for b in at.get("download_button") if b.label.endswith(".html")]
+    at.button(key="html-fig_centroids").click().run()
+    assert_clean(at)
+    (button,) = [b for b in at.get("download_button") if b.label.endswith(".html")]
+    assert not button.proto.deferred_file_id
+    html = at.session_state["_figure_html"]["html"]
+    assert b"<html>" in html and b'<script src="http' not in html  # opens without network
+
+
 def test_figure_html_export_is_self_contained_enough_to_open():
     import plotly.graph_objects as go
 
-    from ui.common import figure_html
+    from ui.widgets import figure_html
 
     html = figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
     assert "<html>" in html and "plotly" in html
     assert '<script src="http' not in html  # opens without network, like the explorer's report
 
 
-# ---------------------------------------------------------------- bad runs
+# ---------------------------------------------------------------- runs that stopped early, or are broken
 
 
-def test_a_failed_run_says_why_and_still_shows_what_it_has(runs):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["run_choice"] = str(runs / FAILED)
-    at.run()
+def interrupted_run(root: Path, name: str, epochs_done: int = 1) -> Path:
+    """A run whose training process died without recording an end."""
+    path = make_fake_run(root, name, state="running", epochs=3, epochs_done=epochs_done)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    status = json.loads((path / "status.json").read_text())
+    status.update(pid=dead.pid, host=socket.gethostname())
+    (path / "status.json").write_text(json.dumps(status))
+    return path
+
+
+def test_a_failed_run_says_why_still_shows_its_map_and_offers_resume(runs):
+    at = start(run_choice=str(runs / FAILED))
     assert not at.exception
     assert any("fake failure" in e.value for e in at.error)
-    assert at.get("plotly_chart"), "the snapshot it wrote is still drawn"
+    assert the_map(at)
+    assert at.button(key=f"resume-header-{FAILED}")
+    assert "as soon as the run writes" not in text_of(at)
+
+
+def test_a_run_that_ended_before_any_snapshot_does_not_promise_one(tmp_path, monkeypatch):
+    path = make_fake_run(tmp_path, "20260101-000000-early", state="failed", epochs_done=0)
+    for snapshot in (path / rundir.EMBEDDINGS).iterdir():
+        snapshot.unlink()
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    at = start()
+    assert not at.exception
+    assert "before it wrote any embedding snapshot" in text_of(at)
+    assert "as soon as" not in text_of(at)
+
+
+def test_an_interrupted_run_shows_as_such_and_resumes(tmp_path, monkeypatch):
+    from training import launch
+
+    path = interrupted_run(tmp_path, "20260101-000000-killed")
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    resumed = []
+    monkeypatch.setattr(launch, "resume", lambda run_dir: resumed.append(Path(run_dir)) or Path(run_dir))
+    at = start()
+    assert not at.exception
+    assert "⏸" in at.selectbox(key="run_choice").options[0] and "interrupted" in at.selectbox(key="run_choice").options[0]
+    assert any("interrupted" in w.value for w in at.warning)
+    at.button(key=f"resume-header-{path.name}").click().run()
+    assert resumed == [path]
+    at.switch_page(PAGE_NEW).run()
+    assert not at.exception
+    assert at.button(key=f"resume-{path.name}")  # the jobs panel offers it too
+
+
+def test_resume_refused_says_why_in_one_line(tmp_path, monkeypatch):
+    from training import launch
+    from training.errors import InputError
+
+    path = interrupted_run(tmp_path, "20260101-000000-killed")
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+
+    def refuse(run_dir):
+        raise InputError(f"cannot resume {Path(run_dir).name}: it has no checkpoint.pt")
+
+    monkeypatch.setattr(launch, "resume", refuse)
+    at = start()
+    at.button(key=f"resume-header-{path.name}").click().run()
+    assert not at.exception
+    assert any("no checkpoint.pt" in e.value for e in at.error)
 
 
 def test_a_corrupt_run_shows_one_error_line_and_the_app_keeps_working(runs):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["run_choice"] = str(runs / CORRUPT)
-    at.run()
+    at = start(run_choice=str(runs / CORRUPT))
     assert not at.exception
     (error,) = at.error
     assert "config.json" in error.value and "not valid JSON" in error.value
@@ -296,14 +644,14 @@ def test_the_app_opens_on_the_newest_readable_run(tmp_path, monkeypatch):
     assert "good" in at.title[0].value
 
 
-def test_a_run_with_damaged_embeddings_is_contained(tmp_path, monkeypatch):
+def test_a_run_with_a_damaged_snapshot_is_contained(tmp_path, monkeypatch):
     make_fake_run(tmp_path, "20260101-000000-good")
     bad = make_fake_run(tmp_path, "20260102-000000-bad")
-    (bad / "embeddings.parquet").write_bytes(b"not parquet")
+    rundir.snapshot_path(bad, 2).write_bytes(b"not parquet")
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
     at = start()
     assert not at.exception
-    assert any("embeddings.parquet" in e.value for e in at.error)
+    assert any("epoch-000002.parquet" in e.value for e in at.error)
     at.switch_page(PAGE_COMPARE).run()
     assert not at.exception
 
@@ -313,17 +661,15 @@ def test_a_run_with_damaged_embeddings_is_contained(tmp_path, monkeypatch):
 
 def submit(at: AppTest, **values) -> AppTest:
     for key, value in values.items():
-        widget = at.get_by_key(f"new_{key}") if hasattr(at, "get_by_key") else None
-        if widget is None:
-            for kind in ("text_input", "number_input", "selectbox"):
-                try:
-                    widget = getattr(at, kind)(key=f"new_{key}")
-                    break
-                except KeyError:
-                    continue
-        widget.set_value(value)
-    launch = next(b for b in at.button if "Launch training" in b.label)
-    return launch.click().run()
+        widget = None
+        for kind in ("text_input", "number_input", "selectbox"):
+            try:
+                widget = getattr(at, kind)(key=f"new_{key}")
+                break
+            except KeyError:
+                continue
+        widget.set_value(value).run()
+    return at.button(key="launch_training").click().run()
 
 
 @pytest.mark.parametrize("values, message", [
@@ -352,7 +698,26 @@ def test_new_run_form_rejects_bad_values(empty_runs, monkeypatch, values, messag
     assert not empty_runs.exists() or not any(empty_runs.iterdir())
 
 
-def test_new_run_form_launches_a_valid_config(empty_runs, monkeypatch):
+@pytest.mark.parametrize("dataset, message", [("mnist", "has no mnist IDX files"),
+                                              ("fashion-mnist", "has no fashion-mnist IDX files"),
+                                              ("folder", "needs one sub-folder of images per class")])
+def test_an_empty_data_directory_is_refused_before_launch(empty_runs, tmp_path, monkeypatch, dataset, message):
+    from training import launch
+
+    monkeypatch.setattr(launch, "start", lambda config: pytest.fail("an empty data directory must not launch"))
+    empty = tmp_path / "empty-data"
+    empty.mkdir()
+    at = start(PAGE_NEW)
+    values = {"dataset": dataset, "data_dir": str(empty)}
+    if dataset != "mnist":
+        values["classes"] = ""
+    submit(at, **values)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_new_run_form_launches_a_valid_config_and_shows_the_job_under_its_button(empty_runs, monkeypatch):
     from training import launch
 
     launched = []
@@ -363,23 +728,25 @@ def test_new_run_form_launches_a_valid_config(empty_runs, monkeypatch):
 
     monkeypatch.setattr(launch, "start", fake_start)
     at = start(PAGE_NEW)
-    submit(at, loss="triplet", regime="nn-other", epochs=2, shifts="-4, 4", classes="3 5 8",
-           device="cpu")
+    submit(at, loss="triplet", regime="nn-other", epochs=2, shifts="-4, 4", classes="3 5 8", device="cpu")
     assert not at.exception, [e.value for e in at.exception]
     (config,) = launched
     assert (config.loss, config.regime, config.epochs, config.shifts, config.classes, config.device) == \
         ("triplet", "nn-other", 2, [-4, 4], ["3", "5", "8"], "cpu")
+    assert "The run you launched" in text_of(at)
 
 
-def test_a_preset_fills_in_the_form(empty_runs):
+def test_a_preset_fills_in_the_form_and_lets_go_once_edited(empty_runs):
     at = start(PAGE_NEW)
     at.selectbox(key="new_preset").select("out-lab regime 2: same-class non-neighbours as negatives").run()
     assert_clean(at)
     assert at.selectbox(key="new_regime").value == "nn-non-neighbour"
     assert at.text_input(key="new_classes").value == "4 9"
+    at.number_input(key="new_epochs").set_value(9).run()
+    assert at.selectbox(key="new_preset").value is None  # no longer that preset
 
 
-def test_running_and_ended_jobs_show_progress(tmp_path, monkeypatch):
+def test_running_and_ended_jobs_show_the_same_progress_everywhere(tmp_path, monkeypatch):
     running = make_fake_run(tmp_path, "20260102-000000-running", state="running", epochs=3, epochs_done=1)
     status = json.loads((running / "status.json").read_text())
     status.update(pid=os.getpid(), step=5, steps=10)  # a live process: this one
@@ -392,9 +759,11 @@ def test_running_and_ended_jobs_show_progress(tmp_path, monkeypatch):
     bar = at.progress[0]
     assert bar.value == 50 and bar.proto.text == "running: epoch 2 of 3: step 5 of 10"
     assert any("epoch 1/3" in c.value for c in at.code)
-    at.switch_page("ui/pages/inspect_run.py").run()
+    at.switch_page(PAGE_INSPECT).run()
     assert not at.exception
     assert at.button(key="cancel-20260102-000000-running")
+    # the header says what the job panel says: no "epoch 0 of 3" beside "epoch 2 of 3: step 5"
+    assert "running** · epoch 2 of 3: step 5 of 10" in text_of(at)
 
 
 # ---------------------------------------------------------------- compare
@@ -408,7 +777,47 @@ def test_compare_page_shows_two_runs(runs):
     text = text_of(at)
     for heading in ("Setup and final metrics", "Maps", "Pair distances", "Confusion matrices"):
         assert heading in text
-    assert len(at.dataframe) >= 2
+    numbers = at.dataframe[1].value
+    assert "verification AUC, fresh class-based test pairs" in numbers.index
+    assert "verification AUC, the run's own test pairs" in numbers.index
+
+
+def test_compare_links_one_selection_across_the_runs(runs):
+    at = start(PAGE_COMPARE)
+    chosen = at.multiselect(key="compare_runs").value
+    owner = "|".join(chosen)
+    at.session_state["selection-compare"] = {"owner": owner, "points": [("test", r) for r in range(12)], "how": "map"}
+    at.run()
+    assert_clean(at)
+    fig = the_map(at)
+    titles = panel_titles(fig)
+    assert len(titles) == 2 and all(t.endswith("60 points · 12 selected") for t in titles)
+    assert highlighted(fig) == {0: 12, 1: 12}
+    assert "Selection: 12 test points, linked across 2 runs" in text_of(at)
+    (strip,) = strips(at)
+    captions = [i.caption for i in strip.proto.imgs]
+    assert len(captions) == 12 and all(" A" in c and " B" in c for c in captions)
+    at.button(key="cmp-clear-selection").click().run()
+    assert "Selection:" not in text_of(at)
+
+
+def test_compare_keeps_its_runs_while_you_visit_other_pages(runs):
+    at = start(PAGE_COMPARE)
+    at.multiselect(key="compare_runs").set_value([str(runs / NEWEST), str(runs / FAILED)]).run()
+    at.switch_page(PAGE_NEW).run()
+    at.switch_page(PAGE_COMPARE).run()
+    assert_clean(at)
+    assert at.multiselect(key="compare_runs").value == [str(runs / NEWEST), str(runs / FAILED)]
+
+
+def test_compare_lists_many_classes_with_an_ellipsis(tmp_path, monkeypatch):
+    for i in range(2):
+        make_fake_run(tmp_path, f"2026010{i + 1}-000000-ten", n_classes=10, dim=2, n_train=200, n_test=100, seed=i)
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    at = start(PAGE_COMPARE)
+    assert_clean(at)
+    data = at.dataframe[0].value.loc["data"]
+    assert all(value.endswith("… (10 classes))") for value in data)
 
 
 def test_compare_runs_of_different_dimensions(runs):

@@ -1,49 +1,70 @@
 """The "Compare runs" page: two to four runs side by side with the same projection settings.
 
-Maps in one figure, distance histograms and ROC curves, confusion matrices side by side, and a
-table of final metrics with differences from the first run. Runs are called A, B, C, D on this
-page; the setup table says which is which.
+A table of setups and final metrics (with differences from the first run), maps in one figure
+with ONE selection linked across the runs (box or lasso in any panel selects the same images in
+every run, with their thumbnails and what each run's k-NN makes of them), distance histograms and
+ROC curves, and confusion matrices. Runs are called A, B, C, D on this page.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from training import rundir
-from ui import data
-from ui.common import (
+from ui import cached
+from ui.widgets import (
+    COLOUR_NAMES,
     ERROR_ICON,
+    MAX_THUMBNAILS,
+    METHOD_NAMES,
+    SPLIT_TITLES,
+    chart_key,
+    class_list,
+    clear_selection,
     error_panel,
-    open_run,
+    export_figure,
+    image_strip,
+    keep,
+    map_companion,
+    on_map_select,
+    panel_axes,
+    remember,
     run_label,
-    runs_table,
+    selection_points,
     short_name,
     show_figure,
     split_name,
 )
-from ui.inspect_run import COLOUR_NAMES, METHOD_NAMES, SPLIT_TITLES
 
 MAX_RUNS = 4
 LETTERS = "ABCD"
+SCOPE = "compare"
+CONTAINER = "mapbox-compare"
 
 
 def render() -> None:
     st.title("Compare runs")
-    table = runs_table()
+    keep("compare_runs", "cmp_split", "cmp_colour")
+    table = cached.runs_table()
     usable = table[table["state"] != "unreadable"]
     if len(usable) < 2:
         st.info("Comparing needs at least two runs. Train some on the New run page, e.g. the same "
                 "data with pair regime random and nn-other, or contrastive and triplet loss.")
         return
     paths = choose_runs(usable)
+    remember("compare_runs")
     if len(paths) < 2:
         st.info("Pick two to four runs above.")
         return
     runs = []
     for path in paths:
         try:
-            run = open_run(path)
+            run = cached.open_run(path)
         except (rundir.RunDirError, ValueError, OSError) as e:
             st.error(f"{short_name(path.rsplit('/', 1)[-1])} cannot be opened: {e}", icon=ERROR_ICON)
             continue
@@ -58,7 +79,8 @@ def render() -> None:
     with error_panel("the metrics table"):
         metrics_table(runs, names)
     with error_panel("the maps"):
-        maps(runs, names)
+        maps_section(runs, names)
+    remember("cmp_split", "cmp_colour")
     with error_panel("the distance histograms"):
         histograms(runs, names)
     with error_panel("the confusion matrices"):
@@ -67,11 +89,13 @@ def render() -> None:
 
 def choose_runs(table: pd.DataFrame) -> list[str]:
     """Two to four runs; by default the newest finished run and the newest other finished run on
-    the same data (same data set and classes), so the first comparison is a fair one."""
+    the same data (same data set and classes), so the first comparison is a fair one. The choice
+    is kept while you visit other pages."""
     paths = list(table["path"])
     labels = {p: run_label(r) for p, r in zip(paths, table.to_dict("records"))}
-    if "compare_runs" not in st.session_state:
-        st.session_state["compare_runs"] = default_pair(table)
+    chosen = [p for p in st.session_state.get("compare_runs", []) if p in paths]
+    if "compare_runs" not in st.session_state or len(chosen) != len(st.session_state["compare_runs"]):
+        st.session_state["compare_runs"] = chosen or default_pair(table)
     return st.multiselect(f"Runs to compare (two to {MAX_RUNS})", paths, format_func=labels.get,
                           max_selections=MAX_RUNS, key="compare_runs")
 
@@ -83,11 +107,12 @@ def default_pair(table: pd.DataFrame) -> list[str]:
     groups: dict[tuple, list[str]] = {}
     for path in finished:  # newest first
         try:
-            groups.setdefault(_data_key(path), []).append(path)
+            key = _data_key(path)
         except (rundir.RunDirError, OSError):
             continue
-        if len(groups[_data_key(path)]) == 2:
-            return groups[_data_key(path)]
+        groups.setdefault(key, []).append(path)
+        if len(groups[key]) == 2:
+            return groups[key]
     return (finished if len(finished) >= 2 else list(table["path"]))[:2]
 
 
@@ -103,18 +128,19 @@ def metrics_table(runs, names) -> None:
         epoch = run.last_epoch
         title, started = split_name(run.name)
         setup[name] = {"run": title, "started": started,
-                       "data": f"{run.config.get('dataset')} ({', '.join(run.class_names[:6])})",
+                       "data": f"{run.config.get('dataset')} ({class_list(run.class_names)})",
                        "loss": run.config.get("loss"), "pair regime": run.config.get("regime"),
                        "embedding size": str(run.embedding_dim), "margin": str(run.config.get("margin")),
                        "epochs": f"{epoch} ({run.state})"}
         values = {}
-        for e in data.classify(run.path, epoch, ("knn",)):
+        for e in cached.classify(run.path, epoch, ("knn",)):
             values[f"k-NN accuracy, {e.subset}"] = e.accuracy
-        _, _, summary = data.verification(run.path, epoch, "test")
-        values.update({"verification AUC (test pairs)": summary["auc"],
-                       "equal error rate (test pairs)": summary["eer"],
-                       "mean positive-pair distance": summary["mean_positive"],
-                       "mean negative-pair distance": summary["mean_negative"]})
+        sets = cached.pair_set_summary(run.path, epoch).set_index("set")
+        values["verification AUC, fresh class-based test pairs"] = sets.loc["test", "auc"]
+        values["verification AUC, the run's own test pairs"] = sets["auc"].get("test_own", np.nan)
+        values.update({"equal error rate, fresh test pairs": sets.loc["test", "eer"],
+                       "mean same-class distance, fresh test pairs": sets.loc["test", "mean_positive"],
+                       "mean other-class distance, fresh test pairs": sets.loc["test", "mean_negative"]})
         numbers[name] = values
     st.dataframe(pd.DataFrame(setup))
     numbers = pd.DataFrame(numbers)
@@ -125,59 +151,150 @@ def metrics_table(runs, names) -> None:
         c: st.column_config.NumberColumn(c, format="%+.3f" if "−" in c else "%.3f") for c in numbers.columns})
     st.caption(f"Each run at its last epoch; the “−” columns are differences from run {first}. "
                "k-NN: 5 neighbours fitted on the run's train embeddings; the shift rows are the "
-               "shifted test copies moved by that many pixels.")
+               "shifted test copies moved by that many pixels. Fresh test pairs count as similar two "
+               "images of the same class (what the summary reports); the run's own test pairs count what "
+               "its pair regime drew as similar, so under nn-non-neighbour the two AUCs can differ a lot.")
 
 
-def maps(runs, names) -> None:
+# ---------------------------------------------------------------- maps with a linked selection
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _images_digest(path: str, split: str) -> str:
+    images = np.asarray(cached.open_run(path).images(split))
+    return f"{images.shape}-{hashlib.sha1(images.tobytes()).hexdigest()[:16]}"
+
+
+def same_images(runs, split: str) -> bool:
+    """Do the runs hold the same images, in the same rows, for this split (same data and seed)?"""
+    return len({_images_digest(str(r.path), split) for r in runs}) == 1
+
+
+def maps_section(runs, names) -> None:
+    from explorer import maps
+
     st.subheader("Maps")
     dims = {run.embedding_dim for run in runs}
     methods = (["raw"] if dims == {2} else []) + ["pca", "tsne", "umap"]
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns([4, 3, 3])
     method = c1.segmented_control("Projection (the same for every run)", methods, default=methods[0],
                                   format_func=METHOD_NAMES.get, key=f"cmp_method-{dims == {2}}",
                                   required=True) or methods[0]
     splits = [s for s in ("test", "shifted", "train") if all(s in r.splits for r in runs)]
+    if st.session_state.get("cmp_split") not in splits:
+        st.session_state["cmp_split"] = splits[0]
     split = c2.selectbox("Split", splits, format_func=SPLIT_TITLES.get, key="cmp_split")
     colour = c3.selectbox("Colour by", [c for c in COLOUR_NAMES if c != "correct"],
                           format_func=COLOUR_NAMES.get, key="cmp_colour")
+    owner = "|".join(str(r.path) for r in runs)
+    selected = selection_points(SCOPE, owner)
+    chosen = set(selected)
+    linked = same_images(runs, split)
+    atlas = cached.image_atlas(runs[0].path) if linked else None
+    offset = atlas["offsets"].get(split) if atlas else None
     panels = []
     for run, name in zip(runs, names):
-        frame = data.projection(run.path, run.last_epoch, method, {})
-        panels.append((f"{name}: {run.config.get('loss')}, {run.config.get('regime')}, epoch {run.last_epoch}",
-                       frame[frame["split"] == split]))
+        frame = cached.projection(run.path, run.last_epoch, method, {})
+        part = frame[frame["split"] == split].copy()
+        part["image"] = part["row"].to_numpy(np.int64) + offset if offset is not None else -1
+        title = f"{name}: {run.config.get('loss')}, {run.config.get('regime')}, epoch {run.last_epoch}"
+        title += f"<br>{len(part):,} points"
+        if chosen:
+            title += f" · {sum(1 for k in zip(part['split'], part['row']) if k in chosen)} selected"
+        panels.append(maps.Panel(title, part, str(run.path)))
     same_classes = len({tuple(r.class_names) for r in runs}) == 1
     class_names = runs[0].class_names if same_classes else [r.class_names for r in runs]
-    from explorer.figures import maps_figure
-
-    fig = maps_figure(panels, class_names, colour,
-                               title=f"{METHOD_NAMES[method]} maps of the {SPLIT_TITLES[split]} split",
-                               height=480, run_ids=[str(r.path) for r in runs], shared_axes=False)
-    show_figure(fig, f"compare-maps-{method}-{split}", key="cmp_maps")
-    notes = ["Each panel keeps its own axis range: embeddings of different runs need not share a scale."]
+    fig = maps.map_figure(panels, class_names, colour, title=f"{METHOD_NAMES[method]} maps of the "
+                                                             f"{SPLIT_TITLES[split]} split",
+                          height=520, selected=selected or None, shared_axes=False,
+                          uirevision=f"compare-{owner}-{method}-{split}")
+    fig.update_layout(margin={"t": 100})
+    key = chart_key(SCOPE)
+    with st.container(key=CONTAINER):
+        st.plotly_chart(fig, key=key, config={"displaylogo": False},
+                        on_select=functools.partial(on_map_select, SCOPE, key, owner, panel_axes(len(panels))),
+                        selection_mode=("points", "box", "lasso"))
+    hover = map_companion(SCOPE, CONTAINER, view=f"{owner}|{method}|{split}", atlas=atlas if offset is not None else None,
+                          on_cleared=functools.partial(clear_selection, SCOPE))
+    export_figure(fig, f"compare-maps-{method}-{split}", "cmp_maps")
+    notes = ["Each panel keeps its own axis range (embeddings of different runs need not share a scale), "
+             "one unit as long on x as on y."]
+    if linked:
+        notes.append("Draw a box or lasso in any panel: the same images light up in every run, and "
+                     "their thumbnails show below with what each run's k-NN makes of them. "
+                     "Double-click a map to clear." + (" Hover a point to see its image." if hover else ""))
+    else:
+        notes.append("These runs hold different images in this split (other data or seed): the selection "
+                     "is linked by row number only.")
     if not same_classes:
         notes.append("The runs have different classes: colours follow each run's own class order.")
     st.caption(" ".join(notes))
+    linked_selection(runs, names, split, selected, owner)
+
+
+def linked_selection(runs, names, split: str, selected, owner: str) -> None:
+    """The selected images once, each captioned with every run's k-NN verdict, and the count
+    per run; so the same test images can be followed from one regime to the other."""
+    points = [(s, r) for s, r in selected if s == split]
+    if not selected:
+        return
+    with st.container(border=True, key="compare-selection"):
+        head, clear = st.columns([5, 1.4], vertical_alignment="center")
+        head.subheader(f"Selection: {len(points)} {SPLIT_TITLES.get(split, split)} point{'s' if len(points) != 1 else ''}, "
+                       f"linked across {len(runs)} runs")
+        clear.button("Clear selection", key="cmp-clear-selection", icon=":material/close:", on_click=clear_selection,
+                     args=(SCOPE,), width="stretch")
+        if not points:
+            st.info("The selection lies in another split; pick it above to see it.")
+            return
+        predictions = {name: cached.knn_predictions(run.path, run.last_epoch).get(split, {})
+                       for run, name in zip(runs, names)}
+        first = runs[0]
+        labels = dict(zip(first.points(first.last_epoch, split)["row"].astype(int),
+                          first.points(first.last_epoch, split)["label"].astype(int)))
+        every = [r for _, r in points]
+        rows = every[:MAX_THUMBNAILS]
+        right = {name: sum(1 for r in every if r in p and p[r] == labels.get(r)) for name, p in predictions.items()}
+        if split != "train":
+            st.caption("k-NN right on the selected points: " + " · ".join(
+                f"{name} {right[name]}/{sum(1 for r in every if r in predictions[name])}" for name in names)
+                + " (✓ right, ✗ wrong under each image)")
+        captions = []
+        for r in rows:
+            verdicts = []
+            for name in names:
+                p = predictions[name].get(r)
+                verdicts.append(f"{name}{'' if p is None else (' ✓' if p == labels.get(r) else ' ✗')}")
+            label = labels.get(r)
+            captions.append((first.class_names[label] if label is not None else f"row {r}") + " · " + " ".join(verdicts))
+        image_strip([first.images(split)[r] for r in rows], captions)
+        if len(points) > MAX_THUMBNAILS:
+            st.caption(f"…and {len(points) - MAX_THUMBNAILS} more selected.")
 
 
 def histograms(runs, names) -> None:
     from explorer import figures
+    from explorer.verification import SHORT_NAMES
 
-    st.subheader("Pair distances (fresh test pairs)")
-    histograms, curves, summaries = {}, {}, {}
+    st.subheader("Pair distances")
+    available = ["test"] + (["test_own"] if all("test_own" in set(cached.pair_set_summary(r.path, r.last_epoch)["set"])
+                                              for r in runs) else [])
+    pair_set = st.radio("Pairs", available, format_func=SHORT_NAMES.get, key="cmp_pairs", horizontal=True)
+    histograms_, curves, summaries = {}, {}, {}
     for run, name in zip(runs, names):
-        hist, curve, summary = data.verification(run.path, run.last_epoch, "test")
-        histograms[name], curves[name], summaries[name] = hist, curve, summary
+        hist, curve, summary = cached.verification(run.path, run.last_epoch, pair_set)
+        histograms_[name], curves[name], summaries[name] = hist, curve, summary
     relative = st.toggle("Divide each run's distances by its mean different-class distance "
                          "(for runs on different scales, e.g. contrastive vs triplet)",
                          value=_scales_differ(summaries), key="cmp_relative")
     scales = {name: s["mean_negative"] for name, s in summaries.items()} if relative else None
     left, right = st.columns([3, 2])
     with left:
-        fig = figures.histograms_figure(histograms, "Distances of same-class (solid) and "
-                                                     "different-class (dashed) test pairs", scales)
+        fig = figures.histograms_figure(histograms_, f"Distances of similar (solid) and dissimilar (dashed) "
+                                                      f"pairs: {SHORT_NAMES[pair_set]}", scales)
         show_figure(fig, "compare-distances", key="cmp_hist")
     with right:
-        show_figure(figures.roc_figure(curves, summaries, "Verification ROC (test pairs)"),
+        show_figure(figures.roc_figure(curves, summaries, f"Verification ROC ({SHORT_NAMES[pair_set]})"),
                     "compare-roc", key="cmp_roc")
     st.caption("Runs with different losses can put their embeddings on different scales; the "
                "ROC curves and their AUC and EER compare them on equal terms.")
@@ -197,15 +314,12 @@ def confusions(runs, names) -> None:
     classifier = c1.selectbox("Classifier", CLASSIFIERS, format_func=lambda c: TITLES.get(c, c),
                               key="cmp_classifier")
     common = ["test"] + (["shifted"] if all("shifted" in r.splits for r in runs) else [])
-    subset = c2.selectbox("Evaluated on", common, key="cmp_subset",
-                          help="only the sets that every run compared has")
-    evaluations = [data.evaluation(run.path, run.last_epoch, classifier, subset) for run in runs]
+    subset = c2.selectbox("Evaluated on", common, key="cmp_subset", help="only the sets that every run compared has")
+    evaluations = [cached.evaluation(run.path, run.last_epoch, classifier, subset) for run in runs]
     titles = [f"{name} (accuracy {e.accuracy:.3f})" for name, e in zip(names, evaluations)]
     if len({tuple(r.class_names) for r in runs}) == 1:
-        fig = figures.confusion_grid_figure([e.confusion for e in evaluations], titles,
-                                            runs[0].class_names,
-                                            f"{TITLES.get(classifier, classifier)} on {subset}",
-                                            columns=len(runs))
+        fig = figures.confusion_grid_figure([e.confusion for e in evaluations], titles, runs[0].class_names,
+                                            f"{TITLES.get(classifier, classifier)} on {subset}", columns=len(runs))
         show_figure(fig, f"compare-confusion-{classifier}-{subset}", key="cmp_confusion")
         return
     for i, (column, run, e, title) in enumerate(zip(st.columns(len(runs)), runs, evaluations, titles)):

@@ -1,4 +1,4 @@
-"""Page script: Inspect a run (see ui.inspect_run)."""
-from ui.inspect_run import render
+"""Page script: Inspect a run (see ui.inspect)."""
+from ui.inspect import render
 
 render()

@@ -1,0 +1,468 @@
+"""The embedding map: its controls, the map with its selection, filter and search, the marks and
+lines laid over it (the picked point, its neighbours, a shifted point's source and other shifts,
+lines from selected sources to their shifted copies), and the replay of every epoch.
+
+The selection lives in session state (ui.widgets), not in the chart: Streamlit redraws a chart
+whenever its figure changes, so the figure draws the stored selection itself, in every panel.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from training import rundir
+from ui import cached
+from ui.widgets import (
+    COLOUR_NAMES,
+    METHOD_NAMES,
+    SPLIT_TITLES,
+    chart_key,
+    clear_selection,
+    export_figure,
+    map_companion,
+    on_map_select,
+    panel_axes,
+    selection_points,
+    set_selection,
+    shift_caption,
+)
+
+SCOPE = "inspect"
+CONTAINER = "mapbox-inspect"
+MAX_LINKED_SOURCES = 300  # lines from at most this many selected sources to their shifted copies
+MAX_REPLAY_POINTS = 400_000  # points over all frames of the replay; above, some epochs are skipped
+
+
+@dataclass
+class MapChoice:
+    method: str
+    params: dict
+    layout: str
+    colour: str
+    splits: list[str]
+    epoch: int
+    classes: list[int] = field(default_factory=list)  # empty: every class
+    shifts: list[int] = field(default_factory=list)  # empty: every shift
+    knn: str = "all"  # all, right or wrong (test and shifted points; train points always show)
+    lines: bool = False  # lines from selected test images to their shifted copies
+
+
+# ---------------------------------------------------------------- controls
+
+
+def map_controls(run) -> MapChoice:
+    """The map's settings in two rows: projection, layout, colour, parameters and filter; then
+    the epoch, Replay and a search box."""
+    two_d = run.embedding_dim == 2
+    methods = (["raw"] if two_d else []) + ["pca", "tsne", "umap"]
+    c1, c2, c3, c4, c5 = st.columns([26, 19, 15, 6, 10], vertical_alignment="bottom")
+    method = c1.segmented_control("Projection", methods, default=methods[0], key=f"map_method-{two_d}",
+                                  required=True, format_func=METHOD_NAMES.get,
+                                  help="raw 2-D draws a 2-D embedding as it is; PCA, t-SNE and UMAP are "
+                                       "fitted on the train split, and test and shifted points are placed "
+                                       "into that map") or methods[0]
+    layout = c2.segmented_control("Layout", ["side by side", "overlay"], default="side by side",
+                                  key="map_layout", required=True) or "side by side"
+    colour = c3.selectbox("Colour by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get, key="map_colour",
+                          help="k-NN right/wrong: a 5-NN classifier fitted on the train embeddings, judged "
+                               "on test and shifted points. The shape always shows the shift.")
+    params = _parameters(c4, method)
+    classes, shifts, knn = _filter(c5, run)
+    splits = run.splits
+    if layout == "overlay":
+        splits = [s for s in st.session_state.get("map_splits", run.splits) if s in run.splits] or run.splits
+
+    epochs = run.epochs
+    key = epoch_key(run)
+    replaying = st.session_state.get("map_replay_run") == str(run.path) and len(epochs) > 1
+    e1, e2, e3 = st.columns([9, 5, 7] if replaying else [11, 3, 7], vertical_alignment="bottom")
+    if replaying:  # the replay's own slider, under the map, is the one that moves
+        epoch = epochs[-1]
+        e1.caption(f"Replaying epochs {epochs[0]} to {epochs[-1]}: the epoch slider is under the map.")
+        e2.button("Back to the map", icon=":material/arrow_back:", key="map_replay_back", on_click=_stop_replay,
+                  type="primary", width="stretch")
+    elif len(epochs) > 1:
+        epoch = e1.select_slider("Epoch (0 = the untrained net): how the map formed", epochs, value=epochs[-1],
+                                 key=key)
+        e2.button("Replay", icon=":material/play_arrow:", key="map_replay", width="stretch",
+                  on_click=_start_replay, args=(str(run.path),),
+                  help="Play the map through every epoch snapshot, from the untrained net to the last "
+                       "epoch, on axes fixed for all epochs (each map is fitted once, then cached)")
+    else:
+        epoch = epochs[0]
+        e1.caption(f"Epoch {epoch} (the only snapshot)")
+    e3.text_input("Find points", key=f"map_find-{SCOPE}", placeholder="test 12 · shifted 40 · a class name",
+                  on_change=_find, args=(str(run.path), int(epoch)),
+                  help="Select points by split and row (test 12, shifted 40, train 7; several with "
+                       "commas), or every point of a class by its name. The found points become the "
+                       "selection.")
+    return MapChoice(method=method, params=params, layout=layout, colour=colour, splits=list(splits),
+                     epoch=int(epoch), classes=classes, shifts=shifts, knn=knn,
+                     lines=bool(st.session_state.get("map_lines", False)))
+
+
+def epoch_key(run) -> str:
+    """A new slider, starting on the newest epoch, whenever a running run adds a snapshot or a
+    replay ends (the replay ends on the last epoch; so does the slider)."""
+    replays = st.session_state.get("_replays", 0)
+    return (f"map_epoch-{run.name}" + (f"-{len(run.epochs)}" if run.state == rundir.RUNNING else "")
+            + (f"-r{replays}" if replays else ""))
+
+
+def _parameters(cell, method: str) -> dict:
+    params = {}
+    with cell.popover(":material/tune:", disabled=method == "raw", width="stretch",
+                      help="The projection's parameters" if method != "raw" else "raw 2-D has no parameters"):
+        if method == "pca":
+            params["whiten"] = st.toggle("Whiten", value=False, key="map_whiten")
+        elif method == "tsne":
+            params["perplexity"] = float(st.slider("Perplexity", 5, 100, 30, key="map_perplexity"))
+            params["n_iter"] = st.slider("Iterations", 250, 2000, 500, step=250, key="map_n_iter")
+            params["metric"] = st.selectbox("Metric", ["euclidean", "cosine"], key="map_tsne_metric")
+        elif method == "umap":
+            params["n_neighbors"] = st.slider("Neighbours", 2, 100, 15, key="map_n_neighbors")
+            params["min_dist"] = st.slider("Min. distance", 0.0, 1.0, 0.1, step=0.05, key="map_min_dist")
+            params["metric"] = st.selectbox("Metric", ["euclidean", "cosine"], key="map_umap_metric")
+    return params
+
+
+def _filter(cell, run) -> tuple[list[int], list[int], str]:
+    """Which points the map shows: classes, shifts, and k-NN right or wrong."""
+    names = run.class_names
+    shifts = sorted({0, *run.shifts}) if "shifted" in run.splits else []
+    active = bool(st.session_state.get(f"map_classes-{run.name}") or st.session_state.get(f"map_shifts-{run.name}")
+                  or st.session_state.get("map_knn", "all") != "all")
+    with cell.popover("Filter", icon=":material/filter_alt:" if not active else ":material/filter_alt_off:",
+                      width="stretch", help="Show only some classes, shifts, or the points k-NN gets right or wrong"):
+        classes = st.multiselect("Classes", list(range(len(names))), format_func=lambda c: names[c],
+                                 key=f"map_classes-{run.name}", placeholder="every class")
+        chosen_shifts = st.multiselect("Shifts (px; 0 = train and test)", shifts, format_func=shift_caption,
+                                       key=f"map_shifts-{run.name}", placeholder="every shift") if shifts else []
+        knn = st.radio("k-NN on test and shifted points", ["all", "right", "wrong"], key="map_knn",
+                       horizontal=True)
+        if st.session_state.get("map_layout") == "overlay":
+            st.multiselect("Splits in the overlay", run.splits, default=run.splits, key="map_splits",
+                           format_func=SPLIT_TITLES.get)
+    return list(classes), list(chosen_shifts), knn
+
+
+def _start_replay(path: str) -> None:
+    st.session_state["map_replay_run"] = path
+
+
+def _stop_replay() -> None:
+    st.session_state.pop("map_replay_run", None)
+    st.session_state["_replays"] = st.session_state.get("_replays", 0) + 1
+
+
+SPLIT_WORDS = {"train": "train", "test": "test", "shifted": "shifted", "shift": "shifted", "shifted-test": "shifted"}
+
+
+def find_points(points: pd.DataFrame, class_names: list[str], query: str) -> list[tuple[str, int]]:
+    """Points named by a query: "test 12", "shifted 40, train 3", "12" (a test row), or a class name
+    (every point of the class). Unknown parts find nothing."""
+    found = []
+    keys = set(zip(points["split"].astype(str), points["row"].astype(int)))
+    for part in [p.strip() for p in re.split(r"[,;]", query or "") if p.strip()]:
+        match = re.fullmatch(r"(?:(train|test|shifted|shift|shifted-test)\s*(?:row)?\s*)?#?(\d+)", part, re.I)
+        if match:
+            split = SPLIT_WORDS[(match.group(1) or "test").lower()]
+            if (split, int(match.group(2))) in keys:
+                found.append((split, int(match.group(2))))
+            continue
+        lowered = [n.lower() for n in class_names]
+        if part.lower() in lowered:
+            label = lowered.index(part.lower())
+            chosen = points[points["label"] == label]
+            found += list(zip(chosen["split"].astype(str), chosen["row"].astype(int)))
+    return list(dict.fromkeys(found))
+
+
+def _find(path: str, epoch: int) -> None:
+    query = st.session_state.get(f"map_find-{SCOPE}", "")
+    if not query.strip():
+        return
+    run = cached.open_run(path)
+    found = find_points(run.points(epoch), run.class_names, query)
+    st.session_state["_find_message"] = (f"Found {len(found)} point{'s' if len(found) != 1 else ''} for “{query}”."
+                                         if found else f"No point matches “{query}” (try test 12, shifted 40 "
+                                         "or a class name).")
+    if found:
+        set_selection(SCOPE, path, found, how="search")
+
+
+# ---------------------------------------------------------------- the map
+
+
+def map_section(run) -> int:
+    """Controls and map (or the replay); returns the epoch the rest of the page shows."""
+    st.subheader("Embedding map", anchor="embedding-map")
+    choice = map_controls(run)
+    if st.session_state.get("map_replay_run") == str(run.path) and len(run.epochs) > 1:
+        replay_view(run, choice)
+        return run.epochs[-1]
+    frame = map_frame(run, choice)
+    shown = filtered(frame, choice)
+    selected = selection_points(SCOPE, str(run.path))
+    panels, where = map_panels(run, shown, choice, selected)
+    fig = build_map(run, panels, choice, selected + linked_copies(frame, selected, choice), frame)
+    add_overlays(fig, run, frame, choice, selected, where)
+    key = chart_key(SCOPE)
+    with st.container(key=CONTAINER):
+        st.plotly_chart(fig, key=key, config={"displaylogo": False},
+                        on_select=functools.partial(on_map_select, SCOPE, key, str(run.path), panel_axes(len(panels))),
+                        selection_mode=("points", "box", "lasso"))
+    atlas = cached.image_atlas(run.path)
+    hover = map_companion(SCOPE, CONTAINER, view=f"{run.path}|{choice.method}|{choice.params}|{choice.layout}",
+                          atlas=atlas, on_cleared=functools.partial(clear_selection, SCOPE))
+    notes(run, frame, shown, choice, hover)
+    export_figure(fig, f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
+    st.session_state["_map_shown"] = (str(run.path), choice.epoch, choice.method, cached.projection_params_key(choice.params))
+    return choice.epoch
+
+
+def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
+    """The projection of one epoch, with k-NN's verdict (``correct``) and each point's index into
+    the hover-image sheet (``image``)."""
+    epoch = choice.epoch if epoch is None else epoch
+    frame = cached.projection(run.path, epoch, choice.method, choice.params).copy()
+    if choice.colour == "correct" or choice.knn != "all":
+        from explorer.classifiers import knn_correct
+
+        frame["correct"] = knn_correct(frame, cached.classify(run.path, epoch, ("knn",))).to_numpy()
+    atlas = cached.image_atlas(run.path)
+    if atlas:
+        offsets = frame["split"].map(atlas["offsets"])
+        frame["image"] = np.where(offsets.notna(), offsets.fillna(0).astype(np.int64) + frame["row"].to_numpy(np.int64), -1)
+    return frame
+
+
+def filtered(frame: pd.DataFrame, choice: MapChoice) -> pd.DataFrame:
+    keep = frame["split"].isin(choice.splits).to_numpy().copy()
+    if choice.classes:
+        keep &= frame["label"].isin(choice.classes).to_numpy()
+    if choice.shifts:
+        keep &= frame["shift"].isin(choice.shifts).to_numpy()
+    if choice.knn != "all" and "correct" in frame:
+        wanted = choice.knn == "right"
+        verdict = frame["correct"].to_numpy()
+        keep &= np.array([v is None or (isinstance(v, float) and np.isnan(v)) or bool(v) == wanted for v in verdict])
+    return frame[keep]
+
+
+def map_panels(run, shown: pd.DataFrame, choice: MapChoice, selected) -> tuple[list, dict]:
+    """[Panel] and {split: panel number (1 = first)}; each subtitle counts its points and how
+    many of them are selected."""
+    from explorer.maps import Panel
+
+    chosen = set(selected)
+
+    def title(name: str, points: pd.DataFrame) -> str:
+        text = f"{name} · {len(points):,} points"
+        if chosen:
+            n = sum(1 for key in zip(points["split"], points["row"]) if key in chosen)
+            text += f" · {n} selected"
+        return text
+
+    if choice.layout == "overlay":
+        names = ", ".join(SPLIT_TITLES.get(s, s) for s in choice.splits)
+        return [Panel(title(names, shown), shown)], {s: 1 for s in choice.splits}
+    panels, where = [], {}
+    for i, split in enumerate(run.splits):
+        part = shown[shown["split"] == split]
+        panels.append(Panel(title(SPLIT_TITLES.get(split, split), part), part))
+        where[split] = i + 1
+    return panels, where
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _raw_ranges(path: str, mtime: float) -> dict:
+    from explorer.maps import data_ranges
+
+    run = cached.open_run(path)
+    frames = []
+    for epoch in run.epochs:
+        points = run.points(epoch)
+        frames.append(pd.DataFrame({"x": points["e0"], "y": points["e1"]}))
+    return data_ranges(frames)
+
+
+def axis_ranges(run, choice: MapChoice) -> dict | None:
+    """One range for every epoch where that is cheap and meaningful (the raw 2-D embedding);
+    None lets each epoch's map fit its panel."""
+    if choice.method == "raw" and run.embedding_dim == 2:
+        return _raw_ranges(str(run.path), cached.run_mtime(run.path))
+    return None
+
+
+def build_map(run, panels, choice: MapChoice, selected, frame: pd.DataFrame):
+    from explorer import maps
+
+    title = f"{METHOD_NAMES[choice.method]} map at epoch {choice.epoch}, coloured by {COLOUR_NAMES[choice.colour]}"
+    height = 700 if choice.layout == "overlay" else 540
+    return maps.map_figure(panels, run.class_names, choice.colour, title=title, height=height,
+                           selected=selected or None, ranges=axis_ranges(run, choice),
+                           uirevision=f"{run.path}-{choice.method}-{choice.layout}")
+
+
+def _sources(frame: pd.DataFrame, selected) -> list[int]:
+    """The test rows behind a selection: selected test images, and the sources of selected shifted ones."""
+    shifted = frame[frame["split"] == "shifted"]
+    by_row = dict(zip(shifted["row"].astype(int), shifted["source_index"].astype(int)))
+    sources = {r for s, r in selected if s == "test"} | {by_row[r] for s, r in selected if s == "shifted" and r in by_row}
+    return sorted(sources)[:MAX_LINKED_SOURCES]
+
+
+def linked_copies(frame: pd.DataFrame, selected, choice: MapChoice) -> list[tuple[str, int]]:
+    """With lines on: the shifted copies of the selected sources, lit up with them."""
+    if not choice.lines or not selected:
+        return []
+    copies = frame[(frame["split"] == "shifted") & frame["source_index"].isin(_sources(frame, selected))]
+    return [("shifted", int(r)) for r in copies["row"]] + [("test", s) for s in _sources(frame, selected)]
+
+
+def _xy(frame: pd.DataFrame) -> dict:
+    return {(s, int(r)): (float(x), float(y)) for s, r, x, y in zip(frame["split"], frame["row"], frame["x"], frame["y"])}
+
+
+def picked_point(run, selected) -> tuple[str, int] | None:
+    """The point looked at closer: the only selected point, or the one chosen below the map."""
+    if len(selected) == 1:
+        return selected[0]
+    chosen = st.session_state.get(f"closer-{SCOPE}")
+    if chosen and ":" in str(chosen):
+        split, row = str(chosen).split(":", 1)
+        if (split, int(row)) in set(selected):
+            return split, int(row)
+    return None
+
+
+def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, where: dict) -> None:
+    """Lines from selected sources to their shifted copies (when asked), and the picked point
+    with its nearest training neighbours and, for a shifted point, its source and other shifts."""
+    from explorer import maps
+
+    xy = _xy(frame)
+    if choice.lines and "shifted" in where and "test" in run.splits:
+        shifted = frame[frame["split"] == "shifted"]
+        sources = _sources(frame, selected)
+        copies = shifted[shifted["source_index"].isin(sources)]
+        ends = [(xy.get(("test", int(src))), (x, y)) for src, x, y in zip(copies["source_index"], copies["x"], copies["y"])]
+        ends = [(a, b) for a, b in ends if a is not None]
+        if ends:
+            panel = where["shifted"]
+            (x0, y0), (x1, y1) = zip(*[a for a, _ in ends]), zip(*[b for _, b in ends])
+            maps.add_links(fig, panel, x0, y0, x1, y1, color="#333", width=1.0, opacity=0.6)
+            src = [xy[("test", s)] for s in sources if ("test", s) in xy]
+            maps.add_marks(fig, panel, [p[0] for p in src], [p[1] for p in src], symbol="star", size=12,
+                           color="#111", width=1, text=[f"source: test row {s}" for s in sources if ("test", s) in xy])
+    picked = picked_point(run, selected)
+    if picked is None or picked not in xy:
+        return
+    split, row = picked
+    x, y = xy[picked]
+    panel = where.get(split)
+    if panel is None:
+        return
+    maps.add_marks(fig, panel, [x], [y], symbol="circle-open", size=22, color="#000", width=3,
+                   text=[f"picked: {SPLIT_TITLES.get(split, split)} row {row}"])
+    try:
+        neighbours = cached.gallery(run.path, choice.epoch, split, row, k=10)
+    except ValueError:
+        neighbours = pd.DataFrame()
+    ends = [xy.get(("train", int(r))) for r in neighbours.get("row", [])]
+    ends = [e for e in ends if e is not None]
+    if ends and "train" in where:
+        train = where["train"]
+        maps.add_links(fig, train, [x] * len(ends), [y] * len(ends), [e[0] for e in ends], [e[1] for e in ends],
+                       color="#000", width=1.2, dash="dot", opacity=0.8)
+        maps.add_marks(fig, train, [e[0] for e in ends], [e[1] for e in ends], symbol="circle-open", size=14,
+                       color="#000", width=1.5, text=[f"neighbour #{k}" for k in range(1, len(ends) + 1)])
+        if train != panel:
+            maps.add_marks(fig, train, [x], [y], symbol="x-thin-open", size=16, color="#000", width=3,
+                           text=[f"where {SPLIT_TITLES.get(split, split)} row {row} lies"])
+    point = frame[(frame["split"] == split) & (frame["row"] == row)]
+    if split == "shifted" and len(point) and int(point["source_index"].iloc[0]) >= 0:
+        source = int(point["source_index"].iloc[0])
+        siblings = frame[(frame["split"] == "shifted") & (frame["source_index"] == source)]
+        if ("test", source) in xy:
+            sx, sy = xy[("test", source)]
+            maps.add_links(fig, panel, [sx] * len(siblings), [sy] * len(siblings), siblings["x"], siblings["y"],
+                           color="#d62728", width=2, opacity=0.9)
+            maps.add_marks(fig, panel, [sx], [sy], symbol="star", size=16, color="#d62728", width=1,
+                           text=[f"its source: test row {source}"])
+            if "test" in where and where["test"] != panel:
+                maps.add_marks(fig, where["test"], [sx], [sy], symbol="circle-open", size=22, color="#d62728",
+                               width=3, text=[f"the source: test row {source}"])
+        maps.add_marks(fig, panel, siblings["x"], siblings["y"], symbol="circle-open", size=16, color="#d62728",
+                       width=2, text=[f"shift {int(s):+d} px" for s in siblings["shift"]])
+
+
+def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, hover: bool) -> None:
+    """One caption under the map: how to select, what is hidden or subsampled, the scale."""
+    parts = []
+    message = st.session_state.pop("_find_message", None)
+    if message:
+        parts.append(message)
+    parts.append("Drag a lasso (or pick Box Select in the chart's toolbar) to select points: a new "
+                 "selection replaces the old one in every panel; double-click the map to clear it. "
+                 + ("Hover a point to see its image. " if hover else
+                    "Images on hover are off for a run this large; select points to see them. ")
+                 + "Zoom with the toolbar's Zoom tool; the zoom stays while you select.")
+    if len(shown) < len(frame):
+        parts.append(f"Filter: showing {len(shown):,} of {len(frame):,} points.")
+    sub = cached.subsampled(run.path, choice.epoch)
+    if sub:
+        parts.append("Epoch " + str(choice.epoch) + " holds a seeded subset of the points (--snapshot-max-points): "
+                     + ", ".join(f"{n:,} of {total:,} {SPLIT_TITLES.get(s, s)}" for s, (n, total) in sub.items())
+                     + "; the last epoch holds them all.")
+    note = frame.attrs.get("note") if hasattr(frame, "attrs") else None
+    if note:
+        parts.append(f"Note: {note}.")
+    if choice.method == "raw":
+        parts.append("Axes: the same for every epoch, one unit as long on x as on y.")
+    else:
+        parts.append(f"Axes: one unit as long on x as on y; each epoch's {METHOD_NAMES[choice.method]} "
+                     "map has its own scale (Replay puts every epoch on one).")
+    st.caption(" ".join(parts))
+
+
+# ---------------------------------------------------------------- replay
+
+
+def replay_view(run, choice: MapChoice) -> None:
+    """Every epoch's map as one plotly animation, played in the browser: axes fixed over all
+    epochs, an epoch slider under the map that moves as it plays, from epoch 0 to the last."""
+    from explorer import maps
+
+    epochs = run.epochs
+    per_epoch = max(len(run.points(epochs[-1])), 1)
+    if per_epoch * len(epochs) > MAX_REPLAY_POINTS:
+        step = int(np.ceil(per_epoch * len(epochs) / MAX_REPLAY_POINTS))
+        epochs = sorted(set(epochs[::step]) | {epochs[0], epochs[-1]})
+    frames = []
+    for epoch in epochs:
+        shown = filtered(map_frame(run, choice, epoch), choice)
+        panels, _ = map_panels(run, shown, choice, [])
+        frames.append((epoch, panels))
+    ranges = maps.data_ranges([p.frame for _, panels in frames for p in panels])
+    title = f"{METHOD_NAMES[choice.method]} map at epoch {{epoch}}, coloured by {COLOUR_NAMES[choice.colour]}"
+    fig = maps.animation_figure(frames, run.class_names, choice.colour, title=title,
+                                height=600 if choice.layout == "overlay" else 520, ranges=ranges)
+    st.info("Replay: press **▶ Play** under the map. It plays every epoch from the untrained net (0) to "
+            f"the last ({epochs[-1]}) on axes fixed for all epochs; the slider under the map moves with it, "
+            "and you can drag it to step. **Back to the map** (above) returns to the last epoch.",
+            icon=":material/play_circle:")
+    with st.container(key="replay-inspect"):
+        st.plotly_chart(fig, key=f"replay-{run.name}", config={"displaylogo": False})
+    skipped = len(run.epochs) - len(epochs)
+    if skipped:
+        st.caption(f"{skipped} of {len(run.epochs)} epochs are left out of the replay to keep it light "
+                   f"(every {int(np.ceil(len(run.epochs) / len(epochs)))}th is shown, with the first and last).")
+    export_figure(fig, f"{run.name}-replay-{choice.method}", "replay")

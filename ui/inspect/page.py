@@ -1,0 +1,47 @@
+"""The page's order: picker, header (and the live job while it trains), map, selection, tabs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from training import rundir
+from ui import cached
+from ui.inspect import map as map_panel
+from ui.inspect import picker, selection, tabs
+from ui.widgets import ERROR_ICON, PAGE_NEW, demo_panel, error_panel
+
+
+def render() -> None:
+    table = cached.runs_table()
+    path = picker.run_picker(table)
+    if path is None:
+        st.title("Embedding explorer")
+        st.caption(f"Runs directory: `{cached.runs_dir()}` (set EXPLORER_RUNS_DIR to use another).")
+        demo_panel(key="demo-inspect")
+        st.page_link(PAGE_NEW, label="…or set up your own run on the New run page", icon=":material/rocket_launch:")
+        return
+
+    row = table.set_index("path").loc[path]
+    if row["state"] == "unreadable":
+        picker.title(row)
+        st.error(f"This run cannot be read: {row['error']}. Pick another run in the sidebar, or "
+                 "delete or repair this run directory.", icon=ERROR_ICON)
+        return
+    try:
+        run = cached.open_run(path)
+    except (rundir.RunDirError, ValueError, OSError) as e:
+        picker.title(row)
+        st.error(f"This run cannot be opened: {e}. Pick another run in the sidebar, or delete or "
+                 "repair this run directory.", icon=ERROR_ICON)
+        return
+
+    picker.header(run, row)
+    if not run.epochs:
+        picker.no_snapshot_yet(run)
+        return
+    epoch = run.last_epoch  # what the rest shows if the map cannot be drawn
+    with error_panel("the embedding map"):
+        epoch = map_panel.map_section(run)
+    with error_panel("the selection"):
+        selection.selection_panel(run, epoch)
+    tabs.analysis_tabs(run, epoch)

@@ -1,0 +1,129 @@
+"""The sidebar's run picker and run table, and the header of the chosen run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from training import rundir
+from ui import cached
+from ui.widgets import (
+    PAGE_NEW,
+    STATE_ICONS,
+    STATE_MARKDOWN,
+    class_list,
+    job_panel,
+    progress_text,
+    resume_button,
+    run_label,
+    split_name,
+)
+
+
+def run_picker(table: pd.DataFrame) -> str | None:
+    """Sidebar: pick a run (newest first). Returns its path, or None when there are none."""
+    with st.sidebar:
+        st.subheader("Run")
+        if table.empty:
+            st.caption("No runs yet.")
+            return None
+        paths = list(table["path"])
+        labels = {p: run_label(r) for p, r in zip(paths, table.to_dict("records"))}
+        if st.session_state.get("run_choice") not in paths:  # open on the newest readable run
+            kept = st.session_state.get("_kept-run_choice")
+            readable = [p for p, s in zip(paths, table["state"]) if s != "unreadable"]
+            st.session_state["run_choice"] = kept if kept in paths else (readable or paths)[0]
+        path = st.selectbox("Run", paths, key="run_choice", format_func=labels.get,
+                            label_visibility="collapsed",
+                            help="Runs in the runs directory, newest first: state, name, data set, "
+                                 "loss, pair regime, epochs and test k-NN accuracy")
+        st.session_state["_kept-run_choice"] = path
+        runs_list(table)
+        st.caption(f"Runs directory: `{cached.runs_dir()}`")
+    return path
+
+
+def runs_list(table: pd.DataFrame) -> None:
+    """Every run in a table narrow enough for the sidebar: state mark, k-NN, regime, epochs,
+    then the name (the picker above shows it whole)."""
+    with st.expander(f"All {len(table)} runs", expanded=len(table) <= 6):
+        epochs = [f"{_int(e)}/{_int(n)}" if s != "finished" else f"{_int(n)}"
+                  for e, n, s in zip(table["epoch"], table["epochs"], table["state"])]
+        shown = pd.DataFrame({
+            "": [STATE_ICONS.get(s, "•") for s in table["state"]],
+            "k-NN": table["test_knn_accuracy"],
+            "regime": [_short_regime(r, l) for r, l in zip(table["regime"], table["loss"])],
+            "ep": epochs,
+            "run": [split_name(n)[0] for n in table["name"]],
+        })
+        column = st.column_config
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            "": column.TextColumn("", width=28, help="state: ✓ finished, ▶ running, ⏸ interrupted, "
+                                                     "✗ failed, ■ cancelled, ⚠ unreadable"),
+            "k-NN": column.NumberColumn("k-NN", format="%.3f", width=52, help="test k-NN accuracy, last epoch"),
+            "regime": column.TextColumn("regime", width=92, help="loss and pair regime"),
+            "ep": column.TextColumn("ep", width=38, help="epochs (done/planned while not finished)"),
+            "run": column.TextColumn("run", width="medium"),
+        })
+
+
+def _int(value) -> str:
+    return "?" if value is None or pd.isna(value) else str(int(value))
+
+
+def _short_regime(regime, loss) -> str:
+    names = {"random": "random", "nn-other": "nn-other", "nn-non-neighbour": "nn-non-nb"}
+    if regime is None or pd.isna(regime):
+        return ""
+    return ("trip " if loss == "triplet" else "") + names.get(regime, str(regime))
+
+
+def title(row) -> None:
+    name, started = split_name(row["name"])
+    st.title(f"{STATE_MARKDOWN.get(row['state'], '')} {name}")
+    if started:
+        st.caption(f"Started {started}")
+
+
+def header(run, row) -> None:
+    """Title, the run's setup in one line, where it stands and its last accuracies; the live job
+    while it trains; what went wrong, with Resume, when it stopped early."""
+    title(row)
+    config = run.config
+    names = run.class_names or [str(c) for c in config.get("classes") or []]
+    st.caption(f"{config.get('dataset')} ({class_list(names, 12) or 'all classes'}) · "
+               f"{config.get('loss')} loss · {config.get('regime')} pairs · {run.embedding_dim}-D "
+               f"embedding · margin {config.get('margin')} · {config.get('epochs')} epochs · batch "
+               f"{config.get('batch_size')} · lr {config.get('lr')} · seed {config.get('seed')} · "
+               f"`{run.path}`")
+    status = {**run.status, "state": run.state}
+    last = run.metrics[run.metrics["knn_accuracy"].notna()]
+    last = last[last["epoch"] == last["epoch"].max()].set_index("split") if len(last) else last
+    parts = [f"**{run.state}** · {progress_text(status)}"]
+    for split, label in (("test", "test"), ("shifted", "shifted"), ("val", "validation")):
+        if len(last) and split in last.index:
+            parts.append(f"{label} k-NN **{last.loc[split, 'knn_accuracy']:.3f}**")
+    st.markdown(" · ".join(parts), help="k-NN: a 5-NN classifier fitted on the train embeddings of "
+                                        "the last epoch, as monitored during training")
+    if run.state == rundir.RUNNING:
+        job_panel(str(run.path), follow_snapshots=True)
+    elif run.state in rundir.RESUMABLE:
+        message = run.status.get("error") or f"the run was {run.state}"
+        with st.container(border=True):
+            text, button = st.columns([5, 1], vertical_alignment="center")
+            kind = text.error if run.state == rundir.FAILED else text.warning
+            kind(f"This run {run.state} after epoch {run.status.get('epoch', 0)} of "
+                 f"{run.status.get('epochs', '?')}: {message}", icon=":material/warning:")
+            with button:
+                resume_button(str(run.path), key=f"resume-header-{run.name}", type="primary")
+
+
+def no_snapshot_yet(run) -> None:
+    if run.state == rundir.RUNNING:
+        st.info("The map and analyses appear here as soon as the run writes its first embedding "
+                "snapshot (the untrained net, epoch 0), then grow with every epoch.")
+        return
+    st.info(f"This run {run.state} before it wrote any embedding snapshot, so there is no map to "
+            "show." + (" Resume it with the button above, or start another run." if run.state in rundir.RESUMABLE
+                       else " Start another run."))
+    st.page_link(PAGE_NEW, label="New run", icon=":material/rocket_launch:")

@@ -1,0 +1,135 @@
+"""The analysis tabs, each drawn only when open. The larger ones have their own module
+(verification, hardpairs, suspicious, shifts, export); the small ones are here: confusion
+matrices, classification reports, centroid distances, metrics over epochs, most confused pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui import cached
+from ui.inspect import export, hardpairs, shifts, suspicious, verification
+from ui.widgets import SPLIT_TITLES, error_panel, image_strip, show_figure, slug
+
+TABS = ["Distances & ROC", "Hard pairs", "Suspicious points", "Confusion", "Classification report",
+        "Centroids", "Metrics over epochs", "Most confused", "Shifts", "Export"]
+
+
+def analysis_tabs(run, epoch: int) -> None:
+    st.subheader("Analysis", anchor="analysis")
+    tabs = st.tabs(TABS, key="analysis_tab", on_change="rerun")
+    renderers = [verification.distances_tab, hardpairs.hard_pairs_tab, suspicious.suspicious_tab,
+                 confusion_tab, report_tab, centroids_tab, metrics_tab, confused_tab, shifts.shifts_tab,
+                 export.export_tab]
+    for tab, name, render_tab in zip(tabs, TABS, renderers):
+        if tab.open is False:  # lazy: only the open tab computes
+            continue
+        with tab, error_panel(f"the {name} tab"):
+            render_tab(run, epoch)
+
+
+def subsets(run) -> list[str]:
+    """The evaluation sets: test, shifted (all shifts) and each shift."""
+    found = ["test"]
+    if "shifted" in run.splits:
+        found.append("shifted")
+        found += [f"shift {s:+d}" for s in sorted(set(run.points(None, "shifted")["shift"]))]
+    return found
+
+
+def classifier_choice(key: str):
+    from explorer.classifiers import CLASSIFIERS, TITLES
+
+    return st.selectbox("Classifier (fitted on the train embeddings)", CLASSIFIERS,
+                        format_func=lambda c: TITLES.get(c, c), key=key)
+
+
+def confusion_tab(run, epoch: int) -> None:
+    from explorer import figures
+    from explorer.classifiers import TITLES
+
+    c1, c2 = st.columns(2)
+    with c1:
+        classifier = classifier_choice("conf_classifier")
+    subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key="conf_subset")
+    e = cached.evaluation(run.path, epoch, classifier, subset)
+    st.metric(f"Accuracy on {subset}", f"{e.accuracy:.3f}", help=f"{len(e.y_true)} points")
+    fig = figures.confusion_figure(e.confusion, run.class_names,
+                                   f"{TITLES.get(classifier, classifier)} on {subset}, epoch {epoch}")
+    show_figure(fig, f"{run.name}-confusion-{classifier}-{slug(subset)}-epoch{epoch}", key="fig_confusion")
+
+
+def report_tab(run, epoch: int) -> None:
+    from explorer.classifiers import accuracy_table
+
+    c1, c2 = st.columns(2)
+    with c1:
+        classifier = classifier_choice("report_classifier")
+    subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key="report_subset")
+    e = cached.evaluation(run.path, epoch, classifier, subset)
+    st.dataframe(e.report, column_config={
+        k: st.column_config.NumberColumn(k, format="%.3f") for k in ("precision", "recall", "f1-score")})
+    st.markdown("**Accuracy of every classifier on every split and shift**")
+    table = accuracy_table(cached.classify(run.path, epoch))
+    st.dataframe(table.pivot(index="classifier", columns="subset", values="accuracy"),
+                 column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in table["subset"]})
+
+
+def centroids_tab(run, epoch: int) -> None:
+    from explorer import figures
+
+    split = st.radio("Split", run.splits, key="centroid_split", horizontal=True,
+                     index=run.splits.index("test") if "test" in run.splits else 0,
+                     format_func=SPLIT_TITLES.get)
+    matrix = cached.centroid_distances(run.path, epoch, split)
+    fig = figures.centroid_figure(matrix, run.class_names,
+                                  f"Centroid distances of the {split} set at epoch {epoch} (diagonal: cluster size)")
+    show_figure(fig, f"{run.name}-centroids-{split}-epoch{epoch}", key="fig_centroids")
+    st.caption("Off the diagonal: distance between two class centroids. On the diagonal: the mean "
+               "distance of a class's points to its centroid. Good embeddings have large "
+               "off-diagonal and small diagonal values.")
+
+
+def metrics_tab(run, epoch: int) -> None:
+    from explorer import figures
+
+    if not len(run.metrics):
+        st.info("metrics.csv has no rows yet.")
+        return
+    show_figure(figures.metrics_figure(run.metrics), f"{run.name}-metrics", key="fig_metrics")
+    show_figure(figures.geometry_figure(cached.geometry_over_epochs(run.path)), f"{run.name}-geometry",
+                key="fig_geometry")
+    with st.expander("metrics.csv"):
+        st.dataframe(run.metrics, hide_index=True)
+
+
+def confused_tab(run, epoch: int) -> None:
+    from explorer.classifiers import confused_examples, most_confused_pairs
+
+    c1, c2 = st.columns(2)
+    with c1:
+        classifier = classifier_choice("confused_classifier")
+    choices = subsets(run)
+    subset = c2.selectbox("Evaluated on (split or shift)", choices, key="confused_subset",
+                          index=1 if "shifted" in run.splits else 0)
+    e = cached.evaluation(run.path, epoch, classifier, subset)
+    pairs = most_confused_pairs(e.confusion, run.class_names, top=5)
+    if pairs.empty:
+        st.success(f"No confusions: every {subset} point is classified right.")
+        return
+    st.dataframe(pairs[["class_a", "class_b", "a_as_b", "b_as_a", "count", "rate"]], hide_index=True,
+                 column_config={"a_as_b": "a taken for b", "b_as_a": "b taken for a",
+                                "rate": st.column_config.NumberColumn("rate", format="%.3f")})
+    split = "test" if subset == "test" else "shifted"
+    rows_of = e.split_rows()  # positions in the evaluation -> rows of the split
+    shifts_of = dict(zip(run.points(epoch, split)["row"].astype(int), run.points(epoch, split)["shift"].astype(int)))
+    for pair in pairs.head(3).to_dict("records"):
+        examples = confused_examples(e.y_true, e.y_pred, pair["a"], pair["b"], n=8)
+        if examples.empty:
+            continue
+        st.markdown(f"**{pair['class_a']} ↔ {pair['class_b']}**: {pair['count']} confused")
+        chosen = np.asarray(rows_of)[examples["index"].to_numpy()]
+        captions = [f"{run.class_names[t]}→{run.class_names[p]}"
+                    + (f" {shifts_of.get(int(r), 0):+d}px" if shifts_of.get(int(r), 0) else "")
+                    for r, t, p in zip(chosen, examples["true"], examples["predicted"])]
+        image_strip([run.images(split)[r] for r in chosen], captions)
