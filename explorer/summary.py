@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from explorer import classifiers, distances, geometry, head, magnet, retrieval, shifts
+from explorer import classifiers, distances, geometry, head, magnet, retrieval, shifts, verification
 from explorer.runs import Run
 
 Progress = Callable[[float, str], None]
@@ -106,6 +106,8 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
         "kmeans_accuracy": _get(accuracy, ("kmeans", "test")),
         "kmeans_majority_accuracy": _get(accuracy, ("kmeans_majority", "test")),
         "auc": test_pairs.get("auc"), "eer": test_pairs.get("eer"),
+        "auc_pairs": FRESH_PAIRS,
+        **_own_test_pairs(run, analysis.epoch, far),
         "far": test_pairs.get("far"), "threshold_at_far": test_pairs.get("threshold_at_far"),
         "tar_at_far": test_pairs.get("tar_at_far"), "overlap": test_pairs.get("overlap"),
         "train_pairs_auc": analysis.verification.get("train", {}).get("auc"),
@@ -123,11 +125,31 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
 
 HEADLINE_KEYS = ("knn_accuracy", "knn_accuracy_by_shift", "knn_shifted_accuracy", "svm_accuracy",
                  "centroid_accuracy", "kmeans_accuracy", "kmeans_majority_accuracy", "auc", "eer",
-                 "far", "threshold_at_far", "tar_at_far", "overlap", "train_pairs_auc",
+                 "far", "threshold_at_far", "tar_at_far", "overlap", "auc_pairs", "own_test_pairs_auc",
+                 "own_test_pairs_eer", "own_test_pairs", "train_pairs_auc",
                  "train_pairs_eer", "precision_at_1", "r_precision", "map_at_r", "nmi", "ami",
                  "retrieval", "mean_cluster_size", "mean_centroid_distance", "distance_to_size",
                  "magnet_accuracy", "magnet_shifted_accuracy", "magnet_accuracy_by_shift", "head_auc",
                  "head_eer", "head_tar_at_far", "head_pairs_distance_auc", "head_pairs_distance_eer")
+FRESH_PAIRS = "fresh seeded test pairs: two test images of the same class count as similar"
+OWN_PAIRS = "the run's own test pairs (pairs.npz): similar as its pair regime drew them"
+
+
+def _own_test_pairs(run: Run, epoch: int, far: float) -> dict:
+    """AUC and EER on the test pairs the run itself drew, which its regime may call similar or
+    not differently from the class labels (nn-non-neighbour does)."""
+    pairs = verification.own_pairs(run, "test")
+    figures = {"own_test_pairs_auc": None, "own_test_pairs_eer": None, "own_test_pairs": OWN_PAIRS}
+    if pairs is None:
+        return figures
+    frame = verification.pair_set_frame("test_own", pairs, run.points(epoch, "test"))
+    y = frame["y"].to_numpy()
+    if len(frame) and 0 < y.sum() < len(y):
+        found = distances.verification(frame["distance"].to_numpy(), y, far)
+        figures.update(own_test_pairs_auc=found["auc"], own_test_pairs_eer=found["eer"])
+    return figures
+
+
 HEAD_KEYS = ("head_auc", "head_eer", "head_tar_at_far", "head_pairs_distance_auc", "head_pairs_distance_eer")
 
 
@@ -177,7 +199,8 @@ def format_summary(summary: dict) -> str:
     for key, label in (("magnet_accuracy", "magnet accuracy, L closest (test)"),
                        ("magnet_shifted_accuracy", "magnet accuracy (all shifted)")):
         number(key, label)
-    for key, label in (("auc", "verification AUC (test pairs)"), ("eer", "equal error rate"),
+    for key, label in (("auc", "AUC (fresh test pairs)"), ("eer", "equal error rate"),
+                       ("own_test_pairs_auc", "AUC (the run's own test pairs)"),
                        ("threshold_at_far", f"threshold at FAR {summary.get('far')}"),
                        ("tar_at_far", "true accept rate there"), ("overlap", "histogram overlap"),
                        ("head_auc", "head AUC (own test pairs)"), ("head_eer", "head equal error rate"),
@@ -188,4 +211,6 @@ def format_summary(summary: dict) -> str:
                        ("mean_centroid_distance", "mean centroid distance (test)")):
         number(key, label)
     lines.append(f"{'retrieval':<34} {summary['retrieval']}")
+    lines.append(f"{'fresh test pairs':<34} {summary['auc_pairs']}")
+    lines.append(f"{'own test pairs':<34} {summary['own_test_pairs']}")
     return "\n".join(lines)

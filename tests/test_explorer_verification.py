@@ -66,3 +66,14 @@ def test_a_triplet_run_is_judged_on_its_triplets(tmp_path):
     triplet = load_run(make_fake_run(tmp_path, loss="triplet"))
     assert len(own_pairs(triplet, "train")) == 2 * len(rundir.read_pairs(triplet.path)["train_triplets"])
     assert own_pairs(triplet, "val") is None
+
+
+def test_the_summary_names_its_pairs_and_gives_the_runs_own_test_pairs_auc(tmp_path):
+    from explorer.summary import format_summary, summarize
+
+    run = load_run(make_fake_run(tmp_path, n_test=60, n_pairs=200))
+    summary = summarize(run)
+    assert "same class" in summary["auc_pairs"] and "pairs.npz" in summary["own_test_pairs"]
+    assert 0 <= summary["own_test_pairs_auc"] <= 1 and summary["own_test_pairs_auc"] != summary["auc"]
+    text = format_summary(summary)
+    assert "AUC (fresh test pairs)" in text and "AUC (the run's own test pairs)" in text
