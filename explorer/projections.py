@@ -261,18 +261,12 @@ def projection(run: Run, epoch: int | None = None, method: str = "pca", params: 
     ``transform``. ``frame.attrs`` holds ``note`` (a sentence, e.g. about subsampling), ``method``,
     ``params``, ``mode``, ``epoch``, ``random_state`` and ``seconds`` (the time the fit took).
     """
-    params = check_params(method, params)
-    if mode not in MODES:
-        raise ValueError(f"unknown projection mode {mode!r}; choose one of {', '.join(MODES)}")
-    if int(max_fit_points) < 3:
-        raise ValueError(f"max_fit_points must be at least 3, got {max_fit_points}")
+    params = _check_map_options(method, params, mode, max_fit_points)
     epoch = run.last_epoch if epoch is None else int(epoch)
     path = cache_path(run, epoch, method, params, mode, random_state, max_fit_points)
-    if cache and path.exists():
-        try:
-            return pd.read_parquet(path)
-        except Exception:  # a damaged cache file is recomputed and replaced
-            pass
+    cached = _read_cache(path) if cache else None
+    if cached is not None:
+        return cached
 
     frame = _compute(run.points(epoch), epoch, method, params, mode, random_state, max_fit_points, progress)
     if cache:
@@ -333,16 +327,14 @@ def replay(run: Run, epochs: Sequence[int] | None = None, method: str = "pca", p
     (or reflected) and shifted onto the previous one over the points both hold (orthogonal
     Procrustes, no scaling, so a map that spreads out is seen to spread out).
     """
-    params = check_params(method, params)
+    params = _check_map_options(method, params, mode, max_fit_points)
     epochs = list(run.epochs if epochs is None else epochs)
     if not epochs:
         raise ValueError("the run has no snapshot to replay yet")
     path = _replay_cache_path(run, epochs, method, params, mode, random_state, max_fit_points)
-    if cache and path.exists():
-        try:
-            return pd.read_parquet(path)
-        except Exception:  # a damaged cache file is recomputed and replaced
-            pass
+    cached = _read_cache(path) if cache else None
+    if cached is not None:
+        return cached
     report = progress or (lambda fraction, message: None)
     frames, previous = [], None
     for i, epoch in enumerate(epochs):
@@ -394,6 +386,25 @@ def cache_path(run: Run, epoch: int, method: str, params: dict, mode: str, rando
            "random_state": random_state, "max_fit_points": max_fit_points, "version": CACHE_VERSION}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return run.path / rundir.PROJECTIONS_DIR / f"{method}-{mode}-epoch{epoch}-seed{random_state}-{digest}.parquet"
+
+
+def _check_map_options(method: str, params: dict | None, mode: str, max_fit_points: int) -> dict:
+    params = check_params(method, params)
+    if mode not in MODES:
+        raise ValueError(f"unknown projection mode {mode!r}; choose one of {', '.join(MODES)}")
+    if int(max_fit_points) < 3:
+        raise ValueError(f"max_fit_points must be at least 3, got {max_fit_points}")
+    return params
+
+
+def _read_cache(path: Path) -> pd.DataFrame | None:
+    """A cached map, or None; a damaged cache file counts as none (it is recomputed, replaced)."""
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # pyarrow raises several types for a damaged file
+        return None
 
 
 def _write_cache(path: Path, frame: pd.DataFrame) -> None:
