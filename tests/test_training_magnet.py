@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from test_training_objectives import tiny_data
 
 from training import rundir
 from training.config import TrainConfig
-from training.data import DataSplits, ImageSet
 from training.errors import Cancelled
 from training.objectives import make_objective
 from training.objectives.magnet import fit_clusters, nearest_impostors
@@ -27,14 +27,7 @@ def blobs(n_per_class=30, classes=3, k=2, seed=0, dim=2):
     return centres[labels, sub] + rng.normal(scale=0.5, size=(len(labels), dim)), labels, sub
 
 
-def magnet_data(n_per_class=12, classes=3, size=16, seed=0) -> DataSplits:
-    rng = np.random.default_rng(seed)
-
-    def part(n):
-        labels = np.arange(n * classes) % classes
-        return ImageSet(rng.integers(0, 255, (len(labels), size, size), dtype=np.uint8), labels)
-
-    return DataSplits(part(n_per_class), part(4), part(4), [f"c{c}" for c in range(classes)], 0.5, 0.3)
+magnet_data = tiny_data  # three classes of random 16 px images, labels cycling
 
 
 def magnet(data=None, **options):

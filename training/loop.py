@@ -81,6 +81,7 @@ def fit(prepared, engine: Engine, run_dir: Path | None, ranks: Ranks,
     steps = objective.steps_per_epoch()
     backbone = engine.network.backbone
 
+    saved_config = rundir.read_config(run_dir) if recorder else None  # goes into every checkpoint
     if engine.epoch == 0 and recorder:
         recorder.record(0, backbone, None, 0.0)
     progress = _progress_bar(config.epochs * steps, engine.epoch * steps, disable=not ranks.main)
@@ -106,7 +107,7 @@ def fit(prepared, engine: Engine, run_dir: Path | None, ranks: Ranks,
         if recorder:
             rundir.append_steps(run_dir, epoch, (epoch - 1) * steps + 1, step_losses)
             rows = recorder.record(epoch, backbone, train_loss, time.time() - started)
-            rundir.write_checkpoint(run_dir, engine.checkpoint(objective, rundir.read_config(run_dir)))
+            rundir.write_checkpoint(run_dir, engine.checkpoint(objective, saved_config))
             rundir.write_status(run_dir, rundir.RUNNING, epoch, config.epochs, step=steps, steps=steps)
             log(epoch_line(epoch, config.epochs, rows))
         ranks.barrier()

@@ -313,16 +313,7 @@ def append_steps(run_dir: Path, epoch: int, first_iteration: int, losses: Iterab
 
 def read_steps(run_dir: Path):
     """steps.csv as a DataFrame (empty, with the columns, for a run that has none)."""
-    import pandas as pd
-
-    path = Path(run_dir) / STEPS
-    if not path.exists():
-        return pd.DataFrame(columns=list(STEP_COLUMNS))
-    try:
-        text = path.read_bytes()
-        frame = pd.read_csv(io.BytesIO(text[:text.rfind(b"\n") + 1]))
-    except Exception as e:  # pandas raises several unrelated types for a damaged file
-        raise RunDirError(f"{STEPS} in {run_dir} cannot be read ({e})") from None
+    frame = _read_appended_csv(run_dir, STEPS, STEP_COLUMNS)
     if list(frame.columns) != list(STEP_COLUMNS):
         raise RunDirError(f"{STEPS} in {run_dir} does not have the columns {', '.join(STEP_COLUMNS)}")
     return frame
@@ -336,6 +327,20 @@ def truncate_steps(run_dir: Path, last_epoch: int) -> None:
     kept = read_steps(run_dir)
     kept = kept[kept["epoch"] <= last_epoch]
     atomic_write(path, lambda f: kept.to_csv(f, index=False))
+
+
+def _read_appended_csv(run_dir: Path, name: str, columns: tuple[str, ...]):
+    """A CSV file that is appended to while runs are read: a line still being written is left out."""
+    import pandas as pd
+
+    path = Path(run_dir) / name
+    if not path.exists():
+        return pd.DataFrame(columns=list(columns))
+    try:
+        text = path.read_bytes()
+        return pd.read_csv(io.BytesIO(text[:text.rfind(b"\n") + 1]))
+    except Exception as e:  # pandas raises several unrelated types for a damaged file
+        raise RunDirError(f"{name} in {run_dir} cannot be read ({e})") from None
 
 
 def _missing(value: Any) -> bool:
@@ -352,17 +357,7 @@ def _csv_value(value: Any) -> Any:
 
 def read_metrics(run_dir: Path):
     """metrics.csv as a pandas DataFrame (empty, with the columns, if not written yet)."""
-    import pandas as pd
-
-    path = Path(run_dir) / METRICS
-    if not path.exists():
-        return pd.DataFrame(columns=list(METRIC_COLUMNS))
-    try:
-        text = path.read_bytes()
-        complete = text[:text.rfind(b"\n") + 1]  # a line still being appended is left out
-        frame = pd.read_csv(io.BytesIO(complete))
-    except Exception as e:  # pandas raises several unrelated types for a damaged file
-        raise RunDirError(f"{METRICS} in {run_dir} cannot be read ({e})") from None
+    frame = _read_appended_csv(run_dir, METRICS, METRIC_COLUMNS)
     missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
     if missing:
         raise RunDirError(f"{METRICS} in {run_dir} lacks the columns {', '.join(missing)}")
