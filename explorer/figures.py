@@ -31,6 +31,25 @@ def class_colors(n: int) -> list[str]:
     return [palette[i % len(palette)] for i in range(n)]
 
 
+def cluster_colors(centre_classes, n_classes: int) -> list[str]:
+    """One colour per cluster: its class's colour, lighter or darker for each further cluster of
+    that class, so k clusters of a class read as one family."""
+    from plotly.colors import hex_to_rgb
+
+    palette = class_colors(n_classes)
+    centre_classes = [int(c) for c in centre_classes]
+    colours = []
+    for i, c in enumerate(centre_classes):
+        rank = centre_classes[:i].count(c)
+        k = centre_classes.count(c)
+        # from 35 % darker to 45 % lighter across the class's clusters
+        t = 0.0 if k == 1 else -0.35 + 0.8 * rank / (k - 1)
+        base = hex_to_rgb(palette[c % len(palette)]) if palette[c % len(palette)].startswith("#") else (127, 127, 127)
+        mixed = [round(v + (255 - v) * t) if t > 0 else round(v * (1 + t)) for v in base]
+        colours.append("#" + "".join(f"{v:02x}" for v in mixed))
+    return colours
+
+
 def shift_symbols(shifts) -> dict[int, str]:
     """Marker symbol per shift: a circle for none, triangles pointing the way of the shift,
     open for the smaller and filled for the larger magnitudes."""
@@ -223,6 +242,36 @@ def metrics_figure(metrics: pd.DataFrame, title: str = "Metrics over epochs") ->
     return fig
 
 
+MAX_STEP_POINTS = 20_000  # raw per-step losses drawn; above, every n-th (the smoothed line uses all)
+
+
+def steps_figure(steps: pd.DataFrame, metrics: pd.DataFrame | None = None,
+                 title: str = "Training loss at every step") -> go.Figure:
+    """The loss of every optimiser step (steps.csv) against the iteration, raw and as a running
+    mean, with each epoch's validation and test loss (metrics.csv) at the epoch's last step."""
+    steps = steps.sort_values("iteration")
+    n = len(steps)
+    stride = max(1, -(-n // MAX_STEP_POINTS))
+    raw = steps.iloc[::stride]
+    window = max(1, n // 50)
+    smooth = steps["loss"].rolling(window, min_periods=1, center=True).mean()
+    fig = go.Figure([
+        go.Scattergl(x=raw["iteration"], y=raw["loss"], mode="lines", name="train, each step"
+                     + (f" (1 in {stride} drawn)" if stride > 1 else ""), line={"color": "#9ecae1", "width": 1}),
+        go.Scattergl(x=steps["iteration"], y=smooth, mode="lines", name=f"train, mean of {window} steps",
+                     line={"color": SPLIT_COLORS.get("train", "#1f77b4"), "width": 2.5}),
+    ])
+    if metrics is not None and len(metrics) and n:
+        ends = steps.groupby("epoch")["iteration"].max()
+        for split in ("val", "test"):
+            rows = metrics[(metrics["split"] == split) & metrics["epoch"].isin(ends.index)]
+            if len(rows) and rows["loss"].notna().any():
+                fig.add_trace(go.Scatter(x=ends.loc[rows["epoch"]].to_numpy(), y=rows["loss"], mode="lines+markers",
+                                         name=f"{split}, each epoch", line={"color": SPLIT_COLORS.get(split), "dash": "dash"}))
+    fig.update_layout(template="plotly_white", height=380, title=title, legend={"orientation": "h", "y": -0.22})
+    return _titles(fig, title, "iteration (optimiser step)", "loss")
+
+
 def geometry_figure(geometry: pd.DataFrame, title: str = "Cluster size and centroid distance over epochs") -> go.Figure:
     """Mean cluster size and mean centroid distance per epoch (frame of geometry_over_epochs)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("mean cluster size", "mean centroid distance"))
@@ -314,6 +363,19 @@ def histogram_figure(histogram: pd.DataFrame, title: str = "Pair distances") -> 
     return _titles(fig, title, "embedding distance", "density")
 
 
+TYPE_COLORS = ("#2ca02c", "#ff7f0e", "#d62728")  # true positive, false negative, negative
+
+
+def type_histogram_figure(histogram: pd.DataFrame, type_names, title: str = "Pair distances by type") -> go.Figure:
+    """Overlaid density histograms of a three-way run's pair types (pairtypes.type_histogram)."""
+    centres = (histogram["left"] + histogram["right"]) / 2
+    width = histogram["right"] - histogram["left"]
+    fig = go.Figure([go.Bar(x=centres, y=histogram[name], width=width, name=name, marker_color=color, opacity=0.55)
+                     for name, color in zip(type_names, TYPE_COLORS) if histogram[name].any()])
+    fig.update_layout(barmode="overlay", bargap=0)
+    return _titles(fig, title, "embedding distance", "density")
+
+
 def histograms_figure(histograms: dict[str, pd.DataFrame], title: str = "Pair distances",
                       scales: dict[str, float] | None = None) -> go.Figure:
     """Several runs' pair-distance densities in one figure: a colour per run, positive pairs
@@ -347,8 +409,8 @@ def roc_figure(curves: dict[str, pd.DataFrame], summaries: dict[str, dict] | Non
             fig.add_trace(go.Scatter(  # the EER point (x) and the chosen-FAR point (circle)
                 x=[summary["eer"], summary["far"]], y=[1 - summary["eer"], summary["tar_at_far"]],
                 mode="markers", marker={"color": color, "size": 10, "symbol": ["x", "circle"]},
-                text=[f"{name}: equal error rate {summary['eer']:.3f} at distance {summary['eer_threshold']:.3f}",
-                      f"{name}: FAR {summary['far']:g} at distance {summary['threshold_at_far']:.3f}, "
+                text=[f"{name}: equal error rate {summary['eer']:.3f} at threshold {summary['eer_threshold']:.3f}",
+                      f"{name}: FAR {summary['far']:g} at threshold {summary['threshold_at_far']:.3f}, "
                       f"TAR {summary['tar_at_far']:.3f}"],
                 hovertemplate="%{text}<extra></extra>", showlegend=False, legendgroup=name))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"},

@@ -112,6 +112,35 @@ def centres_on_map(map_frame: pd.DataFrame, points: pd.DataFrame) -> pd.DataFram
     return out.reset_index().rename(columns={CLUSTER_COLUMN: "cluster"})
 
 
+def with_clusters(map_frame: pd.DataFrame, points: pd.DataFrame, centre_classes, n_classes: int) -> pd.DataFrame:
+    """``map_frame`` with each point's ``cluster`` (from the snapshot's points) and its
+    ``cluster_colour`` (figures.cluster_colors), for the map's colour by cluster."""
+    from explorer.figures import cluster_colors
+
+    if CLUSTER_COLUMN not in points:
+        raise ValueError(f"the points have no {CLUSTER_COLUMN} column: not a magnet run")
+    keys = points[["split", "row", CLUSTER_COLUMN]].rename(columns={CLUSTER_COLUMN: "cluster"})
+    out = map_frame.drop(columns=["cluster", "cluster_colour"], errors="ignore").merge(keys, on=["split", "row"],
+                                                                                       how="left")
+    palette = np.asarray(cluster_colors(centre_classes, n_classes) + ["#7f7f7f"], dtype=object)
+    cluster = out["cluster"].fillna(-1).to_numpy(np.int64)
+    out["cluster"] = cluster
+    out["cluster_colour"] = palette[np.where((cluster >= 0) & (cluster < len(palette) - 1), cluster, -1)]
+    return out
+
+
+def centre_marks(map_frame: pd.DataFrame, points: pd.DataFrame, centre_classes, class_names) -> pd.DataFrame:
+    """The clusters' centres as drawn on a map: cluster, x, y, size, colour and a hover text."""
+    from explorer.figures import cluster_colors
+
+    placed = centres_on_map(map_frame, points)
+    colours = cluster_colors(centre_classes, len(class_names))
+    placed["colour"] = [colours[c] if 0 <= c < len(colours) else "#7f7f7f" for c in placed["cluster"]]
+    placed["text"] = [f"<b>centre of cluster {c}</b><br>class {class_names[int(centre_classes[c])]}"
+                      f"<br>{n} train points" for c, n in zip(placed["cluster"], placed["size"])]
+    return placed
+
+
 def magnet_evaluations(run: Run, epoch: int | None = None) -> list[classifiers.Evaluation]:
     """The seed's classifier on the test set, on all shifted points and on each shift, as
     ``classifiers.Evaluation`` rows (classifier ``"magnet"``): accuracy, confusion, report.

@@ -23,10 +23,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.figures import AXIS_NAMES, CORRECT_COLORS, CORRECT_NAMES, SPLIT_COLORS, class_colors, shift_palette
+from explorer.figures import (
+    AXIS_NAMES,
+    CORRECT_COLORS,
+    CORRECT_NAMES,
+    SPLIT_COLORS,
+    class_colors,
+    cluster_colors,
+    shift_palette,
+)
 
-COLOR_BY = ("class", "shift", "split", "correct")
-COLOR_TITLES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN"}
+COLOR_BY = ("class", "shift", "split", "correct", "cluster")
+COLOR_TITLES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN", "cluster": "cluster"}
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "shifted": 3, "heldout": 4}
 UNSELECTED_OPACITY = 0.12
 
@@ -77,6 +85,8 @@ def point_style(frame: pd.DataFrame, class_names: list[str], color_by: str, size
         raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, got {color_by!r}")
     if color_by == "correct" and "correct" not in frame:
         raise ValueError("color_by='correct' needs a 'correct' column (see classifiers.knn_correct)")
+    if color_by == "cluster" and not {"cluster", "cluster_colour"} <= set(frame):
+        raise ValueError("color_by='cluster' needs 'cluster' and 'cluster_colour' columns (see magnet.with_clusters)")
     labels = frame["label"].to_numpy(np.int64)
     shift = frame["shift"].to_numpy(np.int64)
     all_shifts = sorted(set(shift.tolist()) | set(int(s) for s in (shifts or [])))
@@ -90,6 +100,11 @@ def point_style(frame: pd.DataFrame, class_names: list[str], color_by: str, size
     elif color_by == "shift":
         palette = shift_palette(all_shifts)
         colors = [palette[s] for s in shift]
+    elif color_by == "cluster":
+        colors = frame["cluster_colour"].astype(str).tolist()
+        palette = class_colors(len(class_names))
+        legend = [(f"{name}: its clusters", palette[i], "circle", 9, "class")
+                  for i, name in enumerate(class_names) if (labels == i).any()]
     elif color_by == "split":
         colors = [SPLIT_COLORS.get(s, "#7f7f7f") for s in splits]
         legend = [(s, SPLIT_COLORS.get(s, "#7f7f7f"), "circle", 9, "split") for s in dict.fromkeys(splits)]
@@ -117,11 +132,15 @@ def point_style(frame: pd.DataFrame, class_names: list[str], color_by: str, size
 def _hover(frame: pd.DataFrame) -> list[str]:
     names = frame["class_name"].astype(str).to_numpy() if "class_name" in frame else frame["label"].astype(str).to_numpy()
     correct = frame["correct"].to_numpy() if "correct" in frame else [None] * len(frame)
+    clusters = frame["cluster"].to_numpy() if "cluster" in frame else [None] * len(frame)
     text = []
-    for name, split, row, shift, ok in zip(names, frame["split"], frame["row"], frame["shift"], correct):
+    for name, split, row, shift, ok, cluster in zip(names, frame["split"], frame["row"], frame["shift"], correct,
+                                                     clusters):
         line = f"<b>{name}</b><br>{split} row {int(row)}" + (f"<br>shift {int(shift):+d} px" if shift else "")
         if ok is not None and not (isinstance(ok, float) and np.isnan(ok)):
             line += "<br>k-NN " + ("right" if ok else "<b>wrong</b>")
+        if cluster is not None:
+            line += f"<br>cluster {int(cluster)}"
         text.append(line)
     return text
 
@@ -248,8 +267,9 @@ def add_links(fig: go.Figure, panel: int, x0, y0, x1, y1, *, color: str = "#222"
 
 
 def add_marks(fig: go.Figure, panel: int, x, y, *, text=None, symbol: str = "circle-open", size: float = 16,
-              color: str = "#111", width: float = 2.5, name: str = "") -> go.Figure:
-    """Rings (or other symbols) around points of panel ``panel``, with hover text, one trace."""
+              color="#111", width: float = 2.5, name: str = "", outline: str | None = None) -> go.Figure:
+    """Rings (or other symbols) around points of panel ``panel``, with hover text, one trace.
+    ``color`` may be one colour or one per mark; ``outline`` (default: ``color``) rims them."""
     x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
     xaxis, yaxis = _axes_of(panel)
     fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=name, showlegend=False, xaxis=xaxis, yaxis=yaxis,
@@ -257,7 +277,7 @@ def add_marks(fig: go.Figure, panel: int, x, y, *, text=None, symbol: str = "cir
                              hovertemplate="%{text}<extra></extra>" if text is not None else None,
                              hoverinfo=None if text is not None else "skip",
                              marker={"symbol": symbol, "size": size, "color": color,
-                                     "line": {"width": width, "color": color}}))
+                                     "line": {"width": width, "color": outline or color}}))
     return fig
 
 

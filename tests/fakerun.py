@@ -86,6 +86,9 @@ def make_fake_run(root: str | os.PathLike, name: str = "fake-run", n_classes: in
         config = rundir.read_json(path / rundir.CONFIG)
         rundir.write_json(path / rundir.CONFIG, {**config, "format_version": 1})
     rundir.write_metrics(path, metrics)
+    if format_version != 1:
+        for epoch in range(1, epochs_done + 1):  # four steps an epoch, the loss falling
+            rundir.append_steps(path, epoch, 4 * (epoch - 1) + 1, [1.0 / (epoch + s / 4) for s in range(4)])
 
     def images(n: int) -> np.ndarray:
         return rng.integers(0, 256, size=(n, image_size, image_size), dtype=np.uint8)
@@ -123,3 +126,42 @@ def _triplets(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
         positives = np.flatnonzero(labels == labels[a])
         rows.append((a, rng.choice(positives[positives != a]), rng.choice(np.flatnonzero(labels != labels[a]))))
     return np.asarray(rows, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- a method's own outputs
+
+
+def add_magnet_clusters(path: Path, epoch: int, per_class: int = 2) -> None:
+    """Give a 2-D fake run's snapshot magnet clusters: ``per_class`` per class (split along x),
+    every point's ``magnet_cluster``, and the centres, their classes and σ²."""
+    frame = rundir.read_snapshot(path, epoch)
+    X = frame[["e0", "e1"]].to_numpy()
+    labels = frame["label"].to_numpy()
+    train = (frame["split"] == "train").to_numpy()
+    n_classes = int(labels.max()) + 1
+    middle = np.array([X[train & (labels == c), 0].mean() for c in range(n_classes)])
+    cluster = labels * per_class + np.minimum((X[:, 0] > middle[labels]).astype(int), per_class - 1)
+    centres = np.array([X[train & (cluster == c)].mean(0) for c in range(n_classes * per_class)])
+    sigma2 = ((X[train] - centres[cluster[train]]) ** 2).sum() / (train.sum() - 1)
+    frame["magnet_cluster"] = cluster
+    rundir.write_snapshot(path, epoch, frame)
+    rundir.write_snapshot_arrays(path, epoch, {"magnet_centres": centres.astype(np.float32),
+                                               "magnet_centre_classes": np.repeat(np.arange(n_classes), per_class),
+                                               "magnet_sigma2": np.float64(sigma2)})
+
+
+def add_head_scores(path: Path, epoch: int) -> None:
+    """Give a fake BCE run's snapshot head scores that separate its own test pairs well."""
+    test = rundir.read_pairs(path)["test_pairs"]
+    rng = np.random.default_rng(0)
+    scores = np.clip(0.8 * test[:, 2] + 0.1 + rng.normal(scale=0.05, size=len(test)), 0, 1)
+    rundir.write_snapshot_arrays(path, epoch, {"head_test_scores": scores.astype(np.float32)})
+
+
+def add_pair_types(path: Path) -> None:
+    """Give a fake three-way run's test pairs their types: similar ones true positives, the rest
+    alternately false negatives and negatives."""
+    pairs = rundir.read_pairs(path)
+    test = pairs["test_pairs"]
+    types = np.where(test[:, 2] == 1, 0, np.arange(len(test)) // 2 % 2 + 1)
+    rundir.write_pairs(path, {**pairs, "test_pair_types": types})

@@ -684,6 +684,9 @@ def submit(at: AppTest, **values) -> AppTest:
     ({"classes": "4"}, "at least two different classes"),
     ({"data_dir": "/no/such/folder"}, "Data directory /no/such/folder does not exist"),
     ({"dataset": "fashion-mnist"}, "needs Data directory"),
+    ({"loss": "magnet", "magnet_m": 1}, "Clusters per batch m must be at least 2"),
+    ({"loss": "contrastive-3way", "weight_fn": -1.0}, "False-negative weight must be 0 or more"),
+    ({"loss": "triplet", "miner": "batch-hard", "images_per_class": 1}, "Images per class K must be at least 2"),
 ])
 def test_new_run_form_rejects_bad_values(empty_runs, monkeypatch, values, message):
     from training import launch
@@ -734,6 +737,36 @@ def test_new_run_form_launches_a_valid_config_and_shows_the_job_under_its_button
     assert (config.loss, config.regime, config.epochs, config.shifts, config.classes, config.device) == \
         ("triplet", "nn-other", 2, [-4, 4], ["3", "5", "8"], "cpu")
     assert "The run you launched" in text_of(at)
+
+
+@pytest.mark.parametrize("values, shown, hidden", [
+    ({"loss": "magnet", "magnet_m": 4, "alpha": 1.5},
+     {"magnet_k", "magnet_m", "magnet_d", "magnet_l", "magnet_refresh", "alpha"},
+     {"regime", "margin", "batch_size", "nn_k", "miner", "weight_fn"}),
+    ({"loss": "triplet", "miner": "batch-hard", "images_per_class": 8},
+     {"margin", "miner", "classes_per_batch", "images_per_class"}, {"regime", "batch_size", "alpha"}),
+    ({"loss": "triplet", "regime": "nn-other"}, {"margin", "miner", "regime", "batch_size", "nn_k"},
+     {"classes_per_batch", "images_per_class"}),
+    ({"loss": "contrastive-3way", "weight_fn": 0.25}, {"margin", "nn_k", "margin_fn", "weight_fn"},
+     {"regime", "miner", "alpha"}),
+    ({"loss": "bce"}, {"regime", "batch_size", "nn_k"}, {"margin", "miner", "alpha"}),
+])
+def test_the_form_shows_only_the_options_of_the_chosen_loss(empty_runs, monkeypatch, values, shown, hidden):
+    from training import launch
+
+    launched = []
+    monkeypatch.setattr(launch, "start", lambda config: launched.append(config) or make_fake_run(
+        config.runs_dir, "20260101-000000-form", state="running", epochs_done=1))
+    at = start(PAGE_NEW)
+    submit(at, **values)
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {w.key[len("new_"):] for kind in ("number_input", "selectbox") for w in getattr(at, kind)
+            if w.key and w.key.startswith("new_")}
+    assert shown <= keys and not hidden & keys, (shown - keys, hidden & keys)
+    (config,) = launched
+    for option, value in values.items():
+        assert getattr(config, option) == value
+    assert config.regime == values.get("regime", "random")  # hidden options keep their defaults
 
 
 def test_a_preset_fills_in_the_form_and_lets_go_once_edited(empty_runs):

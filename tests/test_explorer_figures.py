@@ -148,3 +148,30 @@ def test_histograms_of_several_runs_share_one_figure_and_can_be_rescaled():
                                        scales={"contrastive": 1.0, "triplet": 10.0})
     assert max(scaled.data[3].x) == pytest.approx(max(fig.data[3].x) / 10)
     assert "mean different-class distance" in scaled.layout.xaxis.title.text
+
+
+def test_the_steps_figure_draws_every_step_or_says_which_it_thins():
+    from explorer import figures
+
+    steps = pd.DataFrame({"epoch": np.repeat([1, 2], 5), "step": np.tile(np.arange(5), 2),
+                          "iteration": np.arange(1, 11), "loss": np.linspace(1, 0.1, 10)})
+    metrics = pd.DataFrame({"epoch": [1, 2], "split": ["val", "val"], "loss": [0.9, 0.4],
+                            "pos_dist": 0.0, "neg_dist": 1.0, "knn_accuracy": 0.5, "seconds": 1.0})
+    fig = figures.steps_figure(steps, metrics)
+    assert list(fig.data[0].x) == list(range(1, 11))
+    val = [t for t in fig.data if t.name.startswith("val")][0]
+    assert list(val.x) == [5, 10] and list(val.y) == [0.9, 0.4]  # at each epoch's last step
+    many = pd.DataFrame({"epoch": 1, "step": np.arange(50_000), "iteration": np.arange(50_000),
+                         "loss": np.random.default_rng(0).random(50_000)})
+    fig = figures.steps_figure(many)
+    assert len(fig.data[0].x) <= figures.MAX_STEP_POINTS and "1 in 3 drawn" in fig.data[0].name
+    assert len(fig.data[1].x) == 50_000
+
+
+def test_the_pair_type_histogram_draws_the_types_that_have_pairs():
+    from explorer import figures
+
+    hist = pd.DataFrame({"left": [0.0, 1.0], "right": [1.0, 2.0], "true positive": [1.0, 0.0],
+                         "false negative": [0.0, 0.0], "negative": [0.0, 1.0]})
+    fig = figures.type_histogram_figure(hist, ["true positive", "false negative", "negative"])
+    assert [t.name for t in fig.data] == ["true positive", "negative"]

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from fakerun import make_fake_run
+from fakerun import add_head_scores, make_fake_run
 
 from explorer import distances, head
 from explorer.runs import load_run
@@ -28,11 +28,7 @@ def test_the_head_roc_accepts_high_scores():
 def bce_run(tmp_path_factory):
     """A fake BCE run whose head scores its test pairs well (unlike the distances, which are fair)."""
     path = make_fake_run(tmp_path_factory.mktemp("runs"), n_classes=2, dim=2, epochs=2, loss="bce")
-    pairs = rundir.read_pairs(path)
-    test = pairs["test_pairs"]
-    rng = np.random.default_rng(0)
-    scores = np.clip(0.8 * test[:, 2] + 0.1 + rng.normal(scale=0.05, size=len(test)), 0, 1)
-    rundir.write_snapshot_arrays(path, 2, {"head_test_scores": scores.astype(np.float32)})
+    add_head_scores(path, 2)
     return path
 
 

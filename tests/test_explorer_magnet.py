@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from fakerun import make_fake_run
+from fakerun import add_magnet_clusters, make_fake_run
 
 from explorer import magnet
 from explorer.projections import projection
@@ -55,20 +55,7 @@ def magnet_run(tmp_path_factory):
     """A fake magnet run: two clusters per class, their centres and σ² saved with the last snapshot."""
     path = make_fake_run(tmp_path_factory.mktemp("runs"), n_classes=3, dim=2, epochs=2, loss="magnet")
     rundir.write_json(path / rundir.CONFIG, {**rundir.read_json(path / rundir.CONFIG), "magnet_l": 4})
-    frame = rundir.read_snapshot(path, 2)
-    train = frame[frame.split == "train"]
-    X = train[["e0", "e1"]].to_numpy()
-    labels = train["label"].to_numpy()
-    cluster = labels * 2 + (X[:, 0] > np.array([X[labels == c, 0].mean() for c in range(3)])[labels])
-    centres = np.array([X[cluster == c].mean(0) for c in range(6)])
-    sigma2 = ((X - centres[cluster]) ** 2).sum() / (len(X) - 1)
-    column = np.full(len(frame), -1)
-    column[(frame.split == "train").to_numpy()] = cluster
-    frame["magnet_cluster"] = column
-    rundir.write_snapshot(path, 2, frame)
-    rundir.write_snapshot_arrays(path, 2, {"magnet_centres": centres.astype(np.float32),
-                                           "magnet_centre_classes": np.repeat(np.arange(3), 2),
-                                           "magnet_sigma2": np.float64(sigma2)})
+    add_magnet_clusters(path, 2)
     return path
 
 
@@ -106,3 +93,26 @@ def test_centres_are_drawn_where_they_are_on_a_raw_map(magnet_run):
     assert magnet.centres_frame(run, epoch=1) is None
     with pytest.raises(ValueError, match="magnet_cluster"):
         magnet.centres_on_map(projection(run, 1, "raw", cache=False), run.points(1))
+
+
+def test_colour_by_cluster_gives_each_class_a_family_of_shades(magnet_run):
+    from explorer.figures import class_colors, cluster_colors
+    from explorer.maps import Panel, map_figure
+
+    run = load_run(magnet_run)
+    found = magnet.clusters(run)
+    colours = cluster_colors(found["centre_classes"], 3)
+    assert len(set(colours)) == 6  # every cluster its own shade
+    assert cluster_colors([0], 3) == [class_colors(3)[0].lower()]  # a lone cluster keeps its class's colour
+    frame = magnet.with_clusters(projection(run, 2, "raw", cache=False), run.points(2), found["centre_classes"], 3)
+    train = frame[frame["split"] == "train"]
+    points = run.points(2, "train").set_index("row")
+    assert (train["cluster"].to_numpy() == points.loc[train["row"], "magnet_cluster"].to_numpy()).all()
+    assert (train["cluster_colour"].to_numpy() == np.asarray(colours)[train["cluster"].to_numpy()]).all()
+    fig = map_figure([Panel("train", train)], run.class_names, "cluster")
+    assert set(fig.data[0].marker.color) == set(colours)
+    marks = magnet.centre_marks(frame, run.points(2), found["centre_classes"], run.class_names)
+    assert list(marks["colour"]) == [colours[c] for c in marks["cluster"]]
+    assert all("centre of cluster" in t for t in marks["text"])
+    with pytest.raises(ValueError, match="cluster"):
+        map_figure([Panel("train", train.drop(columns="cluster_colour"))], run.class_names, "cluster")

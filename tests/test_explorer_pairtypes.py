@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from fakerun import make_fake_run
+from fakerun import add_pair_types, make_fake_run
 
 from explorer import pairtypes
 from explorer.runs import load_run
@@ -10,10 +10,7 @@ from training import rundir
 @pytest.fixture(scope="module")
 def typed_run(tmp_path_factory):
     path = make_fake_run(tmp_path_factory.mktemp("runs"), n_classes=2, dim=2, epochs=1, loss="contrastive-3way")
-    pairs = rundir.read_pairs(path)
-    test = pairs["test_pairs"]
-    types = np.where(test[:, 2] == 1, 0, np.arange(len(test)) // 2 % 2 + 1)  # similar: 0, else 1 or 2
-    rundir.write_pairs(path, {**pairs, "test_pair_types": types})
+    add_pair_types(path)
     return path
 
 

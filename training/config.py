@@ -8,7 +8,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 
 from training.errors import InputError
-from training.objectives import METHOD_OPTIONS, METHODS
+from training.objectives import METHOD_OPTIONS, METHODS, used_options
 
 DATASETS = ("mnist", "fashion-mnist", "folder")
 LOSSES = tuple(METHODS)
@@ -125,10 +125,7 @@ class TrainConfig:
 
     def _validate_method_options(self) -> None:
         """Refuse a value for an option the chosen method does not read, rather than ignore it."""
-        used = set(METHODS[self.loss].options)
-        if self.loss == "triplet":
-            mined = {"classes_per_batch", "images_per_class"}
-            used -= {"regime", "batch_size"} if self.miner != "none" else mined
+        used = set(used_options(self.loss, self.miner))
         defaults = TrainConfig()
         for name in METHOD_OPTIONS:
             if name in used or getattr(self, name) == getattr(defaults, name):
@@ -165,8 +162,9 @@ class TrainConfig:
 
     def run_name_hint(self) -> str:
         """The readable middle of the run directory's name, e.g. ``mnist-4-9-contrastive-random``."""
-        hint = "-".join(filter(None, [self.name, self.dataset, "-".join(self.classes),
-                                      self.loss, self.regime]))
+        regime = self.regime if "regime" in used_options(self.loss, self.miner) else None
+        miner = self.miner if self.miner != "none" else None
+        hint = "-".join(filter(None, [self.name, self.dataset, "-".join(self.classes), self.loss, regime, miner]))
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", hint)[:80]
 
     def resolved(self, device_type: str) -> "TrainConfig":

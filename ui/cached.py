@@ -147,15 +147,26 @@ def subsampled(path, epoch: int) -> dict[str, tuple[int, int]]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _classify(path: str, mtime: float, epoch: int, classifiers: tuple[str, ...]):
     from explorer.classifiers import classify as run_classify
+    from explorer.magnet import magnet_evaluations
 
-    return run_classify(open_run(path), epoch, classifiers=classifiers)
+    run = open_run(path)
+    fitted = tuple(c for c in classifiers if c != "magnet")
+    found = run_classify(run, epoch, classifiers=fitted) if fitted else []
+    return found + (magnet_evaluations(run, epoch) if "magnet" in classifiers else [])
+
+
+def classifiers_of(path) -> tuple[str, ...]:
+    """The classifiers a run offers: those fitted on its train embeddings, and a magnet run's own
+    (softmax over the L closest cluster centres)."""
+    from explorer.classifiers import CLASSIFIERS
+
+    return CLASSIFIERS + (("magnet",) if open_run(path).config.get("loss") == "magnet" else ())
 
 
 def classify(path, epoch: int, classifiers: tuple[str, ...] | None = None):
-    """explorer.classifiers.classify: a list of Evaluation (classifier x test/shifted/each shift)."""
-    from explorer.classifiers import CLASSIFIERS
-
-    return _classify(*_key(path), int(epoch), tuple(classifiers or CLASSIFIERS))
+    """explorer.classifiers.classify (and, for a magnet run, magnet.magnet_evaluations): a list of
+    Evaluation (classifier x test/shifted/each shift)."""
+    return _classify(*_key(path), int(epoch), tuple(classifiers or classifiers_of(path)))
 
 
 def evaluation(path, epoch: int, classifier: str, subset: str):
@@ -202,6 +213,40 @@ def _verification(path: str, mtime: float, epoch: int, pair_set: str, far: float
 def verification(path, epoch: int, pair_set: str = "test", far: float = 0.01):
     """(histogram, roc, verification summary) of one pair set at one epoch."""
     return _verification(*_key(path), int(epoch), pair_set, float(far))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _head(path: str, mtime: float, epoch: int, far: float):
+    from explorer import distances, head
+
+    pairs = head.head_pairs(open_run(path), epoch)
+    if pairs is None or pairs["y"].nunique() < 2:
+        return None
+    return {"pairs": len(pairs),
+            "head": (head.head_roc(pairs["score"], pairs["y"]), head.head_verification(pairs["score"], pairs["y"], far)),
+            "distance": (distances.roc(pairs["distance"], pairs["y"]),
+                         distances.verification(pairs["distance"], pairs["y"], far))}
+
+
+def head_verification(path, epoch: int, far: float = 0.01) -> dict | None:
+    """A BCE run's head against the embedding distance on the same (its own test) pairs:
+    {"pairs": n, "head": (roc, summary), "distance": (roc, summary)}, or None without a head."""
+    return _head(*_key(path), int(epoch), float(far))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _typed_pairs(path: str, mtime: float, epoch: int, split: str):
+    from explorer import pairtypes
+
+    frame = pairtypes.typed_pair_distances(open_run(path), epoch, split)
+    if frame is None or frame.empty:
+        return None
+    return pairtypes.type_histogram(frame), pairtypes.type_summary(frame)
+
+
+def typed_pairs(path, epoch: int, split: str = "test"):
+    """A three-way run's (type histogram, type summary) of its own ``split`` pairs, or None."""
+    return _typed_pairs(*_key(path), int(epoch), split)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -184,7 +184,7 @@ def maps_section(runs, names) -> None:
     if st.session_state.get("cmp_split") not in splits:
         st.session_state["cmp_split"] = splits[0]
     split = c2.selectbox("Split", splits, format_func=SPLIT_TITLES.get, key="cmp_split")
-    colour = c3.selectbox("Colour by", [c for c in COLOUR_NAMES if c != "correct"],
+    colour = c3.selectbox("Colour by", [c for c in COLOUR_NAMES if c not in ("correct", "cluster")],
                           format_func=COLOUR_NAMES.get, key="cmp_colour")
     owner = "|".join(str(r.path) for r in runs)
     selected = selection_points(SCOPE, owner)

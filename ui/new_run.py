@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import streamlit as st
 
 from training import rundir
-from training.config import DATASETS, DEVICES, LOSSES, REGIMES, TrainConfig
+from training.config import DATASETS, DEVICES, LOSSES, MINERS, REGIMES, TrainConfig
+from training.objectives import METHOD_OPTIONS, METHODS, used_options
 from training.errors import InputError
 from ui import cached
 from ui.widgets import ERROR_ICON, FORM_LABELS, demo_panel, error_panel, in_form_words, job_panel, launch_run
@@ -34,12 +36,7 @@ REGIME_HELP = {
 
 
 def _loss_help() -> str:
-    try:
-        from training.objectives import METHODS
-
-        return "\n\n".join(f"{name}: {METHODS[name][2]}" for name in LOSSES)
-    except (ImportError, KeyError, IndexError):
-        return ", ".join(LOSSES)
+    return "\n\n".join(f"{name}: {METHODS[name].help}" for name in LOSSES)
 
 
 # ---------------------------------------------------------------- the page
@@ -104,22 +101,69 @@ def _ended_recently(path: str) -> bool:
 
 FORM_DEFAULTS = {
     "dataset": DEFAULTS.dataset, "data_dir": "", "classes": "4 9",
-    "shifts": " ".join(map(str, DEFAULTS.shifts)), "loss": DEFAULTS.loss, "regime": DEFAULTS.regime,
-    "embedding_dim": DEFAULTS.embedding_dim, "margin": DEFAULTS.margin, "epochs": DEFAULTS.epochs,
-    "batch_size": DEFAULTS.batch_size, "lr": DEFAULTS.lr, "seed": DEFAULTS.seed,
-    "device": DEFAULTS.device, "nn_k": DEFAULTS.nn_k, "max_train": 0, "name": "",
+    "shifts": " ".join(map(str, DEFAULTS.shifts)), "loss": DEFAULTS.loss, "embedding_dim": DEFAULTS.embedding_dim,
+    "normalize": DEFAULTS.normalize, "epochs": DEFAULTS.epochs, "lr": DEFAULTS.lr, "seed": DEFAULTS.seed,
+    "device": DEFAULTS.device, "max_train": 0, "name": "",
+    # the methods' own options (training.objectives.METHOD_OPTIONS); 0 stands for "automatic"
+    **{option: getattr(DEFAULTS, option) for option in METHOD_OPTIONS},
+    "classes_per_batch": 0, "margin_fn": 0.0,
 }
-# Starting points for the form: the seeds' experiments on MNIST 4 vs 9.
+AUTOMATIC_ZERO = ("classes_per_batch", "margin_fn", "max_train")  # 0 in the form is None in the config
+
+
+class Field(NamedTuple):
+    kind: object  # int, float, or a tuple of choices
+    help: str
+
+
+# How the form shows each method option. A method's box shows only the options its loss reads
+# (training.objectives.used_options), so a magnet run never offers a pair regime.
+METHOD_FIELDS = {
+    "margin": Field(float, "m of the loss"),
+    "miner": Field(MINERS, "none uses the regime's triplets; batch-hard and semi-hard mine "
+                                   "triplets inside class-balanced batches (pytorch-metric-learning)"),
+    "regime": Field(REGIMES, "\n\n".join(REGIME_HELP.values())),
+    "nn_k": Field(int, "positives come from this many nearest same-class neighbours in "
+                                      "pixel space (nn regimes, three-way)"),
+    "batch_size": Field(int, "pairs or triplets per step"),
+    "classes_per_batch": Field(int, "classes in each mined batch; 0 takes every "
+                                                         "class, at most 10"),
+    "images_per_class": Field(int, "images of each class in a mined batch"),
+    "margin_fn": Field(float, "m_fn: same-class non-neighbours are pushed out "
+                                                       "to this distance; 0 is half the margin"),
+    "weight_fn": Field(float, "w_fn: how hard false negatives are pushed away, "
+                                                       "against 1 for negatives"),
+    "alpha": Field(float, "between a point's own cluster and the impostor clusters"),
+    "magnet_k": Field(int, "k-means clusters of each class in the embedding space"),
+    "magnet_m": Field(int, "a seed cluster and its m − 1 nearest impostor clusters"),
+    "magnet_d": Field(int, "images drawn from each cluster of a batch"),
+    "magnet_l": Field(int, "evaluation: softmax over the L closest cluster centres"),
+    "magnet_refresh": Field(int, "epochs between two k-means refreshes of the clusters"),
+}
+# Starting points for the form: the seeds' experiments. Values not given keep the form's defaults.
 PRESETS = {
     "the demo: contrastive loss, random pairs (in-lab)": {"loss": "contrastive", "regime": "random", "epochs": 3, "embedding_dim": 2},
     "out-lab regime 1: nearest-neighbour positives (nn-other)": {"loss": "contrastive", "regime": "nn-other", "epochs": 5, "embedding_dim": 2},
     "out-lab regime 2: same-class non-neighbours as negatives": {"loss": "contrastive", "regime": "nn-non-neighbour", "epochs": 5, "embedding_dim": 2},
     "triplet loss, random triplets": {"loss": "triplet", "regime": "random", "epochs": 5, "embedding_dim": 2},
+    "out-lab idea 2: three-way contrastive (true positives, false negatives, negatives)": {
+        "loss": "contrastive-3way", "epochs": 5, "embedding_dim": 2},
+    "seed 001: magnet loss on 10 digits (epochs 15, m 8, d 8, k 3, α 1)": {
+        "loss": "magnet", "classes": "", "embedding_dim": 32, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
+        "magnet_k": 3, "alpha": 1.0},
+    "seed 001: magnet loss on 10 digits, α 1.5": {
+        "loss": "magnet", "classes": "", "embedding_dim": 32, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
+        "magnet_k": 3, "alpha": 1.5},
+    "seed 004: triplet loss with batch-hard mining, 10 digits, 32-D": {
+        "loss": "triplet", "miner": "batch-hard", "classes": "", "embedding_dim": 32, "normalize": True,
+        "epochs": 5},
+    "seed 004: Siamese BCE head, 10 digits, 32-D": {"loss": "bce", "classes": "", "embedding_dim": 32,
+                                                    "normalize": True, "epochs": 5},
 }
 
 
 def _preset_values(name: str) -> dict:
-    return {**FORM_DEFAULTS, "classes": "4 9", "dataset": "mnist", "data_dir": "", **PRESETS[name]}
+    return {**FORM_DEFAULTS, **PRESETS[name]}
 
 
 def _apply_preset() -> None:
@@ -130,9 +174,10 @@ def _apply_preset() -> None:
 
 
 def _edited() -> None:
-    """A field changed: "Start from" names a preset only while the form still matches it."""
+    """A field changed: "Start from" names a preset only while the form still matches it. (A field
+    the form does not show has no state, so it reads as its preset value.)"""
     name = st.session_state.get("new_preset")
-    if name in PRESETS and any(st.session_state.get(f"new_{k}") != v for k, v in _preset_values(name).items()):
+    if name in PRESETS and any(st.session_state.get(f"new_{k}", v) != v for k, v in _preset_values(name).items()):
         st.session_state["new_preset"] = None
 
 
@@ -143,76 +188,101 @@ def training_form() -> tuple[TrainConfig | None, str | None]:
         st.session_state.setdefault(f"new_{key}", value)
     st.selectbox("Start from", list(PRESETS), index=None, key="new_preset", on_change=_apply_preset,
                  placeholder="a preset fills in the form (optional)",
-                 help="Presets of MNIST 4 vs 9 experiments; change anything before launching. "
+                 help="The seeds' experiments on the bundled MNIST; change anything before launching. "
                       "Once you change a field, this shows no preset.")
     changed = {"on_change": _edited}
+    values = {}
     data, model, optim = st.columns(3)
     with data:
         st.markdown("**Data**")
-        dataset = st.selectbox("Data set", DATASETS, key="new_dataset", **changed,
-                               help="mnist without a data directory uses the bundled 5,000-image sample; "
-                                    "fashion-mnist needs its IDX files; folder needs one sub-folder of "
-                                    "images per class")
-        data_dir = st.text_input("Data directory", key="new_data_dir", placeholder="empty: the bundled MNIST sample",
-                                 help="IDX files (mnist, fashion-mnist) or class folders (folder)", **changed)
-        classes = st.text_input("Classes", key="new_classes", **changed,
-                                help="two or more classes separated by spaces or commas: digits, class "
-                                     "indices or folder names; empty keeps all classes")
-        shifts = st.text_input("Shifts (px)", key="new_shifts", **changed,
-                               help="horizontal shifts of the shifted test set, e.g. -6 -3 3 6; negative moves left")
+        values["dataset"] = st.selectbox(
+            "Data set", DATASETS, key="new_dataset", **changed,
+            help="mnist without a data directory uses the bundled 5,000-image sample; fashion-mnist needs "
+                 "its IDX files; folder needs one sub-folder of images per class")
+        values["data_dir"] = st.text_input("Data directory", key="new_data_dir", **changed,
+                                           placeholder="empty: the bundled MNIST sample",
+                                           help="IDX files (mnist, fashion-mnist) or class folders (folder)")
+        values["classes"] = st.text_input("Classes", key="new_classes", **changed,
+                                          help="two or more classes separated by spaces or commas: digits, "
+                                               "class indices or folder names; empty keeps all classes")
+        values["shifts"] = st.text_input("Shifts (px)", key="new_shifts", **changed,
+                                         help="horizontal shifts of the shifted test set, e.g. -6 -3 3 6; "
+                                              "negative moves left")
     with model:
         st.markdown("**Model and loss**")
-        loss = st.selectbox("Loss", LOSSES, key="new_loss", help=_loss_help(), **changed)
-        regime = st.selectbox("Pair regime", REGIMES, key="new_regime", help="\n\n".join(REGIME_HELP.values()),
-                              **changed)
-        embedding_dim = st.number_input("Embedding size", step=1, key="new_embedding_dim", **changed,
-                                        help="2 can be drawn as it is; larger sizes are projected with PCA, "
-                                             "t-SNE or UMAP")
-        margin = st.number_input("Margin", step=0.1, format="%.2f", key="new_margin", help="m of the loss",
-                                 **changed)
+        values["loss"] = st.selectbox("Loss", LOSSES, key="new_loss", help=_loss_help(), **changed)
+        values["embedding_dim"] = st.number_input(
+            "Embedding size", step=1, key="new_embedding_dim", **changed,
+            help="2 can be drawn as it is; larger sizes are projected with PCA, t-SNE or UMAP")
+        values["normalize"] = st.checkbox("L2-normalise the embedding", key="new_normalize", **changed,
+                                          help="unit-length embeddings, as seed 004 (with margin 1)")
     with optim:
         st.markdown("**Optimisation**")
-        epochs = st.number_input("Epochs", step=1, key="new_epochs", **changed)
-        batch_size = st.number_input("Batch size", step=16, key="new_batch_size", help="pairs or triplets per step",
-                                     **changed)
-        lr = st.number_input("Learning rate", step=1e-4, format="%.5f", key="new_lr", help="Adam's learning rate",
-                             **changed)
-        seed = st.number_input("Seed", step=1, key="new_seed", help="drives the splits, pairs, weights and batch order",
-                               **changed)
-        device = st.selectbox("Device", DEVICES, key="new_device", help="auto uses a CUDA GPU when there is one",
-                              **changed)
+        values["epochs"] = st.number_input("Epochs", step=1, key="new_epochs", **changed)
+        values["lr"] = st.number_input("Learning rate", step=1e-4, format="%.5f", key="new_lr",
+                                       help="Adam's learning rate", **changed)
+        values["seed"] = st.number_input("Seed", step=1, key="new_seed", **changed,
+                                         help="drives the splits, pairs, weights and batch order")
+        values["device"] = st.selectbox("Device", DEVICES, key="new_device", **changed,
+                                        help="auto uses a CUDA GPU when there is one")
+    values.update(method_options(values["loss"], changed))
     with st.expander("More options"):
-        more = st.columns(3)
-        nn_k = more[0].number_input("Neighbours k (nn regimes)", step=1, key="new_nn_k", **changed)
-        max_train = more[1].number_input("Max training images (0: all)", step=100, key="new_max_train", **changed)
-        name = more[2].text_input("Run name (optional)", key="new_name", help="added to the run directory's name",
-                                  **changed)
+        more = st.columns(2)
+        values["max_train"] = more[0].number_input("Max training images (0: all)", step=100, key="new_max_train",
+                                                   **changed)
+        values["name"] = more[1].text_input("Run name (optional)", key="new_name", **changed,
+                                            help="added to the run directory's name")
     submitted = st.button("Launch training", icon=":material/rocket_launch:", type="primary", key="launch_training")
     if not submitted:
         return None, None
-    return parse_form(dataset=dataset, data_dir=data_dir, classes=classes, shifts=shifts,
-                      loss=loss, regime=regime, embedding_dim=embedding_dim, margin=margin,
-                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                      nn_k=nn_k, max_train=max_train, name=name)
+    return parse_form(**values)
+
+
+def method_options(loss: str, changed: dict) -> dict:
+    """The box of the chosen loss's own options; only those it reads are shown and returned."""
+    values = {}
+    with st.container(border=True, key="method-options"):
+        st.markdown(f"**Options of {loss}**: {METHODS[loss].help}")
+        miner = st.session_state.get("new_miner", "none") if "miner" in METHODS[loss].options else "none"
+        shown = used_options(loss, miner)
+        cells = st.columns(max(4, min(len(shown), 6)))
+        for cell, option in zip(cells * 2, shown):
+            values[option] = option_widget(cell, option, changed)
+    return values
+
+
+def option_widget(cell, option: str, changed: dict):
+    field, label, key = METHOD_FIELDS[option], _label(option), f"new_{option}"
+    if isinstance(field.kind, tuple):
+        return cell.selectbox(label, field.kind, key=key, help=field.help, **changed)
+    if field.kind is float:
+        return cell.number_input(label, step=0.1, format="%.2f", key=key, help=field.help, **changed)
+    return cell.number_input(label, step=1, key=key, help=field.help, **changed)
 
 
 def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
-    """Turn the form's values into a validated TrainConfig, or return a one-line message."""
+    """Turn the form's values into a validated TrainConfig, or return a one-line message. Options
+    left out keep their defaults."""
     try:
-        for option in ("embedding_dim", "epochs", "batch_size", "seed", "nn_k", "max_train"):
-            number = values[option]
-            if float(number) != int(number):
-                raise InputError(f"{_label(option)} must be a whole number, got {number}")
-            values[option] = int(number)
-        shifts = _split_list(values["shifts"])
-        try:
-            values["shifts"] = [int(s) for s in shifts]
-        except ValueError:
-            raise InputError("Shifts must be whole numbers of pixels separated by spaces, e.g. -6 -3 3 6") from None
-        values["classes"] = _split_list(values["classes"])
-        values["data_dir"] = values["data_dir"].strip() or None
-        values["name"] = values["name"].strip() or None
-        values["max_train"] = values["max_train"] or None
+        for option, value in values.items():
+            kind = METHOD_FIELDS[option].kind if option in METHOD_FIELDS else type(FORM_DEFAULTS.get(option))
+            if kind is int and value is not None:
+                if float(value) != int(value):
+                    raise InputError(f"{_label(option)} must be a whole number, got {value}")
+                values[option] = int(value)
+        if "shifts" in values:
+            try:
+                values["shifts"] = [int(s) for s in _split_list(values["shifts"])]
+            except ValueError:
+                raise InputError("Shifts must be whole numbers of pixels separated by spaces, e.g. -6 -3 3 6") from None
+        if "classes" in values:
+            values["classes"] = _split_list(values["classes"])
+        for option in ("data_dir", "name"):
+            if option in values:
+                values[option] = values[option].strip() or None
+        for option in AUTOMATIC_ZERO:
+            if option in values:
+                values[option] = values[option] or None
         config = TrainConfig(**values, runs_dir=str(cached.runs_dir())).validate()
         problem = data_dir_problem(config.dataset, config.data_dir)
         if problem:

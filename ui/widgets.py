@@ -39,7 +39,8 @@ ERROR_ICON = ":material/error:"
 POLL_SECONDS = 1.0  # how often a running job's panel re-reads status.json
 
 METHOD_NAMES = {"raw": "raw 2-D", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-COLOUR_NAMES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN right/wrong"}
+COLOUR_NAMES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN right/wrong",
+                "cluster": "magnet cluster"}
 SPLIT_TITLES = {"train": "train", "test": "test", "shifted": "shifted test"}
 MAX_THUMBNAILS = 60
 
@@ -489,6 +490,11 @@ FORM_LABELS = {
     "--lr": "Learning rate", "--seed": "Seed", "--shifts": "Shifts", "--device": "Device",
     "--nn-k": "Neighbours k", "--max-train": "Max training images", "--image-size": "Image size",
     "--test-fraction": "Test fraction", "--val-fraction": "Validation fraction",
+    "--normalize": "L2-normalise", "--miner": "Miner", "--classes-per-batch": "Classes per batch P",
+    "--images-per-class": "Images per class K", "--margin-fn": "False-negative margin",
+    "--weight-fn": "False-negative weight", "--alpha": "Margin α", "--magnet-k": "Clusters per class k",
+    "--magnet-m": "Clusters per batch m", "--magnet-d": "Examples per cluster d",
+    "--magnet-l": "Closest centres L", "--magnet-refresh": "Refresh clusters every",
 }
 
 

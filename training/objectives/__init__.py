@@ -55,6 +55,21 @@ METHODS: dict[str, Method] = {
 }
 
 
+MINED = ("classes_per_batch", "images_per_class")  # triplet's options with a --miner
+UNMINED = ("regime", "batch_size")  # triplet's options without one
+
+
+def used_options(loss: str, miner: str = "none") -> tuple[str, ...]:
+    """The options of METHOD_OPTIONS that ``loss`` reads: a mined triplet run draws P×K
+    class-balanced batches, so it reads classes_per_batch and images_per_class instead of the
+    regime and the batch size; without a miner, the other way round."""
+    options = METHODS[loss].options
+    if loss == "triplet":
+        dropped = UNMINED if miner != "none" else MINED
+        options = tuple(o for o in options if o not in dropped)
+    return options
+
+
 def objective_class(name: str):
     method = METHODS[name]
     return getattr(import_module(method.module), method.cls)

@@ -69,9 +69,14 @@ def map_controls(run) -> MapChoice:
                                        "into that map") or methods[0]
     layout = c2.segmented_control("Layout", ["side by side", "overlay"], default="side by side",
                                   key="map_layout", required=True) or "side by side"
-    colour = c3.selectbox("Colour by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get, key="map_colour",
+    colours = [c for c in COLOUR_NAMES if c != "cluster" or run.config.get("loss") == "magnet"]
+    if st.session_state.get("map_colour") not in colours:
+        st.session_state.pop("map_colour", None)  # the last run's clusters: this run has none
+    colour = c3.selectbox("Colour by", colours, format_func=COLOUR_NAMES.get, key="map_colour",
                           help="k-NN right/wrong: a 5-NN classifier fitted on the train embeddings, judged "
-                               "on test and shifted points. The shape always shows the shift.")
+                               "on test and shifted points. Magnet cluster (magnet runs): each class's k "
+                               "clusters in shades of its colour, their centres as diamonds. The shape "
+                               "always shows the shift.") or "class"
     params = _parameters(c4, method)
     classes, shifts, knn = _filter(c5, run)
     splits = run.splits
@@ -212,6 +217,7 @@ def map_section(run) -> int:
     selected = selection_points(SCOPE, str(run.path))
     panels, where = map_panels(run, shown, choice, selected)
     fig = build_map(run, panels, choice, selected + linked_copies(frame, selected, choice), frame)
+    add_centres(fig, run, frame, choice, where)
     add_overlays(fig, run, frame, choice, selected, where)
     key = chart_key(SCOPE)
     with st.container(key=CONTAINER):
@@ -236,11 +242,35 @@ def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
         from explorer.classifiers import knn_correct
 
         frame["correct"] = knn_correct(frame, cached.classify(run.path, epoch, ("knn",))).to_numpy()
+    if choice.colour == "cluster":
+        frame = _with_clusters(run, frame, epoch)
     atlas = cached.image_atlas(run.path)
     if atlas:
         offsets = frame["split"].map(atlas["offsets"])
         frame["image"] = np.where(offsets.notna(), offsets.fillna(0).astype(np.int64) + frame["row"].to_numpy(np.int64), -1)
     return frame
+
+
+def _with_clusters(run, frame: pd.DataFrame, epoch: int) -> pd.DataFrame:
+    from explorer import magnet
+
+    found = magnet.clusters(run, epoch)
+    if found is None:
+        raise ValueError(f"epoch {epoch}'s snapshot holds no magnet clusters: colour by class instead")
+    return magnet.with_clusters(frame, run.points(epoch), found["centre_classes"], len(run.class_names))
+
+
+def add_centres(fig, run, frame: pd.DataFrame, choice: MapChoice, where: dict) -> None:
+    """The magnet clusters' centres, as diamonds in their cluster's colour, on every panel."""
+    from explorer import magnet, maps
+
+    found = magnet.clusters(run, choice.epoch)
+    if choice.colour != "cluster" or found is None:
+        return
+    marks = magnet.centre_marks(frame, run.points(choice.epoch), found["centre_classes"], run.class_names)
+    for panel in sorted(set(where.values())):
+        maps.add_marks(fig, panel, marks["x"], marks["y"], text=marks["text"], symbol="diamond", size=15,
+                       color=list(marks["colour"]), width=1.5, outline="#111")
 
 
 def filtered(frame: pd.DataFrame, choice: MapChoice) -> pd.DataFrame:

@@ -92,10 +92,9 @@ def header(run, row) -> None:
     config = run.config
     names = run.class_names or [str(c) for c in config.get("classes") or []]
     st.caption(f"{config.get('dataset')} ({class_list(names, 12) or 'all classes'}) · "
-               f"{config.get('loss')} loss · {config.get('regime')} pairs · {run.embedding_dim}-D "
-               f"embedding · margin {config.get('margin')} · {config.get('epochs')} epochs · batch "
-               f"{config.get('batch_size')} · lr {config.get('lr')} · seed {config.get('seed')} · "
-               f"`{run.path}`")
+               f"{config.get('loss')} loss{method_setup(config)} · {run.embedding_dim}-D embedding"
+               f"{' (L2-normalised)' if config.get('normalize') else ''} · {config.get('epochs')} epochs · "
+               f"lr {config.get('lr')} · seed {config.get('seed')} · `{run.path}`")
     status = {**run.status, "state": run.state}
     last = run.metrics[run.metrics["knn_accuracy"].notna()]
     last = last[last["epoch"] == last["epoch"].max()].set_index("split") if len(last) else last
@@ -103,6 +102,7 @@ def header(run, row) -> None:
     for split, label in (("test", "test"), ("shifted", "shifted"), ("val", "validation")):
         if len(last) and split in last.index:
             parts.append(f"{label} k-NN **{last.loc[split, 'knn_accuracy']:.3f}**")
+    parts += method_figures(run)
     st.markdown(" · ".join(parts), help="k-NN: a 5-NN classifier fitted on the train embeddings of "
                                         "the last epoch, as monitored during training")
     if run.state == rundir.RUNNING:
@@ -116,6 +116,41 @@ def header(run, row) -> None:
                  f"{run.status.get('epochs', '?')}: {message}", icon=":material/warning:")
             with button:
                 resume_button(str(run.path), key=f"resume-header-{run.name}", type="primary")
+
+
+SETUP_WORDS = {"regime": "{} pairs", "margin": "margin {}", "batch_size": "batch {}", "nn_k": "k {}",
+               "miner": "{} miner", "classes_per_batch": "P {}", "images_per_class": "K {}",
+               "margin_fn": "m_fn {}", "weight_fn": "w_fn {}", "alpha": "α {}", "magnet_k": "k {}",
+               "magnet_m": "m {}", "magnet_d": "d {}", "magnet_l": "L {}", "magnet_refresh": "refresh every {}"}
+
+
+def method_setup(config: dict) -> str:
+    """The options the run's method reads, in a few words: ' · random pairs · margin 1.0 · batch 128'."""
+    from training.objectives import METHODS, used_options
+
+    loss = config.get("loss")
+    if loss not in METHODS:
+        return ""
+    words = [SETUP_WORDS.get(o, o + " {}").format(config[o]) for o in used_options(loss, config.get("miner") or "none")
+             if config.get(o) is not None and not (o == "miner" and config[o] == "none")]
+    return "".join(f" · {w}" for w in words)
+
+
+def method_figures(run) -> list[str]:
+    """A method's own figures at the last snapshot: magnet's accuracy by its centres, BCE's head AUC."""
+    if not run.epochs:
+        return []
+    epoch = run.epochs[-1]
+    if run.config.get("loss") == "magnet" and "test" in run.splits:
+        try:
+            accuracy = cached.evaluation(run.path, epoch, "magnet", "test").accuracy
+        except ValueError:
+            return []
+        return [f"test magnet accuracy (L closest centres) **{accuracy:.3f}**"]
+    found = cached.head_verification(run.path, epoch) if run.config.get("loss") == "bce" else None
+    if found is not None:
+        return [f"head AUC **{found['head'][1]['auc']:.3f}** (distance AUC {found['distance'][1]['auc']:.3f})"]
+    return []
 
 
 def no_snapshot_yet(run) -> None:

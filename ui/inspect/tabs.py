@@ -37,11 +37,14 @@ def subsets(run) -> list[str]:
     return found
 
 
-def classifier_choice(key: str):
-    from explorer.classifiers import CLASSIFIERS, TITLES
+CLASSIFIER_TITLES = {"magnet": "Magnet: softmax over the L closest cluster centres"}
 
-    return st.selectbox("Classifier (fitted on the train embeddings)", CLASSIFIERS,
-                        format_func=lambda c: TITLES.get(c, c), key=key)
+
+def classifier_choice(key: str, run):
+    from explorer.classifiers import TITLES
+
+    return st.selectbox("Classifier (fitted on the train embeddings)", cached.classifiers_of(run.path),
+                        format_func=lambda c: CLASSIFIER_TITLES.get(c) or TITLES.get(c, c), key=key)
 
 
 def confusion_tab(run, epoch: int) -> None:
@@ -50,12 +53,13 @@ def confusion_tab(run, epoch: int) -> None:
 
     c1, c2 = st.columns(2)
     with c1:
-        classifier = classifier_choice("conf_classifier")
+        classifier = classifier_choice("conf_classifier", run)
     subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key="conf_subset")
     e = cached.evaluation(run.path, epoch, classifier, subset)
     st.metric(f"Accuracy on {subset}", f"{e.accuracy:.3f}", help=f"{len(e.y_true)} points")
     fig = figures.confusion_figure(e.confusion, run.class_names,
-                                   f"{TITLES.get(classifier, classifier)} on {subset}, epoch {epoch}")
+                                   f"{CLASSIFIER_TITLES.get(classifier) or TITLES.get(classifier, classifier)} "
+                                   f"on {subset}, epoch {epoch}")
     show_figure(fig, f"{run.name}-confusion-{classifier}-{slug(subset)}-epoch{epoch}", key="fig_confusion")
 
 
@@ -64,7 +68,7 @@ def report_tab(run, epoch: int) -> None:
 
     c1, c2 = st.columns(2)
     with c1:
-        classifier = classifier_choice("report_classifier")
+        classifier = classifier_choice("report_classifier", run)
     subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key="report_subset")
     e = cached.evaluation(run.path, epoch, classifier, subset)
     st.dataframe(e.report, column_config={
@@ -96,6 +100,12 @@ def metrics_tab(run, epoch: int) -> None:
     if not len(run.metrics):
         st.info("metrics.csv has no rows yet.")
         return
+    steps = run.steps()
+    if len(steps):
+        show_figure(figures.steps_figure(steps, run.metrics), f"{run.name}-steps", key="fig_steps")
+        if len(steps) > figures.MAX_STEP_POINTS:
+            st.caption(f"{len(steps):,} steps: the light line draws 1 in "
+                       f"{-(-len(steps) // figures.MAX_STEP_POINTS)}; the running mean uses them all.")
     show_figure(figures.metrics_figure(run.metrics), f"{run.name}-metrics", key="fig_metrics")
     show_figure(figures.geometry_figure(cached.geometry_over_epochs(run.path)), f"{run.name}-geometry",
                 key="fig_geometry")
@@ -108,7 +118,7 @@ def confused_tab(run, epoch: int) -> None:
 
     c1, c2 = st.columns(2)
     with c1:
-        classifier = classifier_choice("confused_classifier")
+        classifier = classifier_choice("confused_classifier", run)
     choices = subsets(run)
     subset = c2.selectbox("Evaluated on (split or shift)", choices, key="confused_subset",
                           index=1 if "shifted" in run.splits else 0)

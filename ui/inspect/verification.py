@@ -11,6 +11,73 @@ from ui.widgets import show_figure
 
 
 def distances_tab(run, epoch: int) -> None:
+    head_block(run, epoch)
+    pair_types_block(run, epoch)
+    distance_block(run, epoch)
+
+
+def head_block(run, epoch: int) -> None:
+    """A BCE run: the head's ROC beside the distance's, on the same pairs (seed 004's point: the
+    head verifies well while its embedding may separate the classes poorly)."""
+    from explorer import figures
+
+    found = cached.head_verification(run.path, epoch)
+    if found is None:
+        return
+    (head_curve, head), (dist_curve, dist) = found["head"], found["distance"]
+    st.markdown(f"**The Siamese head against the embedding distance**, on the run's own "
+                f"{found['pairs']:,} test pairs")
+    left, right = st.columns([3, 2])
+    with left:
+        fig = figures.roc_figure({"head score": head_curve, "embedding distance": dist_curve},
+                                 {"head score": head, "embedding distance": dist},
+                                 f"Two ways to verify a pair, epoch {epoch}")
+        fig.update_layout(height=400, legend={"orientation": "h", "y": -0.2})
+        show_figure(fig, f"{run.name}-head-roc-epoch{epoch}", key="fig_head_roc")
+    with right:
+        cells = st.columns(2)
+        cells[0].metric("Head AUC", f"{head['auc']:.3f}", help="accept a pair when the head's probability is high")
+        cells[1].metric("Distance AUC", f"{dist['auc']:.3f}", delta=f"{dist['auc'] - head['auc']:+.3f}",
+                        help="accept a pair when the embeddings are close; delta: against the head")
+        cells = st.columns(2)
+        cells[0].metric("Head EER", f"{head['eer']:.3f}")
+        cells[1].metric("Distance EER", f"{dist['eer']:.3f}")
+        st.caption("The head sees both embeddings and learns its own similarity, so it can verify "
+                   "well even where the embedding's distances mix the classes (seed 004). The map and "
+                   "the k-NN accuracy show the embedding itself.")
+    st.divider()
+
+
+def pair_types_block(run, epoch: int) -> None:
+    """A three-way run: distances of its true positives, false negatives and negatives."""
+    from explorer import figures
+    from explorer.pairtypes import TYPE_NAMES
+
+    splits = [s for s in ("test", "train") if s in run.splits and cached.typed_pairs(run.path, epoch, s) is not None]
+    if not splits:
+        return
+    c1, c2 = st.columns([3, 2])
+    c1.markdown("**The three pair types of the three-way loss**")
+    split = c2.radio("Pairs of", splits, key="types_split", horizontal=True)
+    hist, summary = cached.typed_pairs(run.path, epoch, split)
+    left, right = st.columns([3, 2])
+    with left:
+        fig = figures.type_histogram_figure(hist, TYPE_NAMES, f"Distances of the {split} pairs by type, epoch {epoch}")
+        fig.update_layout(height=340, legend={"orientation": "h", "y": -0.25})
+        show_figure(fig, f"{run.name}-pair-types-{split}-epoch{epoch}", key="fig_pair_types")
+    with right:
+        st.dataframe(summary[["type_name", "pairs", "mean_distance", "median_distance"]], hide_index=True,
+                     column_config={"type_name": "type",
+                                    "mean_distance": st.column_config.NumberColumn("mean d", format="%.3f"),
+                                    "median_distance": st.column_config.NumberColumn("median d", format="%.3f")})
+        margin, margin_fn = run.config.get("margin"), run.config.get("margin_fn")
+        st.caption(f"True positives are pulled together; false negatives (same class, not a near "
+                   f"neighbour) pushed out to {margin_fn if margin_fn is not None else '?'} with weight "
+                   f"{run.config.get('weight_fn')}; negatives pushed out to the margin {margin}.")
+    st.divider()
+
+
+def distance_block(run, epoch: int) -> None:
     from explorer import figures
     from explorer.verification import PAIR_SETS, SHORT_NAMES
 

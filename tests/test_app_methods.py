@@ -1,0 +1,76 @@
+"""The app on runs of each method: a magnet run's clusters, a BCE run's head, a three-way run's
+pair types, and the loss at every step."""
+
+import pytest
+from fakerun import add_head_scores, add_magnet_clusters, add_pair_types, make_fake_run
+from streamlit.testing.v1 import AppTest
+from test_app import APP, TIMEOUT, assert_clean, charts, text_of, values
+
+
+@pytest.fixture(scope="module")
+def method_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    magnet = make_fake_run(root, "20260101-000000-magnet", n_classes=3, epochs=2, loss="magnet")
+    add_magnet_clusters(magnet, 2)
+    bce = make_fake_run(root, "20260101-000001-bce", epochs=2, loss="bce")
+    add_head_scores(bce, 2)
+    three = make_fake_run(root, "20260101-000002-3way", epochs=2, loss="contrastive-3way")
+    add_pair_types(three)
+    return {"magnet": magnet, "bce": bce, "3way": three, "root": root}
+
+
+def open_run(method_runs, monkeypatch, name: str, **state) -> AppTest:
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(method_runs["root"]))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["run_choice"] = str(method_runs[name])
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_a_magnet_run_colours_by_cluster_draws_the_centres_and_classifies_by_them(method_runs, monkeypatch):
+    at = open_run(method_runs, monkeypatch, "magnet", analysis_tab="Confusion")
+    assert_clean(at)
+    assert "magnet cluster" in at.selectbox(key="map_colour").options
+    assert "test magnet accuracy (L closest centres)" in text_of(at)
+    assert "Magnet: softmax over the L closest cluster centres" in at.selectbox(key="conf_classifier").options
+    at.selectbox(key="map_colour").set_value("cluster").run()
+    assert_clean(at)
+    fig = charts(at)[0]
+    diamonds = [t for t in fig["data"] if (t.get("marker") or {}).get("symbol") == "diamond"]
+    assert diamonds and all(len(values(t["x"])) == 6 for t in diamonds)  # 3 classes x 2 clusters, on each panel
+    assert all("centre of cluster" in text for text in diamonds[0]["text"])
+    at.selectbox(key="conf_classifier").set_value("magnet").run()
+    assert_clean(at)
+
+
+def test_other_runs_offer_no_cluster_colour(method_runs, monkeypatch):
+    at = open_run(method_runs, monkeypatch, "bce", map_colour="cluster")
+    assert_clean(at)
+    assert "magnet cluster" not in at.selectbox(key="map_colour").options
+    assert at.selectbox(key="map_colour").value == "class"
+
+
+def test_a_bce_run_shows_its_head_roc_beside_the_distance_roc(method_runs, monkeypatch):
+    at = open_run(method_runs, monkeypatch, "bce", analysis_tab="Distances & ROC")
+    assert_clean(at)
+    assert "The Siamese head against the embedding distance" in text_of(at)
+    assert "head AUC" in text_of(at)
+    roc = [f for f in charts(at) if "Two ways to verify" in str(f["layout"].get("title"))]
+    names = [t.get("name", "") for t in roc[0]["data"]]
+    assert any(n.startswith("head score (AUC") for n in names) and any(n.startswith("embedding distance (AUC") for n in names)
+
+
+def test_a_three_way_run_shows_its_three_pair_types(method_runs, monkeypatch):
+    at = open_run(method_runs, monkeypatch, "3way", analysis_tab="Distances & ROC")
+    assert_clean(at)
+    assert "The three pair types of the three-way loss" in text_of(at)
+    types = [f for f in charts(at) if "by type" in str(f["layout"].get("title"))]
+    assert {t["name"] for t in types[0]["data"]} == {"true positive", "false negative", "negative"}
+
+
+def test_the_metrics_tab_plots_the_loss_of_every_step(method_runs, monkeypatch):
+    at = open_run(method_runs, monkeypatch, "magnet", analysis_tab="Metrics over epochs")
+    assert_clean(at)
+    titles = [str(f["layout"].get("title")) for f in charts(at)]
+    assert any("Training loss at every step" in t for t in titles), titles
