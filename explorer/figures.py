@@ -257,10 +257,12 @@ def steps_figure(steps: pd.DataFrame, metrics: pd.DataFrame | None = None,
     smooth = steps["loss"].rolling(window, min_periods=1, center=True).mean()
     fig = go.Figure([
         go.Scattergl(x=raw["iteration"], y=raw["loss"], mode="lines", name="train, each step"
-                     + (f" (1 in {stride} drawn)" if stride > 1 else ""), line={"color": "#9ecae1", "width": 1}),
-        go.Scattergl(x=steps["iteration"], y=smooth, mode="lines", name=f"train, mean of {window} steps",
-                     line={"color": SPLIT_COLORS.get("train", "#1f77b4"), "width": 2.5}),
+                     + (f" (1 in {stride} drawn)" if stride > 1 else ""),
+                     line={"color": "#9ecae1" if window > 1 else SPLIT_COLORS["train"], "width": 1}),
     ])
+    if window > 1:
+        fig.add_trace(go.Scattergl(x=steps["iteration"], y=smooth, mode="lines", name=f"train, mean of {window} steps",
+                                   line={"color": SPLIT_COLORS["train"], "width": 2.5}))
     if metrics is not None and len(metrics) and n:
         ends = steps.groupby("epoch")["iteration"].max()
         for split in ("val", "test"):

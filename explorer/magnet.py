@@ -126,6 +126,7 @@ def with_clusters(map_frame: pd.DataFrame, points: pd.DataFrame, centre_classes,
     cluster = out["cluster"].fillna(-1).to_numpy(np.int64)
     out["cluster"] = cluster
     out["cluster_colour"] = palette[np.where((cluster >= 0) & (cluster < len(palette) - 1), cluster, -1)]
+    out.attrs = dict(map_frame.attrs)  # the map's method and notes
     return out
 
 

@@ -280,6 +280,7 @@ def list_runs(root: str | os.PathLike | None = None) -> pd.DataFrame:
             row["error"] = str(e)
         else:
             row.update({k: config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim")})
+            row["regime"] = _sampling(config)
             row.update({k: status.get(k) for k in ("state", "epoch", "epochs", "error")})
             test = metrics[(metrics["split"] == "test") & metrics["knn_accuracy"].notna()]
             if len(test):
@@ -288,3 +289,14 @@ def list_runs(root: str | os.PathLike | None = None) -> pd.DataFrame:
     columns = ["name", "path", "state", "epoch", "epochs", "dataset", "loss", "regime",
                "embedding_dim", "test_knn_accuracy", "error"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _sampling(config: dict) -> str | None:
+    """How the run drew its batches: the pair regime where its method reads one, else the miner
+    (mined triplets) or None (magnet's neighbourhoods, three-way's own pair types)."""
+    from training.objectives import METHODS, used_options
+
+    loss, miner = config.get("loss"), config.get("miner") or "none"
+    if loss not in METHODS or "regime" in used_options(loss, miner):
+        return config.get("regime")
+    return miner if miner != "none" else None

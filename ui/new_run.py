@@ -245,6 +245,8 @@ def method_options(loss: str, changed: dict) -> dict:
         st.markdown(f"**Options of {loss}**: {METHODS[loss].help}")
         miner = st.session_state.get("new_miner", "none") if "miner" in METHODS[loss].options else "none"
         shown = used_options(loss, miner)
+        if "regime" in shown and st.session_state.get("new_regime", "random") == "random":
+            shown = tuple(o for o in shown if o != "nn_k")  # k neighbours only matter to the nn regimes
         cells = st.columns(max(4, min(len(shown), 6)))
         for cell, option in zip(cells * 2, shown):
             values[option] = option_widget(cell, option, changed)

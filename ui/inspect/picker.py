@@ -132,7 +132,8 @@ def method_setup(config: dict) -> str:
     if loss not in METHODS:
         return ""
     words = [SETUP_WORDS.get(o, o + " {}").format(config[o]) for o in used_options(loss, config.get("miner") or "none")
-             if config.get(o) is not None and not (o == "miner" and config[o] == "none")]
+             if config.get(o) is not None and not (o == "miner" and config[o] == "none")
+             and not (o == "nn_k" and config.get("regime") == "random" and "regime" in METHODS[loss].options)]
     return "".join(f" · {w}" for w in words)
 
 
