@@ -749,7 +749,7 @@ def test_new_run_form_launches_a_valid_config_and_shows_the_job_under_its_button
      {"classes_per_batch", "images_per_class"}),
     ({"loss": "contrastive-3way", "weight_fn": 0.25}, {"margin", "nn_k", "margin_fn", "weight_fn"},
      {"regime", "miner", "alpha"}),
-    ({"loss": "bce"}, {"regime", "batch_size", "nn_k"}, {"margin", "miner", "alpha"}),
+    ({"loss": "bce"}, {"regime", "batch_size"}, {"margin", "miner", "alpha", "nn_k"}),  # k: nn regimes only
 ])
 def test_the_form_shows_only_the_options_of_the_chosen_loss(empty_runs, monkeypatch, values, shown, hidden):
     from training import launch

@@ -74,3 +74,23 @@ def test_the_metrics_tab_plots_the_loss_of_every_step(method_runs, monkeypatch):
     assert_clean(at)
     titles = [str(f["layout"].get("title")) for f in charts(at)]
     assert any("Training loss at every step" in t for t in titles), titles
+
+
+def test_compare_puts_each_method_beside_a_contrastive_run(method_runs, monkeypatch, tmp_path):
+    contrastive = make_fake_run(method_runs["root"], "20251231-000000-contrastive", epochs=2)
+    try:
+        monkeypatch.setenv("EXPLORER_RUNS_DIR", str(method_runs["root"]))
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        at.switch_page("ui/pages/compare.py").run()
+        chosen = [str(contrastive), str(method_runs["magnet"]), str(method_runs["bce"]), str(method_runs["3way"])]
+        at.multiselect(key="compare_runs").set_value(chosen).run()
+        assert_clean(at)
+        setup = at.dataframe[0].value
+        assert {"contrastive", "magnet", "bce", "contrastive-3way"} <= set(setup.loc["loss"])
+        for heading in ("Maps", "Pair distances", "Confusion matrices"):
+            assert heading in text_of(at)
+    finally:
+        import shutil
+
+        shutil.rmtree(contrastive)

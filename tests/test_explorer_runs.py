@@ -224,6 +224,7 @@ def test_a_snapshot_with_some_rows_is_joined_by_row(tmp_path):
 
 def test_the_loss_of_every_step_is_read_when_asked_for(tmp_path):
     run = load_run(make_fake_run(tmp_path))
+    (run.path / rundir.STEPS).unlink()  # a run written before steps.csv
     assert run.steps().empty
     rundir.append_steps(run.path, 1, 1, [0.9, 0.7])
     assert run.steps()["loss"].tolist() == [0.9, 0.7]

@@ -148,11 +148,11 @@ PRESETS = {
     "triplet loss, random triplets": {"loss": "triplet", "regime": "random", "epochs": 5, "embedding_dim": 2},
     "out-lab idea 2: three-way contrastive (true positives, false negatives, negatives)": {
         "loss": "contrastive-3way", "epochs": 5, "embedding_dim": 2},
-    "seed 001: magnet loss on 10 digits (epochs 15, m 8, d 8, k 3, α 1)": {
-        "loss": "magnet", "classes": "", "embedding_dim": 32, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
+    "seed 001: magnet loss on 10 digits, 2-D (epochs 15, m 8, d 8, k 3, α 1)": {
+        "loss": "magnet", "classes": "", "embedding_dim": 2, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
         "magnet_k": 3, "alpha": 1.0},
-    "seed 001: magnet loss on 10 digits, α 1.5": {
-        "loss": "magnet", "classes": "", "embedding_dim": 32, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
+    "seed 001: magnet loss on 10 digits, 2-D, α 1.5": {
+        "loss": "magnet", "classes": "", "embedding_dim": 2, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
         "magnet_k": 3, "alpha": 1.5},
     "seed 004: triplet loss with batch-hard mining, 10 digits, 32-D": {
         "loss": "triplet", "miner": "batch-hard", "classes": "", "embedding_dim": 32, "normalize": True,
