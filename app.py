@@ -12,6 +12,7 @@ import traceback
 
 import streamlit as st
 
+from ui import cached
 from ui.widgets import PAGE_COMPARE, PAGE_INSPECT, PAGE_NEW, one_line
 
 st.set_page_config(page_title="Embedding explorer", page_icon=":material/scatter_plot:", layout="wide",
@@ -35,6 +36,7 @@ pages = [
     st.Page(_inspect_alias, title="Inspect a run", url_path="inspect", visibility="hidden"),
 ]
 page = st.navigation(pages, position="sidebar")
+cached.start_warm_up()
 try:
     page.run()
 except Exception as error:  # noqa: BLE001 - st.rerun and st.stop are BaseExceptions and pass through

@@ -8,6 +8,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Finished runs map themselves in the background; tests that want it turn it back on.
 os.environ.setdefault("EXPLORER_PRECOMPUTE_MAPS", "0")
+# The app compiles UMAP in a background thread at start; under AppTest that thread can deadlock
+# with numba, and in the browser tests it would compete for the CPU. tests/test_app_warm_up.py
+# checks the start itself.
+os.environ.setdefault("EXPLORER_WARM_UP", "0")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

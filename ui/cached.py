@@ -424,3 +424,23 @@ def image_atlas(path) -> dict | None:
         return None
     splits = tuple(s for s in run.splits if (images_dir / f"{s}.npy").exists())
     return _atlas(str(path), mtime, splits)
+
+
+WARM_UP_ENV = "EXPLORER_WARM_UP"  # 0 skips compiling UMAP at the app's start (the tests set it)
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up():
+    """Compile UMAP's numba functions once per server, in a background thread, so the first UMAP
+    map a user asks for does not wait for the compiler. Returns the thread (None when skipped)."""
+    import os
+    import threading
+
+    if os.environ.get(WARM_UP_ENV, "1") == "0":
+        return None
+    from explorer.projections import warm_up
+
+    thread = threading.Thread(target=warm_up, args=("umap",), name="umap-warm-up", daemon=True)
+    thread.start()
+    return thread
+
