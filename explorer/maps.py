@@ -2,8 +2,9 @@
 and lines laid over them, and the replay of every epoch as one plotly animation.
 
 Every panel is ONE ``Scattergl`` trace (trace i = panel i), its colour and shape per point in
-``marker``, and ``customdata`` = [split, row, run, image] per point: the point's split and row,
-the run it belongs to ("" on a one-run map) and its index into a hover-image atlas (-1: none).
+``marker``, and ``customdata`` = [split, row, run, image, hover] per point, as strings: the
+point's split and row, the run it belongs to ("" on a one-run map), its index into a hover-image
+atlas (-1: none) and the hover's last lines; ``text`` is its class name.
 Marks, lines and legend entries are extra traces after the panels, with no customdata, so a
 selection names points exactly.
 
@@ -119,30 +120,43 @@ def point_style(frame: pd.DataFrame, class_names: list[str], color_by: str, size
             symbol, factor, _ = markers[s]
             color = palette[s] if color_by == "shift" else "#555555"
             legend.append((shift_name(s), color, symbol, round(9 * factor), "shift"))
+    # numpy arrays, not lists: plotly copies a figure's data several times on its way to the browser
+    # and one value where every point has the same: large maps go to the browser as JSON
+    symbol, factor, width = (np.asarray([markers[s][k] for s in shift]) for k in range(3))
     return {
-        "color": colors,
-        "symbol": [markers[s][0] for s in shift],
-        "size": [size * markers[s][1] for s in shift],
-        "line": {"width": [markers[s][2] for s in shift],
-                 "color": ["rgba(30,30,30,0.9)" if markers[s][2] else "rgba(255,255,255,0.8)" for s in shift]},
+        "color": np.asarray(colors, dtype=str),
+        "symbol": _one_or_all(symbol.astype(str)),
+        "size": _one_or_all((size * factor.astype(np.float64)).astype(np.float32)),
+        "line": {"width": _one_or_all(width.astype(np.float32)), "color": "rgba(30,30,30,0.9)"},  # 0: none
         "legend": legend,
     }
 
 
-def _hover(frame: pd.DataFrame) -> list[str]:
-    names = frame["class_name"].astype(str).to_numpy() if "class_name" in frame else frame["label"].astype(str).to_numpy()
-    correct = frame["correct"].to_numpy() if "correct" in frame else [None] * len(frame)
-    clusters = frame["cluster"].to_numpy() if "cluster" in frame else [None] * len(frame)
-    text = []
-    for name, split, row, shift, ok, cluster in zip(names, frame["split"], frame["row"], frame["shift"], correct,
-                                                     clusters):
-        line = f"<b>{name}</b><br>{split} row {int(row)}" + (f"<br>shift {int(shift):+d} px" if shift else "")
-        if ok is not None and not (isinstance(ok, float) and np.isnan(ok)):
-            line += "<br>k-NN " + ("right" if ok else "<b>wrong</b>")
-        if cluster is not None:
-            line += f"<br>cluster {int(cluster)}"
-        text.append(line)
-    return text
+def _one_or_all(values: np.ndarray):
+    """A per-point array, or its one value when every point has it (float for numbers)."""
+    if len(values) and (values == values[0]).all():
+        return values[0].item()
+    return values
+
+
+HOVER = "<b>%{text}</b><br>%{customdata[0]} row %{customdata[1]}%{customdata[4]}<extra></extra>"
+
+
+def _hover_extra(frame: pd.DataFrame) -> np.ndarray:
+    """The hover's lines after "split row N", per point: its shift, k-NN's verdict, its cluster
+    (each only where known), built with numpy for large maps."""
+    n = len(frame)
+    shift = frame["shift"].to_numpy(np.int64)
+    signed = np.char.add(np.where(shift > 0, "+", ""), shift.astype(str))
+    extra = np.where(shift != 0, np.char.add(np.char.add("<br>shift ", signed), " px"), "")
+    if "correct" in frame:
+        verdict = pd.Series(frame["correct"].to_numpy(), dtype=object)
+        known = verdict.notna().to_numpy()
+        right = np.array([bool(v) if k else False for v, k in zip(verdict, known)], dtype=bool)
+        extra = np.char.add(extra, np.where(known, np.where(right, "<br>k-NN right", "<br>k-NN <b>wrong</b>"), ""))
+    if "cluster" in frame:
+        extra = np.char.add(extra, np.char.add("<br>cluster ", frame["cluster"].to_numpy(np.int64).astype(str)))
+    return extra.astype(str) if n else np.empty(0, dtype=str)
 
 
 def points_trace(panel: Panel, class_names: list[str], color_by: str = "class", size: float | None = None,
@@ -155,13 +169,17 @@ def points_trace(panel: Panel, class_names: list[str], color_by: str = "class", 
     splits = frame["split"].astype(str).to_numpy()
     rows = frame["row"].to_numpy(np.int64)
     images = frame["image"].to_numpy(np.int64) if "image" in frame else np.full(len(frame), -1)
-    custom = np.empty((len(frame), 4), dtype=object)
-    custom[:, 0], custom[:, 1], custom[:, 2], custom[:, 3] = splits, rows, panel.run, images
+    # strings throughout (a fixed-width array copies at memory speed; an object array does not)
+    custom = np.column_stack([splits, rows.astype(str), np.full(len(frame), panel.run or ""),
+                              images.astype(str), _hover_extra(frame)]).astype(str)
+    names = (frame["class_name"] if "class_name" in frame else frame["label"]).to_numpy(dtype=str)
+    # Built from values made here, unvalidated: plotly's per-point validation of the colour,
+    # symbol and size lists costs seconds on large maps.
     trace = go.Scattergl(
-        x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), mode="markers", name=panel.title or "points",
-        showlegend=False, customdata=custom, text=_hover(frame), hovertemplate="%{text}<extra></extra>",
+        x=frame["x"].to_numpy(np.float32), y=frame["y"].to_numpy(np.float32), mode="markers", name=panel.title or "points",
+        showlegend=False, customdata=custom, text=names, hovertemplate=HOVER,
         marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"], "opacity": 0.85,
-                "line": style["line"]},
+                "line": style["line"]}, _validate=False,
     )
     if selected:
         chosen = set((str(s), int(r)) for s, r in selected)
@@ -211,17 +229,22 @@ def map_figure(panels: list[Panel], class_names, color_by: str = "class", *, tit
     panels = [p if isinstance(p, Panel) else Panel(*p) for p in panels]
     per_panel = bool(class_names) and isinstance(class_names[0], (list, tuple))
     n = len(panels)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=[p.title for p in panels],
-                        horizontal_spacing=0.025 if shared_axes else 0.05)
+    grid = make_subplots(rows=1, cols=n, subplot_titles=[p.title for p in panels],
+                         horizontal_spacing=0.025 if shared_axes else 0.05)
     shifts = sorted(set().union(*(set(p.frame["shift"].astype(int)) for p in panels)))
     size = marker_size or base_marker_size(max(len(p.frame) for p in panels))
     legend: dict[str, tuple] = {}
+    traces = []
     for i, panel in enumerate(panels):
         trace, entries = points_trace(panel, class_names[i] if per_panel else class_names, color_by, size,
                                       selected, shifts)
-        fig.add_trace(trace, row=1, col=i + 1)
+        trace.xaxis, trace.yaxis = _axes_of(i + 1)
+        traces.append(trace)
         for entry in entries:
             legend.setdefault(entry[0], entry)
+    fig = go.Figure(data=traces, layout=grid.layout, _validate=False)  # the points traces are unvalidated
+    fig._validate = True  # what is added from here on is checked again
+    fig._grid_ref, fig._grid_str = grid._grid_ref, grid._grid_str  # row= and col= keep working
     groups = {}
     for name, color, symbol, marker, group in legend.values():
         first = group not in groups

@@ -108,7 +108,7 @@ def values(v) -> list:
 
 def the_map(at: AppTest) -> dict:
     """The embedding map (or the compare page's maps): the figure titled "... map(s) ..." whose
-    traces carry [split, row, run, image] customdata."""
+    traces carry [split, row, run, image, hover] customdata."""
     for fig in charts(at):
         title = fig["layout"].get("title", {}).get("text") or ""
         if " map" in title and not fig.get("frames"):
@@ -216,7 +216,7 @@ def test_opens_the_newest_run_with_its_map(runs):
     assert at.session_state["map_method-True"] == "raw"
     assert panel_titles(fig)[:3] == ["train · 120 points", "test · 60 points", "shifted test · 240 points"]
     assert [len(values(t["x"])) for t in fig["data"][:3]] == [120, 60, 240]
-    assert fig["data"][2]["customdata"][0][:2] in (["shifted", r] for r in range(240))
+    assert fig["data"][2]["customdata"][0][:2] in (["shifted", str(r)] for r in range(240))
     # equal aspect: one unit as long on x as on y in every panel
     assert fig["layout"]["yaxis"]["scaleanchor"] == "x" and fig["layout"]["yaxis3"]["scaleanchor"] == "x3"
     assert "finished" in text_of(at) and "all 3 epochs done" in text_of(at)
@@ -261,10 +261,10 @@ def test_shift_colours_and_shapes_tell_every_shift_apart(runs):
     fig = the_map(at)
     shifted = fig["data"][2]
     shifts = [int(s.split("shift ")[1].split(" px")[0]) if "shift" in s else 0
-              for s in (t.split("<br>")[-1] for t in shifted["text"])]
+              for s in (c[4].split("<br>")[-1] for c in shifted["customdata"])]
     style = {}
     for shift, color, symbol, size in zip(shifts, shifted["marker"]["color"], shifted["marker"]["symbol"],
-                                          shifted["marker"]["size"]):
+                                          values(shifted["marker"]["size"])):
         style.setdefault(shift, set()).add((color, symbol, size))
     assert sorted(style) == [-6, -3, 3, 6] and all(len(v) == 1 for v in style.values())
     looks = [next(iter(v)) for v in style.values()]

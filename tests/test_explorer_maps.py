@@ -26,7 +26,10 @@ def test_one_trace_per_panel_with_identity_and_image_index(panels):
     assert [len(t.x) for t in fig.data[:3]] == [30, 10, 40]
     assert all(t.type == "scattergl" for t in fig.data[:3])
     custom = np.asarray(fig.data[2].customdata)
-    assert custom.shape == (40, 4) and set(custom[:, 0]) == {"shifted"} and set(custom[:, 3]) == {-1}
+    assert custom.shape == (40, 5) and set(custom[:, 0]) == {"shifted"} and set(custom[:, 3]) == {"-1"}
+    ordered = maps._ordered(panels[2].frame)
+    assert [int(r) for r in custom[:, 1]] == ordered["row"].tolist()
+    assert [f"<br>shift {s:+d} px" for s in ordered["shift"]] == list(custom[:, 4])  # the hover's shift line
     assert all(t.x == (None,) for t in fig.data[3:])  # legend entries only
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis3.scaleanchor == "x3"
     assert fig.layout.xaxis.range == fig.layout.xaxis3.range  # one range for every panel
@@ -56,9 +59,20 @@ def test_the_selection_is_drawn_in_every_panel(panels):
     fig = maps.map_figure(panels, ["c0", "c1"], selected=[("train", 3), ("shifted", 0), ("shifted", 1)])
     assert [len(t.selectedpoints) for t in fig.data[:3]] == [1, 0, 2]
     chosen = [fig.data[0].customdata[i] for i in fig.data[0].selectedpoints]
-    assert [tuple(c[:2]) for c in chosen] == [("train", 3)]
+    assert [(c[0], int(c[1])) for c in chosen] == [("train", 3)]
     assert fig.data[1].unselected.marker.opacity < 0.5
     assert maps.map_figure(panels, ["c0", "c1"]).data[0].selectedpoints is None
+
+
+def test_the_hover_names_the_class_the_point_and_what_is_known_of_it(panels):
+    train = panels[0].frame.assign(correct=[True, False, None] * 10, cluster=np.arange(30) % 3)
+    fig = maps.map_figure([maps.Panel("train", train)], ["c0", "c1"])
+    trace = fig.data[0]
+    ordered = maps._ordered(train)
+    assert list(trace.text) == ordered["class_name"].tolist()
+    lines = list(np.asarray(trace.customdata)[:, 4])
+    assert lines[:3] == ["<br>k-NN right<br>cluster 0", "<br>k-NN <b>wrong</b><br>cluster 1", "<br>cluster 2"]
+    assert "%{text}" in trace.hovertemplate and "%{customdata[4]}" in trace.hovertemplate
 
 
 def test_fixed_ranges_and_overlays(panels):

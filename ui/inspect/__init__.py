@@ -3,7 +3,7 @@
 - ``picker``: the sidebar's run picker and run table, and the run's header (state, accuracies,
   Resume for a run that stopped early);
 - ``map``: the embedding map's controls, the map itself (selection, filter, search, marks and
-  lines), and the replay of every epoch;
+  lines), and the replay of every epoch; ``clusters``: a magnet run's clusters on it;
 - ``selection``: the selected points' images, and one point looked at closer;
 - ``tabs``: the analysis tabs, each drawn only when open: ``verification`` (distances, ROC, per
   class), ``hardpairs``, ``suspicious``, ``shifts`` and ``export`` have a module each; the small

@@ -18,6 +18,7 @@ import streamlit as st
 
 from training import rundir
 from ui import cached
+from ui.inspect import clusters
 from ui.widgets import (
     COLOUR_NAMES,
     METHOD_NAMES,
@@ -217,7 +218,7 @@ def map_section(run) -> int:
     selected = selection_points(SCOPE, str(run.path))
     panels, where = map_panels(run, shown, choice, selected)
     fig = build_map(run, panels, choice, selected + linked_copies(frame, selected, choice), frame)
-    add_centres(fig, run, frame, choice, where)
+    clusters.add_centres(fig, run, frame, choice, where)
     add_overlays(fig, run, frame, choice, selected, where)
     key = chart_key(SCOPE)
     with st.container(key=CONTAINER):
@@ -243,34 +244,12 @@ def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
 
         frame["correct"] = knn_correct(frame, cached.classify(run.path, epoch, ("knn",))).to_numpy()
     if choice.colour == "cluster":
-        frame = _with_clusters(run, frame, epoch)
+        frame = clusters.with_clusters(run, frame, epoch)
     atlas = cached.image_atlas(run.path)
     if atlas:
         offsets = frame["split"].map(atlas["offsets"])
         frame["image"] = np.where(offsets.notna(), offsets.fillna(0).astype(np.int64) + frame["row"].to_numpy(np.int64), -1)
     return frame
-
-
-def _with_clusters(run, frame: pd.DataFrame, epoch: int) -> pd.DataFrame:
-    from explorer import magnet
-
-    found = magnet.clusters(run, epoch)
-    if found is None:
-        raise ValueError(f"epoch {epoch}'s snapshot holds no magnet clusters: colour by class instead")
-    return magnet.with_clusters(frame, run.points(epoch), found["centre_classes"], len(run.class_names))
-
-
-def add_centres(fig, run, frame: pd.DataFrame, choice: MapChoice, where: dict) -> None:
-    """The magnet clusters' centres, as diamonds in their cluster's colour, on every panel."""
-    from explorer import magnet, maps
-
-    found = magnet.clusters(run, choice.epoch)
-    if choice.colour != "cluster" or found is None:
-        return
-    marks = magnet.centre_marks(frame, run.points(choice.epoch), found["centre_classes"], run.class_names)
-    for panel in sorted(set(where.values())):
-        maps.add_marks(fig, panel, marks["x"], marks["y"], text=marks["text"], symbol="diamond", size=15,
-                       color=list(marks["colour"]), width=1.5, outline="#111")
 
 
 def filtered(frame: pd.DataFrame, choice: MapChoice) -> pd.DataFrame:
@@ -378,6 +357,8 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
     with its nearest training neighbours and, for a shifted point, its source and other shifts."""
     from explorer import maps
 
+    if not selected:
+        return  # every overlay starts from a selected point
     xy = _xy(frame)
     if choice.lines and "shifted" in where and "test" in run.splits:
         shifted = frame[frame["split"] == "shifted"]
