@@ -61,9 +61,9 @@ def test_missing_idx_files_are_named(tmp_path):
         load_splits(TrainConfig(data_dir=str(tmp_path)))
 
 
-def test_gzipped_idx_files_get_a_hint(tmp_path):
+def test_an_incomplete_set_of_gzipped_idx_files_names_the_missing_ones(tmp_path):
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
-    with pytest.raises(InputError, match="gunzip"):
+    with pytest.raises(InputError, match="incomplete.*train-labels-idx1-ubyte, t10k-images-idx3-ubyte"):
         load_splits(TrainConfig(dataset="fashion-mnist", data_dir=str(tmp_path)))
 
 

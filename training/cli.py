@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from training import rundir
-from training.config import DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
+from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
 from training.objectives import METHODS
 from training.errors import Cancelled, InputError
 
@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="use at most this many training images (stratified, seeded)")
     data.add_argument("--shifts", type=int, nargs="*", default=DEFAULTS.shifts, metavar="PX",
                       help="horizontal shifts in pixels of the shifted-augmented test set")
+    data.add_argument("--holdout-classes", nargs="+", default=[], metavar="CLASS",
+                      help="keep these classes out of training (train, val and test) and embed all "
+                           "their images as the split heldout")
+    data.add_argument("--train-shifts", type=int, nargs="+", default=[], metavar="PX",
+                      help="add copies of the training images shifted by these pixels to training; a "
+                           "copy counts as similar to its source (seed 000, question 8)")
 
     model = train.add_argument_group("model and loss")
     model.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
@@ -72,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="size of the embedding")
     model.add_argument("--normalize", action="store_true",
                        help="L2-normalise the embedding (seed 004 uses margin 1 with it)")
+    model.add_argument("--backbone", choices=BACKBONES, default=DEFAULTS.backbone,
+                       help="the network that embeds: seed-cnn (seed 000's starter CNN), small-cnn "
+                            "(seed 000's out-lab net), vgg (seed 004's branch), resnet18 "
+                            "(torchvision's, one-channel 3x3 stem)")
+    model.add_argument("--pretrained", default=None, metavar="PATH",
+                       help="start the backbone below its head from these local weights: a state dict "
+                            "(ImageNet's resnet18 file fits resnet18) or a run's checkpoint.pt")
+    model.add_argument("--freeze", action="store_true",
+                       help="train only the backbone's new head (seed 002, transfer approach 1); "
+                            "without it every layer is fine-tuned")
     model.add_argument("--margin", type=float, default=DEFAULTS.margin,
                        help="margin m of the contrastive, triplet and three-way losses")
     model.add_argument("--regime", choices=REGIMES, default=DEFAULTS.regime,
@@ -160,8 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         return list_runs(runs_dir)
     try:
         config = config_from_args(args, runs_dir)
+        if not args.resume and not args.run_dir:
+            config.validate()  # bad options answered at once, before torch is even imported
+        if args.run_dir and not rundir.is_inside(args.run_dir, runs_dir):
+            raise InputError(f"--run-dir {args.run_dir} is not inside the runs directory {runs_dir}: "
+                             f"give a folder under --runs-dir")
     except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.resume:
         return train(config, Path(args.resume), resume=True)
@@ -197,7 +218,7 @@ def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False
         else:
             run_dir = trainer.train(config, run_dir=run_dir)
     except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (Cancelled, KeyboardInterrupt) as e:
         if run_dir is not None and (Path(run_dir) / rundir.CONFIG).exists():
@@ -208,7 +229,7 @@ def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False
             print(e)
         return EXIT_CANCELLED
     except Exception as e:
-        print(f"error: training failed: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"error: training failed: {rundir.failure_reason(e)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -254,19 +275,31 @@ def _mark_cancelled(run_dir: Path, config: TrainConfig) -> None:
     rundir.write_status(run_dir, rundir.CANCELLED, 0, config.epochs, error="cancelled by the user")
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
 def list_runs(runs_dir: str) -> int:
-    runs = rundir.list_run_dirs(runs_dir)
+    try:
+        runs, links = rundir.list_run_dirs(runs_dir), rundir.outside_links(runs_dir)
+    except rundir.RunDirError as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for link in links:
+        print(f"note: ignored {link.name}: a link to {link.resolve()}, outside {runs_dir}", file=sys.stderr)
     if not runs:
-        print(f"no runs in {runs_dir}")
+        print(f"no runs in {runs_dir}" + ("" if Path(runs_dir).exists() else " (the folder does not exist yet)"))
         return 0
     print(f"{'RUN':<60} {'STATE':<10} {'EPOCH':>7}  DATASET / LOSS / REGIME")
     for path in runs:
         try:
             config, status = rundir.read_config(path), rundir.read_status(path)
         except rundir.RunDirError as e:
-            print(f"{path.name:<60} {'unreadable':<10} {'':>7}  {e}")
+            print(f"{path.name:<60} {'unreadable':<10} {'':>7}  {_one_line(e)}")
             continue
-        epochs = f"{status['epoch']}/{status['epochs']}"
-        what = f"{config.get('dataset')} {' '.join(config.get('classes') or [])} / {config.get('loss')} / {config.get('regime')}"
+        epochs = f"{status.get('epoch', '?')}/{status.get('epochs', '?')}"
+        classes = config.get("classes")
+        classes = " ".join(map(str, classes)) if isinstance(classes, list) else ""
+        what = f"{config.get('dataset')} {classes} / {config.get('loss')} / {config.get('regime')}"
         print(f"{path.name:<60} {status['state']:<10} {epochs:>7}  {what}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ REGIMES = ("random", "nn-other", "nn-non-neighbour")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 MINERS = ("none", "batch-hard", "semi-hard")
+BACKBONES = ("seed-cnn", "small-cnn", "vgg", "resnet18")  # training.backbones.REGISTRY's names, without torch
 KNOWN_CLASSES = {
     "mnist": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -23,6 +25,11 @@ KNOWN_CLASSES = {
 }
 MAX_SNAPSHOTS = 50  # the default --snapshot-every keeps at most about this many snapshots
 MIN_IMAGE_SIZE = 16  # the starter CNN's two 5x5 convolutions and poolings need at least 16 px
+# Upper bounds: beyond these a value is a typo, and it would allocate or run without end.
+LIMITS = {"epochs": 100_000, "embedding_dim": 4096, "image_size": 512, "seed": 4_294_967_295, "lr": 10.0,
+          "margin": 1000.0, "margin_fn": 1000.0, "alpha": 1000.0, "weight_fn": 1000.0,
+          "magnet_k": 1000, "magnet_m": 1000, "magnet_d": 10_000, "magnet_l": 10_000,
+          "images_per_class": 10_000, "classes_per_batch": 10_000}
 
 
 @dataclass
@@ -36,11 +43,16 @@ class TrainConfig:
     val_fraction: float = 0.1  # share of each training class held out for validation loss
     max_train: int | None = None  # cap on training images (stratified, seeded); None keeps all
     shifts: list[int] = field(default_factory=lambda: [-6, -3, 3, 6])  # px, seed 000's shifted test set
+    holdout_classes: list[str] = field(default_factory=list)  # kept out of training, embedded as the split heldout
+    train_shifts: list[int] = field(default_factory=list)  # px; shifted copies of the training images join training
 
     # Model and loss
     loss: str = "contrastive"  # a method of training.objectives.METHODS; contrastive is seed 000's lab
     embedding_dim: int = 2  # 2 can be plotted as it is, as in seed 000
     normalize: bool = False  # L2-normalise the embedding; seed 004 pairs this with margin 1
+    backbone: str = "seed-cnn"  # a network of training.backbones; seed-cnn is seed 000's starter CNN
+    pretrained: str | None = None  # local weights (a state dict or a run's checkpoint.pt) below the head
+    freeze: bool = False  # train only the backbone's head (seed 002, transfer approach 1)
     margin: float = 1.0  # m of the contrastive, triplet and three-way losses
     regime: str = "random"  # how pairs are drawn: random, nn-other, nn-non-neighbour (seed 000)
     nn_k: int = 5  # positives come from this many nearest same-class neighbours in pixel space
@@ -81,12 +93,14 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check every option; raise InputError with one sentence naming the first bad one."""
+        _check_types(self)  # values from JSON (--options, the app) may be of any type
         _choice("dataset", self.dataset, DATASETS)
         _choice("loss", self.loss, LOSSES)
         _choice("regime", self.regime, REGIMES)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
         _choice("miner", self.miner, MINERS)
+        _choice("backbone", self.backbone, BACKBONES)
         _positive("epochs", self.epochs)
         _positive("embedding-dim", self.embedding_dim)
         _positive("margin", self.margin)
@@ -115,13 +129,62 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
         if self.dataset in ("fashion-mnist", "folder") and not self.data_dir:
             raise InputError(f"--dataset {self.dataset} needs --data-dir DIR pointing at its files")
+        if self.data_dir and Path(self.data_dir).expanduser().is_file():
+            raise InputError(f"--data-dir {self.data_dir} is a file, not a folder: give the folder that "
+                             f"holds the data set")
         if self.data_dir and not Path(self.data_dir).expanduser().is_dir():
             raise InputError(f"--data-dir {self.data_dir} does not exist or is not a directory")
         if self.seed < 0:
             raise InputError(f"--seed must be 0 or more, got {self.seed}")
+        _check_limits(self)
+        if Path(self.runs_dir).expanduser().exists() and not Path(self.runs_dir).expanduser().is_dir():
+            raise InputError(f"--runs-dir {self.runs_dir} is a file, not a folder: choose a folder for the runs")
+        for shift in self.shifts:
+            if abs(shift) >= self.image_size:
+                raise InputError(f"--shifts must be smaller than the image ({self.image_size} px), got {shift}")
         self._validate_classes()
+        self._validate_holdout()
+        self._validate_train_shifts()
+        self._validate_backbone_options()
         self._validate_method_options()
         return self
+
+    def _validate_backbone_options(self) -> None:
+        if self.pretrained and not Path(self.pretrained).expanduser().is_file():
+            raise InputError(f"--pretrained {self.pretrained} does not exist or is not a file")
+        if METHODS[self.loss].backbone:
+            return
+        for option, value in (("--backbone", self.backbone != TrainConfig.backbone),
+                              ("--pretrained", self.pretrained), ("--freeze", self.freeze)):
+            if value:
+                raise InputError(f"{option} does not apply to --loss {self.loss}: it brings its own "
+                                 f"embedding, with nothing to train")
+
+    def _validate_holdout(self) -> None:
+        """Held-out classes must be among the chosen ones and leave two or more to train on."""
+        if not self.holdout_classes:
+            return
+        known = self.known_classes()
+        if known is None:
+            return  # a folder that cannot be listed: load_splits says so
+
+        def name(c: str) -> str:
+            return known[int(c)] if c not in known and c.isdigit() and int(c) < len(known) else c
+
+        chosen = {name(c) for c in self.classes} if self.classes else set(known)
+        for wanted in self.holdout_classes:
+            if name(wanted) not in chosen:
+                among = "the chosen --classes" if self.classes else "the data set's classes"
+                raise InputError(f"--holdout-classes {wanted} is not among {among}")
+        if len(chosen - {name(c) for c in self.holdout_classes}) < 2:
+            raise InputError("--holdout-classes must leave at least two classes to train on")
+
+    def _validate_train_shifts(self) -> None:
+        if len(set(self.train_shifts)) != len(self.train_shifts):
+            raise InputError(f"--train-shifts has a shift twice: {self.train_shifts}")
+        for shift in self.train_shifts:
+            if shift == 0 or abs(shift) >= self.image_size:
+                raise InputError(f"--train-shifts must be non-zero shifts smaller than the image, got {shift}")
 
     def _validate_method_options(self) -> None:
         """Refuse a value for an option the chosen method does not read, rather than ignore it."""
@@ -144,7 +207,12 @@ class TrainConfig:
         """The class names the data set offers, where they are known without reading it."""
         if self.dataset == "folder":
             root = Path(self.data_dir).expanduser()
-            return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else None
+            if not root.is_dir():
+                return None
+            try:  # hidden folders (.git, .ipynb_checkpoints) are not classes (training.data skips them)
+                return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            except OSError:
+                return None  # load_splits says what is wrong with the folder
         return KNOWN_CLASSES[self.dataset]
 
     def _validate_classes(self) -> None:
@@ -205,6 +273,46 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
 def _positive(option: str, value: float) -> None:
     if not value > 0:
         raise InputError(f"--{option} must be positive, got {value}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"--{option} must be a finite number, got {value}")
+
+
+def _check_limits(config: TrainConfig) -> None:
+    for name, limit in LIMITS.items():
+        value = getattr(config, name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+        if value is not None and value > limit:
+            raise InputError(f"--{name.replace('_', '-')} must be at most {limit if isinstance(limit, int) else f'{limit:g}'}, got {value}")
+
+
+_TYPES = {"str": ((str,), "text"), "int": ((int,), "a whole number"), "float": ((int, float), "a number"),
+          "bool": ((bool,), "true or false")}
+
+
+def _type_ok(value, annotation: str) -> bool:
+    for kind in annotation.replace(" ", "").split("|"):
+        if kind == "None" and value is None:
+            return True
+        if kind.startswith("list[") and isinstance(value, list):
+            if all(_type_ok(v, kind[5:-1]) for v in value):
+                return True
+        elif kind in _TYPES and isinstance(value, _TYPES[kind][0]) and (kind == "bool" or not isinstance(value, bool)):
+            return True
+    return False
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Every option of its declared type (``--options`` JSON and the app may send anything)."""
+    for f in dataclasses.fields(config):
+        value, annotation = getattr(config, f.name), str(f.type)
+        if _type_ok(value, annotation):
+            continue
+        kinds = [k for k in annotation.replace(" ", "").split("|") if k != "None"]
+        kind = kinds[0] if kinds else "str"
+        wanted = (f"a list of {_TYPES.get(kind[5:-1], ((), 'values'))[1]}" if kind.startswith("list[")
+                  else _TYPES.get(kind, ((), kind))[1])
+        raise InputError(f"--{f.name.replace('_', '-')} must be {wanted}, got {value!r}"[:200])
 
 
 def _at_least(option: str, value: int, least: int) -> None:

@@ -3,7 +3,9 @@
 Per epoch: the objective's hook, then for each batch forward, backward and step (in the chosen
 precision, with no host sync except every few steps for the progress bar), then the recorder's
 metrics and snapshot, a checkpoint, and the status. Everything a resumed run needs is in the
-checkpoint, so ``--resume`` continues exactly where the last complete epoch ended.
+checkpoint, so ``--resume`` continues exactly where the last complete epoch ended. A method with
+nothing to train (no trainable parameters, no batches) still goes through every epoch: each records
+its metrics and snapshot, with no steps and no optimiser.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from training import rundir
 from training.checkpoint import restore_rng_states, rng_states
 from training.distributed import Ranks
-from training.model import EmbeddingNet, Network, embed
+from training.model import Network, embed
 from training.snapshot import Recorder, SplitTensors
 
 STATUS_EVERY_S = 2.0  # how often status.json is refreshed within an epoch
@@ -31,7 +33,7 @@ PROGRESS_EVERY = 20  # steps between reads of the running loss (each read waits 
 class Engine:
     """What one training process holds while it trains; a checkpoint saves all of it."""
     network: Network
-    optimiser: torch.optim.Optimizer
+    optimiser: torch.optim.Optimizer | None  # None when nothing is trainable
     generator: torch.Generator  # draws the batches, on the training device
     rng: np.random.Generator  # the objective's host-side draws
     epoch: int = 0  # the last complete epoch
@@ -39,10 +41,11 @@ class Engine:
     def checkpoint(self, objective, config: dict) -> dict:
         return {
             "model_name": type(self.network.backbone).__name__,
+            "backbone": self.network.backbone.name,  # training.backbones.build(backbone, **model_args)
             "model_args": self.network.backbone.constructor_args,
             "model_state": self.network.backbone.state_dict(),
             "extra_state": self.network.extra.state_dict(),
-            "optimiser_state": self.optimiser.state_dict(),
+            "optimiser_state": self.optimiser.state_dict() if self.optimiser else {},
             "objective_state": objective.state_dict(),
             "rng": rng_states(self.generator, self.rng),
             "epoch": self.epoch,
@@ -52,7 +55,8 @@ class Engine:
     def restore(self, checkpoint: dict, objective) -> None:
         self.network.backbone.load_state_dict(checkpoint["model_state"])
         self.network.extra.load_state_dict(checkpoint.get("extra_state", {}))
-        self.optimiser.load_state_dict(checkpoint["optimiser_state"])
+        if self.optimiser:
+            self.optimiser.load_state_dict(checkpoint["optimiser_state"])
         objective.load_state_dict(checkpoint.get("objective_state", {}))
         restore_rng_states(checkpoint["rng"], self.generator, self.rng)
         self.epoch = int(checkpoint["epoch"])
@@ -61,10 +65,12 @@ class Engine:
 def build_engine(prepared, model_args: dict) -> Engine:
     config, device = prepared.config, prepared.device
     torch.manual_seed(config.seed)
-    network = Network(EmbeddingNet(**model_args), prepared.objective.modules()).to(device)
+    objective = prepared.objective
+    network = Network(objective.backbone(model_args), objective.modules()).to(device)
     if device.type == "cuda":
         network = network.to(memory_format=torch.channels_last)
-    optimiser = torch.optim.Adam(network.parameters(), lr=config.lr, fused=device.type == "cuda")
+    trainable = [p for p in network.parameters() if p.requires_grad]  # --freeze leaves the head
+    optimiser = torch.optim.Adam(trainable, lr=config.lr, fused=device.type == "cuda") if trainable else None
     generator = torch.Generator(device=device).manual_seed(config.seed)
     return Engine(network, optimiser, generator, prepared.rng)
 
@@ -76,7 +82,7 @@ def fit(prepared, engine: Engine, run_dir: Path | None, ranks: Ranks,
     splits = split_tensors(prepared)
     objective.to(device)
     recorder = Recorder(run_dir, config, prepared.data.class_names, splits, objective) if ranks.main else None
-    trained = compiled(ranks.wrap(engine.network, device), config.compile)
+    trained = compiled(ranks.wrap(engine.network, device), config.compile) if engine.optimiser else engine.network
     autocast = precision_context(config.precision, device)
     steps = objective.steps_per_epoch()
     backbone = engine.network.backbone
@@ -102,10 +108,11 @@ def fit(prepared, engine: Engine, run_dir: Path | None, ranks: Ranks,
                 rundir.write_status(run_dir, rundir.RUNNING, epoch - 1, config.epochs, step=step, steps=steps)
                 last_status = time.time()
         step_losses = ranks.mean(torch.stack(step_losses)).cpu().tolist() if step_losses else []
-        train_loss = sum(step_losses) / max(1, len(step_losses))
+        train_loss = sum(step_losses) / len(step_losses) if step_losses else None
         engine.epoch = epoch
         if recorder:
-            rundir.append_steps(run_dir, epoch, (epoch - 1) * steps + 1, step_losses)
+            if step_losses:
+                rundir.append_steps(run_dir, epoch, (epoch - 1) * steps + 1, step_losses)
             rows = recorder.record(epoch, backbone, train_loss, time.time() - started)
             rundir.write_checkpoint(run_dir, engine.checkpoint(objective, saved_config))
             rundir.write_status(run_dir, rundir.RUNNING, epoch, config.epochs, step=steps, steps=steps)
@@ -133,14 +140,22 @@ def split_tensors(prepared) -> dict[str, SplitTensors]:
         x = torch.from_numpy(data.normalise(images)).unsqueeze(1).to(device)
         return SplitTensors(x, torch.from_numpy(np.asarray(labels, np.int64)).to(device), **extra)
 
-    shifted = prepared.shifted
-    return {
-        "train": tensors(data.train.images, data.train.labels),
+    shifted, copies = prepared.shifted, data.train_copies
+    train_shift = train_source = None
+    if copies is not None:  # --train-shifts: the copies follow the original images
+        originals = len(data.train) - len(copies.images)
+        train_shift = np.concatenate([np.zeros(originals, np.int32), copies.shift])
+        train_source = np.concatenate([np.full(originals, -1, np.int64), copies.source_index])
+    splits = {
+        "train": tensors(data.train.images, data.train.labels, shift=train_shift, source_index=train_source),
         "val": tensors(data.val.images, data.val.labels),
         "test": tensors(data.test.images, data.test.labels),
         "shifted": tensors(shifted.images, data.test.labels[shifted.source_index],
                            shift=shifted.shift, source_index=shifted.source_index),
     }
+    if data.heldout is not None:
+        splits["heldout"] = tensors(data.heldout.images, data.heldout.labels)
+    return splits
 
 
 def precision_context(precision: str, device: torch.device):

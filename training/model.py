@@ -1,4 +1,10 @@
-"""Embedding networks. Both images of a pair pass through the same network, hence the same weights."""
+"""Embedding networks. Both images of a pair pass through the same network, hence the same weights.
+
+``Backbone`` is what every network of ``training.backbones`` shares: the arguments that rebuild it,
+an optional L2 normalisation of the embedding (``--normalize``), and a ``head``, the layer new to
+the task, which alone trains under ``--freeze``. ``Network`` puts a backbone and a method's extra
+modules (a verification head, a decoder) into the one module the loop trains.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,55 @@ from torch import nn
 from torch.nn import functional as F
 
 
-class EmbeddingNet(nn.Module):
-    """Seed 000's starter CNN, for square grayscale images of any size from 16 px up.
+class Backbone(nn.Module):
+    """An embedding network: ``constructor_args`` rebuild it (a checkpoint stores them), ``name``
+    is its key in ``training.backbones.REGISTRY``, ``head`` the part that ``--freeze`` trains.
 
-    With ``normalize`` the embedding is L2-normalised (seed 004), here in the backbone, so that the
-    maps, histograms and classifiers see the same unit vectors as the loss.
+    Frozen (``training.backbones.freeze``), every module outside the head stays in evaluation
+    mode, so batch-norm statistics and dropout stay fixed too, as in Keras's ``trainable=False``.
     """
 
-    def __init__(self, image_size: int = 28, embedding_dim: int = 2, normalize: bool = False):
+    name = ""
+    frozen = False
+
+    def __init__(self, image_size: int, embedding_dim: int, normalize: bool):
         super().__init__()
         self.constructor_args = {"image_size": image_size, "embedding_dim": embedding_dim,
                                  "normalize": normalize}
         self.normalize = normalize
+
+    @property
+    def head(self) -> nn.Module:
+        raise NotImplementedError
+
+    def finish(self, out: torch.Tensor) -> torch.Tensor:
+        """The embedding: L2-normalised with ``normalize`` (seed 004), here in the backbone, so that
+        the maps, histograms and classifiers see the same unit vectors as the loss."""
+        if self.normalize:
+            out = F.normalize(out.float(), dim=1)  # in float32 whatever autocast computed
+        return out
+
+    def train(self, mode: bool = True) -> "Backbone":
+        super().train(mode)
+        if self.frozen:
+            head = set(self.head.modules())
+            for module in self.modules():
+                if module is not self and module not in head:
+                    module.training = False
+        return self
+
+    def adapt_weights(self, state: dict) -> dict:
+        """Weights saved elsewhere (``--pretrained``), renamed and reshaped to fit this network."""
+        return state
+
+
+class EmbeddingNet(Backbone):
+    """Seed 000's starter CNN (``seed-cnn``), for square grayscale images of any size from 16 px up."""
+
+    name = "seed-cnn"
+
+    def __init__(self, image_size: int = 28, embedding_dim: int = 2, normalize: bool = False):
+        super().__init__(image_size, embedding_dim, normalize)
         self.convnet = nn.Sequential(
             nn.Conv2d(1, 32, 5), nn.PReLU(), nn.MaxPool2d(2, stride=2),
             nn.Conv2d(32, 64, 5), nn.PReLU(), nn.MaxPool2d(2, stride=2),
@@ -30,11 +73,12 @@ class EmbeddingNet(nn.Module):
             nn.Linear(256, embedding_dim),
         )
 
+    @property
+    def head(self) -> nn.Module:
+        return self.fc[-1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.fc(self.convnet(x).flatten(1))
-        if self.normalize:
-            out = F.normalize(out.float(), dim=1)  # in float32 whatever autocast computed
-        return out
+        return self.finish(self.fc(self.convnet(x).flatten(1)))
 
 
 class PairHead(nn.Module):
@@ -54,7 +98,8 @@ class PairHead(nn.Module):
 
 @torch.no_grad()
 def embed(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Embeddings of a stack of normalised images, in evaluation mode, batch by batch."""
+    """Embeddings of a stack of normalised images, in evaluation mode (batch-norm statistics and no
+    dropout), batch by batch."""
     was_training = model.training
     model.eval()
     out = [model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]

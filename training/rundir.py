@@ -29,9 +29,11 @@ with the square of the epochs). Format 2 writes each snapshot once. Readers here
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
+import re
 import socket
 import tempfile
 import time
@@ -62,15 +64,18 @@ STATES = (RUNNING, FINISHED, FAILED, CANCELLED)
 ENDED = (FINISHED, FAILED, CANCELLED, INTERRUPTED)
 RESUMABLE = (FAILED, CANCELLED, INTERRUPTED)
 
-# Splits that get embeddings and images. "heldout" is reserved for classes kept out of training.
+# Splits that get embeddings and images. "heldout" (--holdout-classes) joins them when a run has it.
 SPLITS = ("train", "test", "shifted")
 ALL_SPLITS = ("train", "val", "test", "shifted", "heldout")
 
 # A snapshot (embeddings/epoch-NNNNNN.parquet): these columns, then e0 .. e{dim-1} (float32).
 # row is the point's index within its split (and into images/<split>.npy); shift is 0 and
-# source_index is -1 for points that are not shifted copies. The epoch column is kept in every
-# file, so a snapshot read alone still says which epoch it is. With --snapshot-max-points a
-# snapshot may hold a seeded subset of each split's rows (the same rows at every epoch).
+# source_index is -1 for points that are not shifted copies. Shifted copies are the "shifted"
+# split (source_index: a test row) and, with --train-shifts, the train rows after the original
+# images (source_index: a train row). "heldout" holds every image of the --holdout-classes. The
+# epoch column is kept in every file, so a snapshot read alone still says which epoch it is. With
+# --snapshot-max-points a snapshot may hold a seeded subset of each split's rows (the same rows at
+# every epoch).
 EMBEDDING_COLUMNS = ("epoch", "split", "row", "label", "class_name", "shift", "source_index")
 
 # Extra snapshot columns that methods write after the embedding columns, where they apply
@@ -87,7 +92,11 @@ SNAPSHOT_COLUMNS = ("magnet_cluster",)
 #                          their cluster's centre (N − 1 in the denominator), for the evaluation softmax
 #   head_test_scores       bce: (n,) float32, the verification head's probability that each pair of
 #                          pairs.npz's test_pairs is of one class, aligned with its rows
-SNAPSHOT_ARRAYS = ("magnet_centres", "magnet_centre_classes", "magnet_sigma2", "head_test_scores")
+#   reconstructions        autoencoder, pca: (k, h, w) uint8, the decoded embeddings of the test
+#                          images of reconstruction_rows (k ≤ 64), as images/test.npy holds images
+#   reconstruction_rows    autoencoder, pca: (k,) int64, their rows in the test split (0 .. k-1)
+SNAPSHOT_ARRAYS = ("magnet_centres", "magnet_centre_classes", "magnet_sigma2", "head_test_scores",
+                   "reconstructions", "reconstruction_rows")
 
 # pairs.npz holds, per split (train, val, test), where the method draws them:
 #   <split>_pairs       (n, 3) int64: i, j, similar (1 = a positive pair), for every method
@@ -109,6 +118,71 @@ class RunDirError(ValueError):
     """A run directory, or one of its files, is missing or unreadable."""
 
 
+class RunWriteError(OSError):
+    """Writing a run file failed (disk full, permission denied, ...). Its message is one line that
+    names the file and says what to do, e.g. ``disk full while writing embeddings/epoch-000002.parquet:
+    free space and --resume``; ``errno`` is the operating system's, ``shown`` the file."""
+
+    def __init__(self, code: int | None, shown: str):
+        super().__init__(code, os.strerror(code) if code else "write failed")
+        self.shown = shown
+
+    def __str__(self) -> str:
+        return failure_reason(self)
+
+
+def failure_reason(error: BaseException, shown: str | None = None, remedy: str = "--resume") -> str:
+    """Why a run (or a write) failed, in one line: what happened, to which file, and what to do
+    about it; ``remedy`` is the step after freeing space or fixing permissions."""
+    if isinstance(error, OSError) and error.errno is not None:
+        what = shown or getattr(error, "shown", None) or (
+            Path(error.filename).name if error.filename else "the run directory")
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return f"disk full while writing {what}: free space and {remedy}"
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return f"permission denied while writing {what}: make its folder writable and {remedy}"
+        if error.errno == errno.EROFS:
+            return f"read-only file system while writing {what}: write somewhere else"
+        return f"cannot write {what} ({os.strerror(error.errno)}): fix the cause and {remedy}"
+    if isinstance(error, RunWriteError):
+        cause = error.__cause__
+        return " ".join(f"cannot write {error.shown} ({type(cause).__name__}: {cause}): fix the cause and {remedy}".split())
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+RESTORE = "restore the file or train the run again"
+
+
+def damaged(shown: str | os.PathLike, run_dir: str | os.PathLike, error: BaseException | str) -> RunDirError:
+    """The RunDirError of a run file that is there but cannot be used: one line naming it, why,
+    and what to do. A library's advice to unpickle (numpy's) is never passed on."""
+    if isinstance(error, BaseException):
+        text = str(error).strip()
+        if "pickle" in text.lower():
+            detail = "it holds pickled objects, which are never loaded"
+        else:
+            detail = text.splitlines()[0] if text else type(error).__name__
+    else:
+        detail = error
+    return RunDirError(f"{shown} in {run_dir} cannot be read ({detail}): {RESTORE}")
+
+
+def is_inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether ``path``, with every symbolic link followed, lies inside ``root`` (or is it)."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+def contained(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """``path``, a file of ``run_dir``; RunDirError if a symbolic link takes it outside the run:
+    nothing outside a run directory is read or written as part of it."""
+    path = Path(path)
+    if not is_inside(path, run_dir):
+        shown = path.relative_to(run_dir) if path.is_relative_to(run_dir) else path
+        raise RunDirError(f"{shown} in {run_dir} is a link to {path.resolve()}, outside the run: "
+                          f"remove the link")
+    return path
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get(ENV_RUNS_DIR) or DEFAULT_RUNS_DIR)
 
@@ -116,18 +190,43 @@ def default_runs_dir() -> Path:
 # ---------------------------------------------------------------- creating and naming runs
 
 
+def safe_name(text: str, limit: int = 80) -> str:
+    """``text`` as one plain file name: letters, digits, ``_ . -`` only, never ``..``, no leading
+    dot, at most ``limit`` characters. Run names are built from it, so no name, however odd, can
+    point outside the runs directory."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+    name = re.sub(r"\.{2,}", "_", name).lstrip(".-")
+    return name[:limit]
+
+
 def new_run_dir(runs_dir: str | os.PathLike, name_hint: str) -> Path:
-    """Create and return a fresh, uniquely named run directory under ``runs_dir``."""
+    """Create and return a fresh, uniquely named run directory under ``runs_dir``.
+
+    Raises training.errors.InputError if ``runs_dir`` is a file or cannot be created or written."""
+    from training.errors import InputError
+
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise InputError(f"--runs-dir {runs_dir} is a file, not a folder: choose a folder for the runs")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"--runs-dir {runs_dir} cannot be created ({e.strerror}): choose another folder") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    hint = safe_name(name_hint)
     for _ in range(100):
-        path = runs_dir / f"{stamp}-{name_hint}-{uuid.uuid4().hex[:6]}"
+        path = runs_dir / "-".join(filter(None, [stamp, hint, uuid.uuid4().hex[:6]]))
         try:
             path.mkdir()
-            return path
         except FileExistsError:
             continue
+        except OSError as e:
+            raise InputError(f"--runs-dir {runs_dir} is not writable ({e.strerror}): make it writable "
+                             f"or choose another folder") from None
+        if path.parent != runs_dir or not is_inside(path, runs_dir):  # cannot happen with a safe name
+            path.rmdir()
+            raise InputError(f"run name {name_hint!r} leads outside {runs_dir}")
+        return path
     raise RunDirError(f"could not create a unique run directory in {runs_dir}")
 
 
@@ -136,29 +235,86 @@ def is_run_dir(path: str | os.PathLike) -> bool:
 
 
 def list_run_dirs(runs_dir: str | os.PathLike) -> list[Path]:
-    """Run directories under ``runs_dir``, newest first. A missing ``runs_dir`` has none."""
+    """Run directories under ``runs_dir``, newest first. A missing ``runs_dir`` has none; a
+    symbolic link that leads outside ``runs_dir`` is not a run of it (see ``outside_links``).
+    Raises RunDirError if ``runs_dir`` is a file or cannot be listed."""
+    return sorted(_entries(runs_dir)[0], key=lambda p: p.name, reverse=True)
+
+
+def outside_links(runs_dir: str | os.PathLike) -> list[Path]:
+    """Entries of ``runs_dir`` that are symbolic links leading outside it, which listings ignore."""
+    return sorted(_entries(runs_dir)[1])
+
+
+def _entries(runs_dir: str | os.PathLike) -> tuple[list[Path], list[Path]]:
     runs_dir = Path(runs_dir)
+    if not runs_dir.exists():
+        return [], []
     if not runs_dir.is_dir():
-        return []
-    runs = [p for p in runs_dir.iterdir() if p.is_dir() and is_run_dir(p)]
-    return sorted(runs, key=lambda p: p.name, reverse=True)
+        raise RunDirError(f"runs directory {runs_dir} is a file, not a folder: choose the folder that holds the runs")
+    try:
+        entries = list(runs_dir.iterdir())
+    except OSError as e:
+        raise RunDirError(f"runs directory {runs_dir} cannot be listed ({e.strerror}): make it readable") from None
+    runs, outside = [], []
+    for path in entries:
+        try:
+            if path.is_symlink() and not is_inside(path, runs_dir):
+                outside.append(path)
+            elif path.is_dir() and is_run_dir(path):
+                runs.append(path)
+        except OSError:  # a folder we may not look into is listed, and reads as unreadable
+            runs.append(path)
+    return runs, outside
 
 
 # ---------------------------------------------------------------- atomic writes
 
 
-def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
-    """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write(path: Path, write: Any, mode: str = "w", run_dir: Path | None = None) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place.
+
+    With ``run_dir``, ``path`` must stay inside it (RunDirError otherwise). A failure of the
+    operating system (disk full, permission denied) raises RunWriteError, one line naming the file.
+    """
+    path = Path(path)
+    base = Path(run_dir) if run_dir is not None else path.parent
+    if run_dir is not None:
+        contained(run_dir, path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, mode) as f:
             write(f)
         os.chmod(tmp, 0o644)  # mkstemp makes files private; run files are ordinary, readable files
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, RunWriteError):
+            raise RunWriteError(e.errno, _shown(path, base)) from e
         raise
+
+
+def _shown(path: Path, base: Path) -> str:
+    return path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+
+
+def _append(run_dir: Path, name: str, text: str) -> None:
+    """Add ``text`` to a run file in place, flushed to disk; never through a link out of the run."""
+    path = Path(run_dir) / name
+    if path.is_symlink():
+        raise RunDirError(f"{name} in {run_dir} is a symbolic link: a run's files are its own; remove it")
+    try:
+        with open(path, "a", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except RunWriteError:
+        raise
+    except OSError as e:
+        raise RunWriteError(e.errno, name) from e
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -168,14 +324,18 @@ def write_json(path: Path, data: dict) -> None:
 def read_json(path: Path) -> dict:
     path = Path(path)
     try:
-        with open(path) as f:
+        with open(contained(path.parent, path)) as f:
             data = json.load(f)
     except FileNotFoundError:
-        raise RunDirError(f"{path.name} is missing in {path.parent}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunDirError(f"{path.name} in {path.parent} is not valid JSON ({e})") from None
+        raise RunDirError(f"{path.name} is missing in {path.parent}: {RESTORE}") from None
+    except IsADirectoryError:
+        raise RunDirError(f"{path.name} in {path.parent} is a folder, not a file") from None
+    except OSError as e:
+        raise RunDirError(f"{path.name} in {path.parent} cannot be read ({e.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise RunDirError(f"{path.name} in {path.parent} is not valid JSON ({e}): {RESTORE}") from None
     if not isinstance(data, dict):
-        raise RunDirError(f"{path.name} in {path.parent} does not hold a JSON object")
+        raise RunDirError(f"{path.name} in {path.parent} does not hold a JSON object: {RESTORE}")
     return data
 
 
@@ -194,7 +354,32 @@ def read_config(run_dir: Path) -> dict:
             f"{CONFIG} in {run_dir} has format version {version!r}; this program reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
+    _check_fields(config, CONFIG, run_dir, CONFIG_FIELDS)
     return config
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Fields every reader relies on, where present: a check, and what it must be.
+CONFIG_FIELDS = {
+    "class_names": (lambda v: isinstance(v, list) and all(isinstance(c, (str, int)) for c in v), "a list of names"),
+    "embedding_dim": (lambda v: _is_int(v) and v > 0, "a positive whole number"),
+    "epochs": (lambda v: _is_int(v) and v >= 0, "a whole number"),
+    "shifts": (lambda v: isinstance(v, list) and all(_is_int(s) for s in v), "a list of whole numbers"),
+}
+STATUS_FIELDS = {
+    "epoch": (lambda v: _is_int(v) and v >= 0, "a whole number"),
+    "epochs": (lambda v: _is_int(v) and v >= 0, "a whole number"),
+    "error": (lambda v: v is None or isinstance(v, str), "text or null"),
+}
+
+
+def _check_fields(data: dict, name: str, run_dir: Path, fields: dict) -> None:
+    for key, (ok, wanted) in fields.items():
+        if key in data and not ok(data[key]):
+            raise RunDirError(f"{name} in {run_dir}: {key} must be {wanted}, got {str(data[key])[:40]!r}: {RESTORE}")
 
 
 def write_status(run_dir: Path, state: str, epoch: int, epochs: int, **extra: Any) -> dict:
@@ -231,7 +416,8 @@ def read_status(run_dir: Path) -> dict:
     (killed, or the machine lost power): ``epoch`` is then its last complete epoch."""
     status = read_json(Path(run_dir) / STATUS)
     if status.get("state") not in STATES:
-        raise RunDirError(f"{STATUS} in {run_dir} has unknown state {status.get('state')!r}")
+        raise RunDirError(f"{STATUS} in {run_dir} has unknown state {str(status.get('state'))[:40]!r}: {RESTORE}")
+    _check_fields(status, STATUS, run_dir, STATUS_FIELDS)
     if status["state"] == RUNNING and not _process_alive(status):
         status["state"] = INTERRUPTED
         status["error"] = (f"the training process stopped without recording an end, after epoch "
@@ -269,7 +455,7 @@ def write_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
         for row in rows:
             writer.writerow({k: _csv_value(row.get(k)) for k in METRIC_COLUMNS})
 
-    atomic_write(Path(run_dir) / METRICS, write)
+    atomic_write(Path(run_dir) / METRICS, write, run_dir=run_dir)
 
 
 def append_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
@@ -283,10 +469,7 @@ def append_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
     for row in rows:
         writer.writerow({k: _csv_value(row.get(k)) for k in METRIC_COLUMNS})
-    with open(path, "a", newline="") as f:
-        f.write(buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
+    _append(run_dir, METRICS, buffer.getvalue())
 
 
 def truncate_metrics(run_dir: Path, last_epoch: int) -> None:
@@ -305,17 +488,14 @@ def append_steps(run_dir: Path, epoch: int, first_iteration: int, losses: Iterab
     path = Path(run_dir) / STEPS
     lines = [] if path.exists() else [",".join(STEP_COLUMNS)]
     lines += [f"{epoch},{i + 1},{first_iteration + i},{loss!r}" for i, loss in enumerate(losses)]
-    with open(path, "a") as f:
-        f.write("\n".join(lines) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    _append(run_dir, STEPS, "\n".join(lines) + "\n")
 
 
 def read_steps(run_dir: Path):
     """steps.csv as a DataFrame (empty, with the columns, for a run that has none)."""
     frame = _read_appended_csv(run_dir, STEPS, STEP_COLUMNS)
     if list(frame.columns) != list(STEP_COLUMNS):
-        raise RunDirError(f"{STEPS} in {run_dir} does not have the columns {', '.join(STEP_COLUMNS)}")
+        raise RunDirError(f"{STEPS} in {run_dir} does not have the columns {', '.join(STEP_COLUMNS)}: {RESTORE}")
     return frame
 
 
@@ -326,21 +506,21 @@ def truncate_steps(run_dir: Path, last_epoch: int) -> None:
         return
     kept = read_steps(run_dir)
     kept = kept[kept["epoch"] <= last_epoch]
-    atomic_write(path, lambda f: kept.to_csv(f, index=False))
+    atomic_write(path, lambda f: kept.to_csv(f, index=False), run_dir=run_dir)
 
 
 def _read_appended_csv(run_dir: Path, name: str, columns: tuple[str, ...]):
     """A CSV file that is appended to while runs are read: a line still being written is left out."""
     import pandas as pd
 
-    path = Path(run_dir) / name
+    path = contained(run_dir, Path(run_dir) / name)
     if not path.exists():
         return pd.DataFrame(columns=list(columns))
     try:
         text = path.read_bytes()
         return pd.read_csv(io.BytesIO(text[:text.rfind(b"\n") + 1]))
     except Exception as e:  # pandas raises several unrelated types for a damaged file
-        raise RunDirError(f"{name} in {run_dir} cannot be read ({e})") from None
+        raise damaged(name, run_dir, e) from None
 
 
 def _missing(value: Any) -> bool:
@@ -360,7 +540,7 @@ def read_metrics(run_dir: Path):
     frame = _read_appended_csv(run_dir, METRICS, METRIC_COLUMNS)
     missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
     if missing:
-        raise RunDirError(f"{METRICS} in {run_dir} lacks the columns {', '.join(missing)}")
+        raise RunDirError(f"{METRICS} in {run_dir} lacks the columns {', '.join(missing)}: {RESTORE}")
     return frame
 
 
@@ -398,7 +578,7 @@ def snapshot_path(run_dir: Path, epoch: int) -> Path:
 def write_snapshot(run_dir: Path, epoch: int, frame) -> Path:
     """Write one epoch's snapshot, once (format 2). Earlier snapshots are never touched."""
     path = snapshot_path(run_dir, epoch)
-    atomic_write(path, lambda f: frame.to_parquet(f, index=False), "wb")
+    atomic_write(path, lambda f: frame.to_parquet(f, index=False), "wb", run_dir=run_dir)
     return path
 
 
@@ -421,20 +601,20 @@ def write_snapshot_arrays(run_dir: Path, epoch: int, arrays: dict[str, np.ndarra
     for name, value in plain.items():
         if value.dtype == object:
             raise ValueError(f"snapshot array {name} must be numeric, not objects")
-    atomic_write(path, lambda f: np.savez(f, **plain), "wb")
+    atomic_write(path, lambda f: np.savez(f, **plain), "wb", run_dir=run_dir)
     return path
 
 
 def read_snapshot_arrays(run_dir: Path, epoch: int) -> dict[str, np.ndarray]:
     """A snapshot's extra arrays; empty when the method writes none (or the run predates them)."""
-    path = snapshot_arrays_path(run_dir, epoch)
+    path = contained(run_dir, snapshot_arrays_path(run_dir, epoch))
     if not path.exists():
         return {}
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except Exception as e:  # numpy raises several types for a damaged file
-        raise RunDirError(f"{path.relative_to(Path(run_dir))} in {run_dir} cannot be read ({e})") from None
+        raise damaged(path.relative_to(Path(run_dir)), run_dir, e) from None
 
 
 def snapshot_epochs(run_dir: Path) -> list[int]:
@@ -455,7 +635,7 @@ def snapshot_epochs(run_dir: Path) -> list[int]:
         try:
             column = pq.read_table(run_dir / EMBEDDINGS_V1, columns=["epoch"]).column("epoch")
         except Exception as e:  # pyarrow raises several types for a damaged file
-            raise RunDirError(f"{EMBEDDINGS_V1} in {run_dir} cannot be read ({e})") from None
+            raise damaged(EMBEDDINGS_V1, run_dir, e) from None
         return sorted(int(e) for e in column.unique().to_pylist())
     return []
 
@@ -470,15 +650,16 @@ def read_snapshot(run_dir: Path, epoch: int, split: str | None = None):
     if not path.exists() and (run_dir / EMBEDDINGS_V1).exists():
         path, filters = run_dir / EMBEDDINGS_V1, [("epoch", "==", int(epoch)), *filters]
     shown = path.relative_to(run_dir)
+    contained(run_dir, path)
     if not path.exists():
         raise RunDirError(f"{shown} is missing in {run_dir}: epoch {epoch} has no snapshot")
     try:
         frame = pd.read_parquet(path, filters=filters or None)
     except Exception as e:  # pyarrow raises several types for a damaged file
-        raise RunDirError(f"{shown} in {run_dir} cannot be read ({e})") from None
+        raise damaged(shown, run_dir, e) from None
     missing = [c for c in EMBEDDING_COLUMNS if c not in frame.columns]
     if missing:
-        raise RunDirError(f"{shown} in {run_dir} lacks the columns {', '.join(missing)}")
+        raise RunDirError(f"{shown} in {run_dir} lacks the columns {', '.join(missing)}: {RESTORE}")
     return frame
 
 
@@ -495,34 +676,45 @@ def write_images(run_dir: Path, split: str, images: np.ndarray) -> None:
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(f"images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}")
-    atomic_write(Path(run_dir) / IMAGES_DIR / f"{split}.npy", lambda f: np.save(f, images), "wb")
+    atomic_write(Path(run_dir) / IMAGES_DIR / f"{split}.npy", lambda f: np.save(f, images), "wb", run_dir=run_dir)
 
 
 def read_images(run_dir: Path, split: str, mmap: bool = True) -> np.ndarray:
-    path = Path(run_dir) / IMAGES_DIR / f"{split}.npy"
+    path = contained(run_dir, Path(run_dir) / IMAGES_DIR / f"{split}.npy")
     if not path.exists():
-        raise RunDirError(f"{IMAGES_DIR}/{split}.npy is missing in {run_dir}")
+        raise RunDirError(f"{IMAGES_DIR}/{split}.npy is missing in {run_dir}: {RESTORE}")
     try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        images = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except Exception as e:
-        raise RunDirError(f"{IMAGES_DIR}/{split}.npy in {run_dir} cannot be read ({e})") from None
+        raise damaged(f"{IMAGES_DIR}/{split}.npy", run_dir, e) from None
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise damaged(f"{IMAGES_DIR}/{split}.npy", run_dir,
+                      f"{images.dtype} of shape {images.shape}, not uint8 images (n, height, width)")
+    return images
 
 
 def write_pairs(run_dir: Path, arrays: dict[str, np.ndarray]) -> None:
     """Save pair and triplet index arrays, e.g. ``train_pairs`` (n, 3: i, j, similar) and
     ``train_triplets`` (n, 3: anchor, positive, negative), indices into the split's rows."""
-    atomic_write(Path(run_dir) / PAIRS, lambda f: np.savez(f, **arrays), "wb")
+    atomic_write(Path(run_dir) / PAIRS, lambda f: np.savez(f, **arrays), "wb", run_dir=run_dir)
 
 
 def read_pairs(run_dir: Path) -> dict[str, np.ndarray]:
-    path = Path(run_dir) / PAIRS
+    path = contained(run_dir, Path(run_dir) / PAIRS)
     if not path.exists():
-        raise RunDirError(f"{PAIRS} is missing in {run_dir}")
+        raise RunDirError(f"{PAIRS} is missing in {run_dir}: {RESTORE}")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in data.files}
     except Exception as e:
-        raise RunDirError(f"{PAIRS} in {run_dir} cannot be read ({e})") from None
+        raise damaged(PAIRS, run_dir, e) from None
+    for name, values in arrays.items():
+        rows = name.endswith(("_pairs", "_triplets"))
+        shape_ok = values.ndim == 2 and values.shape[1] == 3 if rows else values.ndim == 1
+        if values.size and not (values.dtype.kind in "iu" and shape_ok):  # an empty set may be of any shape
+            shape = "(n, 3) whole numbers" if rows else "(n,) whole numbers"
+            raise damaged(PAIRS, run_dir, f"{name} is {values.dtype} of shape {values.shape}, not {shape}")
+    return arrays
 
 
 # ---------------------------------------------------------------- checkpoint (needs torch)
@@ -531,16 +723,16 @@ def read_pairs(run_dir: Path) -> dict[str, np.ndarray]:
 def write_checkpoint(run_dir: Path, checkpoint: dict) -> None:
     import torch
 
-    atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(checkpoint, f), "wb")
+    atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(checkpoint, f), "wb", run_dir=run_dir)
 
 
 def read_checkpoint(run_dir: Path, map_location: str = "cpu") -> dict:
     import torch
 
-    path = Path(run_dir) / CHECKPOINT
+    path = contained(run_dir, Path(run_dir) / CHECKPOINT)
     if not path.exists():
         raise RunDirError(f"{CHECKPOINT} is missing in {run_dir}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise RunDirError(f"{CHECKPOINT} in {run_dir} cannot be read ({e})") from None
+        raise damaged(CHECKPOINT, run_dir, e) from None

@@ -7,6 +7,7 @@ sure the run ends ``finished``, ``cancelled`` or ``failed``, whatever happens.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import signal
@@ -27,7 +28,7 @@ from training.errors import Cancelled, InputError
 from training.loop import build_engine, fit
 from training.objectives import make_objective
 from training.objectives.base import Objective
-from training.shift import Shifted, shift_images
+from training.shift import Shifted, shift_images, with_train_shifts
 
 
 @dataclass
@@ -45,7 +46,7 @@ def prepare(config: TrainConfig) -> Prepared:
     config.validate()
     device = distributed.rank_device(resolve_device(config.device))
     config = config.resolved(device.type)
-    data = load_splits(config)
+    data = with_train_shifts(load_splits(config), config.train_shifts)
     shifted = shift_images(data.test.images, config.shifts)
     rng = np.random.default_rng(config.seed)
     objective = make_objective(config, data, rng)
@@ -75,14 +76,14 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None,
         try:
             prepared = prepare(config)
             ranks = distributed.from_environment(prepared.device)
+            engine = build_engine(prepared, model_args(prepared))  # --pretrained may not fit
         except (InputError, Cancelled, KeyboardInterrupt) as e:
             if run_dir is not None:
                 _record_early_end(run_dir, config, e)
             raise
         if ranks.main:
-            run_dir = start_run_dir(prepared, run_dir)
+            run_dir = start_run_dir(prepared, engine.network.backbone, run_dir)
             log(f"run directory: {run_dir}")
-    engine = build_engine(prepared, model_args(prepared))
     _fit_to_the_end(prepared, engine, run_dir if ranks.main else None, ranks, log)
     return run_dir if ranks.main else None
 
@@ -96,6 +97,8 @@ def resume(run_dir: Path, log: Callable[[str], None] | None = None) -> Path | No
     run_dir = Path(run_dir)
     with cancel_on_signals():
         config, checkpoint = resumable(run_dir)
+        if checkpoint is not None:  # its weights replace any --pretrained ones
+            config = dataclasses.replace(config, pretrained=None)
         prepared = prepare(config)
         ranks = distributed.from_environment(prepared.device)
         engine = build_engine(prepared, model_args(prepared))
@@ -146,13 +149,13 @@ def _fit_to_the_end(prepared: Prepared, engine, run_dir: Path | None, ranks, log
         raise Cancelled(str(run_dir or "")) from None
     except BaseException as e:
         if run_dir is not None:
-            _end(run_dir, rundir.FAILED, f"{type(e).__name__}: {e}")
+            _end(run_dir, rundir.FAILED, rundir.failure_reason(e))
         raise
     if run_dir is not None:
         rundir.write_status(run_dir, rundir.FINISHED, prepared.config.epochs, prepared.config.epochs)
 
 
-def start_run_dir(prepared: Prepared, run_dir: Path | None = None) -> Path:
+def start_run_dir(prepared: Prepared, backbone, run_dir: Path | None = None) -> Path:
     config, data = prepared.config, prepared.data
     if run_dir is None:
         run_dir = rundir.new_run_dir(config.runs_dir, config.run_name_hint())
@@ -166,17 +169,20 @@ def start_run_dir(prepared: Prepared, run_dir: Path | None = None) -> Path:
         "mean": data.mean,
         "std": data.std,
         "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test),
-                  "shifted": len(prepared.shifted.images)},
-        "model": {"name": "EmbeddingNet", "args": model_args(prepared)},
+                  "shifted": len(prepared.shifted.images),
+                  **({"heldout": len(data.heldout)} if data.heldout is not None else {})},
+        "model": {"name": type(backbone).__name__, "backbone": backbone.name, "args": backbone.constructor_args},
         "device_used": str(prepared.device),
         "created_at": time.time(),
         "versions": _versions(),
         **extra,
     })
     rundir.write_status(run_dir, rundir.RUNNING, 0, config.epochs)
-    for split, images in (("train", data.train.images), ("test", data.test.images),
-                          ("shifted", prepared.shifted.images)):
-        rundir.write_images(run_dir, split, images)
+    images = {"train": data.train.images, "test": data.test.images, "shifted": prepared.shifted.images}
+    if data.heldout is not None:
+        images["heldout"] = data.heldout.images
+    for split, split_images in images.items():
+        rundir.write_images(run_dir, split, split_images)
     rundir.write_pairs(run_dir, prepared.objective.saved_tuples())
     return run_dir
 
@@ -204,7 +210,10 @@ def _end(run_dir: Path, state: str, error: str) -> None:
         epochs = int(rundir.read_config(run_dir)["epochs"])
     except (rundir.RunDirError, KeyError, ValueError):
         epoch, epochs = 0, 0
-    rundir.write_status(run_dir, state, epoch, epochs, error=error)
+    try:
+        rundir.write_status(run_dir, state, epoch, epochs, error=error)
+    except OSError as e:  # the disk that failed the run may refuse its status too: it then reads interrupted
+        _log_beside_progress_bar(f"could not record the end of the run: {rundir.failure_reason(e)}")
 
 
 @contextmanager

@@ -495,6 +495,8 @@ FORM_LABELS = {
     "--weight-fn": "False-negative weight", "--alpha": "Margin α", "--magnet-k": "Clusters per class k",
     "--magnet-m": "Clusters per batch m", "--magnet-d": "Examples per cluster d",
     "--magnet-l": "Closest centres L", "--magnet-refresh": "Refresh clusters every",
+    "--backbone": "Backbone", "--pretrained": "Pretrained weights", "--freeze": "Freeze the backbone",
+    "--holdout-classes": "Held-out classes", "--train-shifts": "Training shifts",
 }
 
 

@@ -18,6 +18,7 @@ class Method(NamedTuple):
     cls: str
     help: str  # one line for --help and the app's form
     options: tuple[str, ...]  # the TrainConfig fields of METHOD_OPTIONS this method reads
+    backbone: bool = True  # False: the method brings its own embedding (pca); --backbone does not apply
 
 
 # Options that only some methods read. Every other option (data, embedding size, --normalize,
@@ -52,6 +53,19 @@ METHODS: dict[str, Method] = {
         "seed 000 idea 2: true positives ½·d², false negatives ½·w_fn·max(0, m_fn − d)², "
         "negatives ½·max(0, m − d)²",
         ("margin", "nn_k", "batch_size", "margin_fn", "weight_fn")),
+    "classifier": Method(
+        "training.objectives.baselines", "Classifier",
+        "seed 004's baseline: cross-entropy on a linear head over the embedding, the layer before it",
+        ("batch_size",)),
+    "autoencoder": Method(
+        "training.objectives.baselines", "Autoencoder",
+        "seed 002's baseline: a convolutional autoencoder whose bottleneck is the embedding "
+        "(mean squared reconstruction error)",
+        ("batch_size",)),
+    "pca": Method(
+        "training.objectives.baselines", "PCA",
+        "seed 002's linear baseline: the PCA of the training pixels, no training",
+        (), backbone=False),
 }
 
 

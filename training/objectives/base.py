@@ -11,9 +11,10 @@ from torch import nn
 class Objective:
     """One training method. Subclasses implement ``steps_per_epoch``, ``batches`` and ``loss``.
 
-    The loop calls, in order: ``modules()`` once (extra trainable modules, such as a verification
-    head, trained and checkpointed with the backbone); then per epoch ``on_epoch_start``, and for
-    each index tuple batch from ``batches`` the ``loss``; then ``evaluate`` on every split's
+    The loop calls, in order: ``backbone()`` and ``modules()`` once (the embedding network, and
+    extra trainable modules, such as a verification head, trained and checkpointed with it); then
+    per epoch ``on_epoch_start``, and for each index tuple batch from ``batches`` the ``loss`` (a
+    method with nothing to train has no batches); then ``evaluate`` on every split's
     embeddings, and ``snapshot_outputs`` and ``snapshot_arrays`` for the snapshot.
     ``state_dict``/``load_state_dict`` carry whatever the method changes during training (for
     ``--resume``).
@@ -28,6 +29,13 @@ class Objective:
     def saved_tuples(self) -> dict[str, np.ndarray]:
         """Index arrays for pairs.npz, e.g. ``train_pairs`` (i, j, similar), per split."""
         return {}
+
+    def backbone(self, model_args: dict) -> nn.Module:
+        """The network that embeds the images: ``--backbone`` from training.backbones, unless the
+        method brings its own (PCA's projection)."""
+        from training.backbones import make
+
+        return make(self.config, model_args)
 
     def modules(self) -> dict[str, nn.Module]:
         """Extra trainable modules beside the backbone, by name."""

@@ -25,6 +25,7 @@ from training.losses import ContrastiveLoss, ThreeWayContrastiveLoss, TripletLos
 from training.objectives.base import Objective
 from training.objectives.samplers import ClassBalancedSampler
 from training.pairs import draw_split_tuples, draw_typed_pairs
+from training.shift import originals, tuples_with_copies
 
 SPLITS_WITH_TUPLES = ("train", "val", "test")
 
@@ -43,8 +44,10 @@ class RegimeTuples(Objective):
         super().__init__(config, data, rng)
         self.tuples: dict[str, np.ndarray] = {}
         for split in SPLITS_WITH_TUPLES:
-            part = getattr(data, split)
-            for name, rows in self.draw(part.images, part.labels, rng, strict=split == "train").items():
+            copies = data.train_copies if split == "train" else None  # --train-shifts
+            part = originals(getattr(data, split), copies)
+            drawn = self.draw(part.images, part.labels, rng, strict=split == "train")
+            for name, rows in tuples_with_copies(drawn, copies, len(part)).items():
                 self.tuples[f"{split}_{name}"] = rows
         self.criterion = self.make_criterion()
         self.train_tuples = torch.from_numpy(self.rows("train"))
