@@ -19,7 +19,7 @@ from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
 AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP", "raw": "e"}
-SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c", "shifted": "#d62728"}
+SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c", "shifted": "#d62728", "heldout": "#9467bd"}
 CORRECT_COLORS = {True: "#2ca02c", False: "#d62728", None: "#c7c7c7"}
 CORRECT_NAMES = {True: "k-NN right", False: "k-NN wrong", None: "train (k-NN fitted here)"}
 COLOR_BY = ("class", "shift", "split", "correct")

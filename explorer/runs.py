@@ -13,6 +13,7 @@ when asked and keeps the last few in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import OrderedDict
@@ -44,7 +45,7 @@ class Snapshots:
 
     @property
     def splits(self) -> list[str]:
-        return [s for s in rundir.SPLITS if s in self.rows]
+        return [s for s in (*rundir.SPLITS, "heldout") if s in self.rows]  # heldout: --holdout-classes
 
 
 class _LRU:
@@ -181,6 +182,49 @@ class Run:
         empty for a run written before steps.csv existed."""
         return rundir.read_steps(self.path)
 
+    def subsample(self, max_points: int, seed: int = 0) -> "Run":
+        """This run with at most ``max_points`` points per split in every snapshot: a seeded choice
+        of rows, the same at every epoch; shifted copies are drawn among those of the kept test
+        rows, so each still meets its source. ``notes`` says so. The run itself if no split is
+        larger."""
+        if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+            raise ValueError(f"max_points must be a whole number of 1 or more, got {max_points!r}")
+        rows = self.snapshots.rows
+        if not rows or max(rows.values()) <= max_points:
+            return self
+        rng = np.random.default_rng([seed, 11])
+        keep = {split: np.sort(rng.choice(n, max_points, replace=False))
+                for split, n in rows.items() if split != "shifted" and n > max_points}
+        if rows.get("shifted", 0) > max_points:
+            shifted = self._snapshot(self.last_epoch, "shifted")
+            sources = keep.get("test")
+            copies = shifted["row"].to_numpy()
+            if sources is not None:
+                copies = copies[np.isin(shifted["source_index"].to_numpy(), sources)]
+            if len(copies) > max_points:
+                copies = rng.choice(copies, max_points, replace=False)
+            keep["shifted"] = np.sort(copies)
+        shown = ", ".join(f"{split} {len(kept)} of {rows[split]}" for split, kept in keep.items())
+        note = (f"subsampled to at most {max_points} points per split (seed {seed}): {shown}; "
+                f"the figures are estimates from these points")
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Run)}
+        return _Subsampled(**{**fields, "notes": [*self.notes, note]}, keep=keep, note=note)
+
+
+@dataclass
+class _Subsampled(Run):
+    """A run whose snapshots are read through a fixed choice of rows per split (Run.subsample)."""
+
+    keep: dict = field(default_factory=dict)  # split -> sorted rows kept
+    note: str = ""
+
+    def _snapshot(self, epoch: int, split: str | None) -> pd.DataFrame:
+        frame = super()._snapshot(epoch, split)
+        mask = np.ones(len(frame), bool)
+        for name, rows in self.keep.items():
+            mask &= (frame["split"] != name).to_numpy() | np.isin(frame["row"].to_numpy(), rows)
+        return frame if mask.all() else frame[mask].reset_index(drop=True)
+
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["split", "row"], key=_split_order).reset_index(drop=True)
@@ -195,6 +239,11 @@ def _split_order(column: pd.Series) -> pd.Series:
 def load_run(path: str | os.PathLike) -> Run:
     """Open a run directory. Raises RunDirError naming the file that is missing or damaged."""
     path = Path(path)
+    if path.is_symlink() and not rundir.is_inside(path, path.parent):
+        raise RunDirError(f"{path} is a symbolic link to {path.resolve()}, outside {path.parent}: "
+                          f"open the run where it lives")
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path} is a file, not a run directory")
     if not path.is_dir():
         raise RunDirError(f"run directory {path} does not exist")
     if not rundir.is_run_dir(path):
@@ -208,11 +257,16 @@ def load_run(path: str | os.PathLike) -> Run:
         state = STATE_NOTES.get(status["state"], status["state"])
         notes.append(f"the run {state}; showing what it has written so far")
 
+    if not (path / rundir.METRICS).exists():
+        notes.append(f"{rundir.METRICS} is missing: no per-epoch metrics")
     snapshots = read_snapshot_index(path)
     if not snapshots.epochs:
         if complete:
-            raise RunDirError(f"{rundir.EMBEDDINGS} in {path} holds no snapshot")
+            raise RunDirError(f"{rundir.EMBEDDINGS} in {path} holds no snapshot: {rundir.RESTORE}")
         notes.append(f"no snapshot in {rundir.EMBEDDINGS} yet")
+    elif complete and snapshots.epochs[-1] < status.get("epoch", 0):
+        notes.append(f"the snapshot of the last epoch ({status['epoch']}) is missing: the last one is of "
+                     f"epoch {snapshots.epochs[-1]}")
 
     run = Run(path=path, config=config, status=status, metrics=metrics, snapshots=snapshots, notes=notes)
     for split in run.splits:
@@ -239,13 +293,20 @@ def read_snapshot_index(path: Path) -> Snapshots:
     if not file.exists():  # format 1: every epoch in one file
         file, filters = path / rundir.EMBEDDINGS_V1, [("epoch", "==", epochs[-1])]
     shown = file.relative_to(path)
+    rundir.contained(path, file)
     try:
         names = pq.read_schema(file).names
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise rundir.damaged(shown, path, e) from None
+    missing = [c for c in rundir.EMBEDDING_COLUMNS if c not in names]
+    if missing:
+        raise RunDirError(f"{shown} in {path} lacks the columns {', '.join(missing)}: {rundir.RESTORE}")
+    try:
         table = pq.read_table(file, columns=["split", "row"], filters=filters)
         largest = table.group_by("split").aggregate([("row", "max")]).to_pydict()
+        rows = {str(s): int(m) + 1 for s, m in zip(largest["split"], largest["row_max"])}
     except Exception as e:  # pyarrow raises several types for a damaged file
-        raise RunDirError(f"{shown} in {path} cannot be read ({e})") from None
-    rows = {str(s): int(m) + 1 for s, m in zip(largest["split"], largest["row_max"])}
+        raise rundir.damaged(shown, path, e) from None
     dim = len(rundir.embedding_columns(pd.DataFrame(columns=names)))
     return Snapshots(epochs=epochs, rows=rows, dim=dim)
 
@@ -260,15 +321,16 @@ def _check_images(run: Run, split: str) -> None:
         )
 
 
-def list_runs(root: str | os.PathLike | None = None) -> pd.DataFrame:
+def list_runs(root: str | os.PathLike | None = None, strict: bool = False) -> pd.DataFrame:
     """One row per run directory under ``root`` (default: $EXPLORER_RUNS_DIR or runs/), newest first.
 
     ``test_knn_accuracy`` is the last test k-NN accuracy in metrics.csv (None before the first).
-    A run that cannot be read is listed with state ``unreadable`` and the reason in ``error``.
+    A run that cannot be read is listed with state ``unreadable`` and the reason in ``error``. A
+    ``root`` that is a file or cannot be listed has no runs, or, ``strict``, raises RunDirError.
     """
     root = rundir.default_runs_dir() if root is None else Path(root)
     rows = []
-    for path in rundir.list_run_dirs(root):
+    for path in rundir.list_run_dirs(root, strict):
         row = {"name": path.name, "path": str(path), "state": "unreadable", "epoch": None,
                "epochs": None, "dataset": None, "loss": None, "regime": None,
                "embedding_dim": None, "test_knn_accuracy": None, "error": None}

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for `training`
 
@@ -165,3 +166,24 @@ def add_pair_types(path: Path) -> None:
     test = pairs["test_pairs"]
     types = np.where(test[:, 2] == 1, 0, np.arange(len(test)) // 2 % 2 + 1)
     rundir.write_pairs(path, {**pairs, "test_pair_types": types})
+
+
+def add_heldout(path: Path, n_per_class: int = 30, n_classes: int = 2, separation: float = 6.0) -> None:
+    """Give a fake run held-out classes (as --holdout-classes does): new class names, and every
+    snapshot a split ``heldout`` of ``n_per_class`` points each, around centres of their own."""
+    config = rundir.read_json(path / rundir.CONFIG)
+    names = list(config["class_names"])
+    held = list(range(len(names), len(names) + n_classes))
+    names += [f"unseen{c}" for c in range(n_classes)]
+    rundir.write_json(path / rundir.CONFIG, {**config, "class_names": names})
+    rng = np.random.default_rng(7)
+    labels = np.repeat(held, n_per_class)
+    for epoch in rundir.snapshot_epochs(path):
+        frame = rundir.read_snapshot(path, epoch)
+        dim = len(rundir.embedding_columns(frame))
+        centres = rng.normal(size=(n_classes, dim)) * separation
+        X = centres[labels - held[0]] + rng.normal(size=(len(labels), dim))
+        frame = frame.assign(class_name=frame["class_name"].astype(str))
+        extra = rundir.embedding_frame(epoch, "heldout", X, labels, names)
+        rundir.write_snapshot(path, epoch, pd.concat([frame, extra], ignore_index=True))
+    rundir.write_images(path, "heldout", rng.integers(0, 256, size=(len(labels), 28, 28), dtype=np.uint8))

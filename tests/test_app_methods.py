@@ -1,9 +1,12 @@
 """The app on runs of each method: a magnet run's clusters, a BCE run's head, a three-way run's
 pair types, and the loss at every step."""
 
+import numpy as np
 import pytest
-from fakerun import add_head_scores, add_magnet_clusters, add_pair_types, make_fake_run
+from fakerun import add_head_scores, add_heldout, add_magnet_clusters, add_pair_types, make_fake_run
 from streamlit.testing.v1 import AppTest
+
+from training import rundir
 from test_app import APP, TIMEOUT, assert_clean, charts, text_of, values
 
 
@@ -16,7 +19,13 @@ def method_runs(tmp_path_factory):
     add_head_scores(bce, 2)
     three = make_fake_run(root, "20260101-000002-3way", epochs=2, loss="contrastive-3way")
     add_pair_types(three)
-    return {"magnet": magnet, "bce": bce, "3way": three, "root": root}
+    heldout = make_fake_run(root, "20260101-000003-heldout", n_classes=3, epochs=2)
+    add_heldout(heldout)
+    autoencoder = make_fake_run(root, "20260101-000004-autoencoder", epochs=2, loss="autoencoder")
+    rundir.write_snapshot_arrays(autoencoder, 2, {
+        "reconstructions": np.full((4, 28, 28), 200, np.uint8), "reconstruction_rows": np.arange(4)})
+    return {"magnet": magnet, "bce": bce, "3way": three, "heldout": heldout, "autoencoder": autoencoder,
+            "root": root}
 
 
 def open_run(method_runs, monkeypatch, name: str, **state) -> AppTest:
@@ -94,3 +103,35 @@ def test_compare_puts_each_method_beside_a_contrastive_run(method_runs, monkeypa
         import shutil
 
         shutil.rmtree(contrastive)
+
+
+def test_a_run_with_held_out_classes_maps_them_and_enrols_them(method_runs, monkeypatch):
+    at = open_run(method_runs, monkeypatch, "heldout", analysis_tab="Enrol unseen classes")
+    assert_clean(at)
+    assert [t.label for t in at.tabs][1] == "Enrol unseen classes"
+    fig = charts(at)[0]
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles[3].startswith("held-out classes · 60 points")
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Rank-1 identification"]) > 0.9 and metrics["Images identified"] == "50"
+    assert "Unseen classes**: unseen0, unseen1" in text_of(at)
+    assert any("pairs of unseen-class images" in str(f["layout"].get("title")) for f in charts(at))
+    at.select_slider(key="enrol_shots").set_value(10).run()
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["Images identified"] == "40"
+
+
+def test_other_runs_have_no_enrol_tab(method_runs, monkeypatch):
+    at = open_run(method_runs, monkeypatch, "bce")
+    assert "Enrol unseen classes" not in [t.label for t in at.tabs]
+
+
+@pytest.mark.parametrize("row, shown", [(2, True), (9, False)])
+def test_an_autoencoder_run_shows_a_point_beside_its_reconstruction(method_runs, monkeypatch, row, shown):
+    path = method_runs["autoencoder"]
+    at = open_run(method_runs, monkeypatch, "autoencoder",
+                  **{"selection-inspect": {"owner": str(path), "points": [("test", row)], "how": "map"}})
+    assert_clean(at)
+    captions = [c.caption for i in at.get("image") for c in i.proto.imgs]
+    assert ("its reconstruction (epoch 2)" in captions) == shown
+    assert ("Reconstructions are kept for test rows 0 to 3" in text_of(at)) == (not shown)

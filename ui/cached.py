@@ -249,6 +249,47 @@ def typed_pairs(path, epoch: int, split: str = "test"):
     return _typed_pairs(*_key(path), int(epoch), split)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _reconstructions(path: str, mtime: float, epoch: int):
+    from training import rundir
+
+    arrays = rundir.read_snapshot_arrays(Path(path), epoch)
+    if "reconstructions" not in arrays or "reconstruction_rows" not in arrays:
+        return None
+    return arrays["reconstruction_rows"], arrays["reconstructions"]
+
+
+def reconstructions(path, epoch: int):
+    """(test rows, uint8 images) an autoencoder or PCA snapshot reconstructed, or None."""
+    return _reconstructions(*_key(path), int(epoch))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _enrolment(path: str, mtime: float, epoch: int, shots: int, distractors: bool):
+    from explorer.enrol import enrol
+
+    return enrol(open_run(path), epoch, shots=shots, distractors=distractors)
+
+
+def enrolment(path, epoch: int, shots: int, distractors: bool):
+    """explorer.enrol.enrol of the run's held-out classes."""
+    return _enrolment(*_key(path), int(epoch), int(shots), bool(distractors))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _unseen(path: str, mtime: float, epoch: int, far: float):
+    from explorer import distances
+    from explorer.enrol import unseen_pairs
+
+    d, y = unseen_pairs(open_run(path), epoch)
+    return distances.histogram(d, y), distances.roc(d, y), distances.verification(d, y, far)
+
+
+def unseen_verification(path, epoch: int, far: float = 0.01):
+    """(histogram, roc, summary) of seeded pairs of held-out images."""
+    return _unseen(*_key(path), int(epoch), float(far))
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _pair_set_summary(path: str, mtime: float, epoch: int, far: float) -> pd.DataFrame:
     from explorer.verification import pair_set_summary

@@ -41,7 +41,7 @@ POLL_SECONDS = 1.0  # how often a running job's panel re-reads status.json
 METHOD_NAMES = {"raw": "raw 2-D", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOUR_NAMES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN right/wrong",
                 "cluster": "magnet cluster"}
-SPLIT_TITLES = {"train": "train", "test": "test", "shifted": "shifted test"}
+SPLIT_TITLES = {"train": "train", "test": "test", "shifted": "shifted test", "heldout": "held-out classes"}
 MAX_THUMBNAILS = 60
 
 

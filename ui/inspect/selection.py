@@ -114,6 +114,7 @@ def single_point(run, epoch: int, point) -> None:
             name = run.class_names[int(predicted[split][row])]
             verdict = ":red[wrong]" if wrong(split, row, int(point["label"]), predicted) else ":green[right]"
             st.caption(f"k-NN predicts **{name}** ({verdict})")
+        reconstruction(run, epoch, split, row)
     with right:
         neighbours = cached.gallery(run.path, epoch, split, row, k=10)
         st.markdown("**Nearest training neighbours** (embedding distance; ✗ another class; ringed and "
@@ -143,3 +144,19 @@ def _shift_caption(text: str, split: str, row: int, label: int, run, predicted: 
         return text
     name = run.class_names[int(labels[row])]
     return f"{text} → {name}" + (" ✗" if int(labels[row]) != label else "")
+
+
+def reconstruction(run, epoch: int, split: str, row: int) -> None:
+    """An autoencoder (or PCA) run's reconstruction of the point, where the snapshot keeps one
+    (the first test images)."""
+    found = cached.reconstructions(run.path, epoch)
+    if found is None:
+        return
+    rows, images = found
+    where = {int(r): i for i, r in enumerate(rows)}
+    if split == "test" and row in where:
+        st.image(images[where[row]], width=112, clamp=True, caption=f"its reconstruction (epoch {epoch})")
+    else:
+        st.caption(f"Reconstructions are kept for test rows {int(rows.min())} to {int(rows.max())}: "
+                   f"type \"test {int(rows.min())}\" in Find points to see one.")
+

@@ -8,20 +8,24 @@ import numpy as np
 import streamlit as st
 
 from ui import cached
-from ui.inspect import export, hardpairs, shifts, suspicious, verification
+from ui.inspect import enrol, export, hardpairs, shifts, suspicious, verification
 from ui.widgets import SPLIT_TITLES, error_panel, image_strip, show_figure, slug
 
 TABS = ["Distances & ROC", "Hard pairs", "Suspicious points", "Confusion", "Classification report",
         "Centroids", "Metrics over epochs", "Most confused", "Shifts", "Export"]
+ENROL_TAB = "Enrol unseen classes"  # only for runs trained with --holdout-classes
 
 
 def analysis_tabs(run, epoch: int) -> None:
     st.subheader("Analysis", anchor="analysis")
-    tabs = st.tabs(TABS, key="analysis_tab", on_change="rerun")
-    renderers = [verification.distances_tab, hardpairs.hard_pairs_tab, suspicious.suspicious_tab,
-                 confusion_tab, report_tab, centroids_tab, metrics_tab, confused_tab, shifts.shifts_tab,
-                 export.export_tab]
-    for tab, name, render_tab in zip(tabs, TABS, renderers):
+    names, renderers = list(TABS), [verification.distances_tab, hardpairs.hard_pairs_tab, suspicious.suspicious_tab,
+                                    confusion_tab, report_tab, centroids_tab, metrics_tab, confused_tab,
+                                    shifts.shifts_tab, export.export_tab]
+    if "heldout" in run.splits:
+        names.insert(1, ENROL_TAB)
+        renderers.insert(1, enrol.enrol_tab)
+    tabs = st.tabs(names, key="analysis_tab", on_change="rerun")
+    for tab, name, render_tab in zip(tabs, names, renderers):
         if tab.open is False:  # lazy: only the open tab computes
             continue
         with tab, error_panel(f"the {name} tab"):
