@@ -77,6 +77,9 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
         add("maps", figures.scatter_figure(frame[frame["split"] == split], names,
                                            title=f"{split} set, epoch {epoch}"))
     add("maps", figures.scatter_figure(frame, names, title=f"all splits, epoch {epoch}", color_by="split"))
+    series = _map_series(run, epoch, method, params, mode, random_state, stage(0.8, 0.9))
+    if series is not None:
+        add("maps", series)
 
     for name, rows in analysis.pair_distances.groupby("set", sort=False):
         label = "training pairs (as drawn by the run)" if name == "train" else "fresh seeded test pairs"
@@ -125,6 +128,35 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
     _write(out, run, body, time.perf_counter() - started)
     report(1.0, f"report written to {out}")
     return out
+
+
+SERIES_EPOCHS = {"raw": 6, "pca": 6, "tsne": 4, "umap": 4}  # maps in the per-epoch series
+
+
+def series_epochs(epochs, last: int, n: int) -> list[int]:
+    """Up to ``n`` snapshot epochs from the first to ``last``, evenly spread."""
+    shown = [e for e in epochs if e <= last]
+    if len(shown) <= n:
+        return shown
+    picks = np.linspace(0, len(shown) - 1, n).round().astype(int)
+    return [shown[i] for i in sorted(set(picks))]
+
+
+def _map_series(run: Run, epoch: int, method: str, params, mode: str, random_state: int, progress):
+    """Seed 003's series: the test set's map at a few epochs, aligned from one to the next and
+    drawn on one scale, so the classes are seen to separate."""
+    from explorer import maps
+    from explorer.projections import replay
+
+    epochs = series_epochs(run.epochs, epoch, SERIES_EPOCHS.get(method, 4))
+    if len(epochs) < 2 or "test" not in run.splits:
+        return None
+    frames = replay(run, epochs, method, params, mode, random_state=random_state, progress=progress)
+    test = frames[frames["split"] == "test"]
+    panels = [maps.Panel(f"epoch {e}", test[test["epoch"] == e]) for e in epochs]
+    return maps.map_figure(panels, run.class_names, title=f"The test set's {method} map over epochs "
+                           "(each map aligned to the one before, one scale for all)", height=360,
+                           dragmode="pan")
 
 
 class _Adder:

@@ -58,3 +58,14 @@ def test_report_refuses_a_run_without_snapshot_and_a_missing_folder(tmp_path):
         build_report(load_run(path), tmp_path / "r.html")
     with pytest.raises(ValueError, match="does not exist"):
         build_report(load_run(make_fake_run(tmp_path, name="ok")), tmp_path / "missing" / "r.html")
+
+
+def test_the_report_shows_the_test_map_over_epochs(tmp_path):
+    from explorer.report import series_epochs
+
+    assert series_epochs([0, 1, 2, 3, 4, 5, 6, 7, 8], 8, 4) == [0, 3, 5, 8]
+    assert series_epochs([0, 1, 2], 1, 6) == [0, 1]
+    path = make_fake_run(tmp_path / "runs", epochs=3)
+    out = build_report(load_run(path), tmp_path / "report.html", method="pca")
+    html = out.read_text()
+    assert "map over epochs" in html and all(f"epoch {e}" in html for e in range(4))

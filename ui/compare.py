@@ -130,6 +130,8 @@ def metrics_table(runs, names) -> None:
         setup[name] = {"run": title, "started": started,
                        "data": f"{run.config.get('dataset')} ({class_list(run.class_names)})",
                        "loss": run.config.get("loss"), "pair regime": run.config.get("regime"),
+                       "backbone": run.config.get("backbone") or "seed-cnn",
+                       "training shifts (px)": " ".join(map(str, run.config.get("train_shifts") or [])) or "none",
                        "embedding size": str(run.embedding_dim), "margin": str(run.config.get("margin")),
                        "epochs": f"{epoch} ({run.state})"}
         values = {}

@@ -37,6 +37,7 @@ from ui.widgets import (
 SCOPE = "inspect"
 CONTAINER = "mapbox-inspect"
 MAX_LINKED_SOURCES = 300  # lines from at most this many selected sources to their shifted copies
+TSNE_ITERATIONS = 150  # explorer.projections.METHODS["tsne"]["n_iter"]: quick, and quality holds
 MAX_REPLAY_POINTS = 400_000  # points over all frames of the replay; above, some epochs are skipped
 
 
@@ -129,7 +130,8 @@ def _parameters(cell, method: str) -> dict:
             params["whiten"] = st.toggle("Whiten", value=False, key="map_whiten")
         elif method == "tsne":
             params["perplexity"] = float(st.slider("Perplexity", 5, 100, 30, key="map_perplexity"))
-            params["n_iter"] = st.slider("Iterations", 250, 2000, 500, step=250, key="map_n_iter")
+            params["n_iter"] = st.slider("Iterations (after 100 with early exaggeration)", 50, 2000,
+                                         TSNE_ITERATIONS, step=50, key="map_n_iter")
             params["metric"] = st.selectbox("Metric", ["euclidean", "cosine"], key="map_tsne_metric")
         elif method == "umap":
             params["n_neighbors"] = st.slider("Neighbours", 2, 100, 15, key="map_n_neighbors")
