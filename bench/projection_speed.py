@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.projections import fit_transform  # noqa: E402
+from explorer.projections import MAX_FIT_POINTS, fit_transform  # noqa: E402
 
 QUALITY_POINTS = 3000
 
@@ -93,13 +93,19 @@ def compare(n: int, args) -> None:
         reference = seconds
     else:
         print(f"  scikit-learn TSNE: not run above --sklearn-max {args.sklearn_max:,} points")
-    maps = [("this project's t-SNE (openTSNE, exact k-NN)", ours("tsne"))]
-    if n > args.fit_points:
-        maps.append((f"  ... fitted on {args.fit_points:,}, rest by transform", ours_subsampled(args.fit_points)))
+    maps = []
+    if n > args.fit_points:  # what the app and `explorer project` do
+        maps.append((f"this project's t-SNE, fit on {args.fit_points:,}, rest placed", ours_subsampled(args.fit_points)))
+    maps.append(("this project's t-SNE fit on every point" if n > args.fit_points else "this project's t-SNE",
+                 ours("tsne")))
     maps.append(("this project's UMAP (umap-learn, warm)", ours("umap")))
     for label, fn in maps:
         seconds, Y = timed(lambda: fn(X))
         row(label, seconds, reference, *quality(X, labels, Y))
+        if label.startswith("this project's t-SNE") and n == 20_000:
+            goal = "met" if seconds <= 10 else f"missed by {seconds - 10:.1f} s"
+            ratio = "" if not reference else (f"; >= 10x scikit-learn: {'met' if reference / seconds >= 10 else 'missed'}")
+            print(f"    goal, 20k points in <= 10 s on 2 cores: {goal}{ratio}")
 
 
 def main() -> None:
@@ -107,8 +113,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
     parser.add_argument("--sklearn-max", type=int, default=20000,
                         help="run scikit-learn's TSNE only up to this many points (it is slow)")
-    parser.add_argument("--fit-points", type=int, default=20000,
-                        help="also time a t-SNE fitted on this many points with the rest placed")
+    parser.add_argument("--fit-points", type=int, default=MAX_FIT_POINTS,
+                        help="fit t-SNE on this many points and place the rest, as the app does")
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -119,7 +125,9 @@ def main() -> None:
     print(f"UMAP's first fit in this process (numba compiling): {seconds:.1f} s")
     for n in args.sizes:
         compare(n, args)
-    print("\nthe GPU path (torchdr or cuML) is not built yet: no GPU was available to build and measure it")
+    print(f"\nload average during the run: {os.getloadavg()[0]:.1f}")
+    print("the GPU path (torchdr or cuML) is not built: no GPU was lent to this work to build and "
+          "measure it, so the 1M-points-in-a-minute goal is not measured")
 
 
 if __name__ == "__main__":
