@@ -64,6 +64,7 @@ def analyse(run: Run, epoch: int | None = None, far: float = 0.01, n_test_pairs:
     retrieval_result = retrieval.run_retrieval(run, epoch, "test", "train", random_state=random_state)
     report(0.8, "cluster geometry over epochs")
     X_test, y_test = run.embeddings(epoch, "test")
+    report(0.9, "shifted copies and the method's own figures")
     shift_table = shifts.run_shift_table(run, epoch) if "shifted" in run.splits else None
     magnet_evaluations = magnet.magnet_evaluations(run, epoch)
     head_figures = head.head_summary(run, epoch, far)
@@ -77,8 +78,17 @@ def analyse(run: Run, epoch: int | None = None, far: float = 0.01, n_test_pairs:
 
 
 def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = None, far: float = 0.01,
-              random_state: int = 0, progress: Progress | None = None) -> dict:
-    """The run's headline numbers as a flat, JSON-ready dict (None where the run has no data)."""
+              random_state: int = 0, progress: Progress | None = None, max_points: int | None = None) -> dict:
+    """The run's headline numbers as a flat, JSON-ready dict (None where the run has no data).
+
+    With ``max_points``, every analysis reads a seeded subsample of at most that many points per
+    split (``Run.subsample``); ``subsample`` then says so (None when nothing was left out)."""
+    subsample = None
+    if max_points is not None and analysis is None:
+        smaller = run.subsample(max_points, random_state)
+        if smaller is not run:
+            run = smaller
+            subsample = {"max_points": int(max_points), "seed": random_state, "note": smaller.note}
     summary = {
         "run": run.name, "path": str(run.path), "state": run.state,
         "epochs_done": run.status.get("epoch"), "epochs": run.status.get("epochs"),
@@ -86,9 +96,12 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
         **{k: run.config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim", "margin", "seed",
                                           "normalize", "miner")},
         "final_metrics": _final_metrics(run.metrics),
+        "subsample": subsample,
     }
     if analysis is None and run.epochs:
         analysis = analyse(run, epoch, far=far, random_state=random_state, progress=progress)
+        if progress:
+            progress(1.0, "summary ready")
     if analysis is None:
         return {**summary, "epoch": None, **dict.fromkeys(HEADLINE_KEYS)}
 

@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training import rundir
+from training import presets, rundir
+from training import sweep as sweeps
 from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
 from training.objectives import METHODS
 from training.errors import Cancelled, InputError
@@ -40,13 +41,52 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
+    """The command line. With ``suppress_defaults``, an option left out is absent from the parsed
+    namespace, rather than at its default (see ``given_options``)."""
     parser = OneLineParser(prog="python -m training",
-                           description="Train embedding networks and list their run directories.")
+                           description="Train embedding networks, sweep their options and list their run "
+                                       "directories.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train one network and write its run directory",
                                 formatter_class=DefaultsFormatter)
+    output = add_train_options(train)
+    output.add_argument("--run-dir", default=None,
+                        help="write into this directory instead of a new one under --runs-dir "
+                             "(used by the app, which creates it first)")
+    output.add_argument("--options", default=None, metavar="JSON",
+                        help="every option as one JSON object instead of flags (how the app starts runs)")
+    output.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="continue this interrupted, cancelled or failed run from its last complete "
+                             "epoch, with its own options (others given here are ignored)")
+
+    sweep = commands.add_parser("sweep", help="train one run per combination of the options given several "
+                                "values, and per seed", formatter_class=DefaultsFormatter,
+                                conflict_handler="resolve", description=sweeps.DESCRIPTION)
+    add_train_options(sweep)
+    sweeps.add_sweep_options(sweep)
+
+    listing = commands.add_parser("list", help="list run directories with state and epochs")
+    _add_runs_dir(listing)
+    commands.add_parser("presets", help="list the presets of --preset, one line each")
+    if suppress_defaults:
+        for command in (train, sweep):
+            for action in command._actions:
+                action.default = argparse.SUPPRESS
+    return parser
+
+
+def given_options(argv: list[str] | None) -> set[str]:
+    """The options that ``argv`` writes out, even at their default value (a preset fills the rest)."""
+    return set(vars(build_parser(suppress_defaults=True).parse_args(argv))) - {"command"}
+
+
+def add_train_options(train: argparse.ArgumentParser):
+    """The options of one run, shared by ``train`` and ``sweep``; returns the output group."""
+    train.add_argument("--preset", choices=list(presets.PRESETS), default=None, metavar="NAME",
+                       help="fill every option from one of the seeds' experiments (python -m training "
+                            "presets lists them); options given here override it")
     data = train.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, default=DEFAULTS.dataset,
                       help="mnist reads the bundled 5,000-image sample unless --data-dir is given")
@@ -150,18 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="per split, store a seeded subset of K points in each snapshot (the same "
                              "points every epoch); the last epoch stores every point")
     output.add_argument("--name", default=None, help="label added to the run directory's name")
-    output.add_argument("--run-dir", default=None,
-                        help="write into this directory instead of a new one under --runs-dir "
-                             "(used by the app, which creates it first)")
-    output.add_argument("--options", default=None, metavar="JSON",
-                        help="every option as one JSON object instead of flags (how the app starts runs)")
-    output.add_argument("--resume", default=None, metavar="RUN_DIR",
-                        help="continue this interrupted, cancelled or failed run from its last complete "
-                             "epoch, with its own options (others given here are ignored)")
-
-    listing = commands.add_parser("list", help="list run directories with state and epochs")
-    _add_runs_dir(listing)
-    return parser
+    return output
 
 
 def _add_runs_dir(group) -> None:
@@ -170,12 +199,18 @@ def _add_runs_dir(group) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    if args.command == "presets":
+        print("\n".join(presets.lines()))
+        return 0
+    if args.command == "sweep":
+        return sweeps.main(args, given_options(argv), ["python", "-m", "training", *argv])
     runs_dir = args.runs_dir or str(rundir.default_runs_dir())
     if args.command == "list":
         return list_runs(runs_dir)
     try:
-        config = config_from_args(args, runs_dir)
+        config = config_from_args(args, runs_dir, given_options(argv) if args.preset else None)
         if not args.resume and not args.run_dir:
             config.validate()  # bad options answered at once, before torch is even imported
         if args.run_dir and not rundir.is_inside(args.run_dir, runs_dir):
@@ -189,11 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     return train(config, Path(args.run_dir) if args.run_dir else None)
 
 
-def config_from_args(args: argparse.Namespace, runs_dir: str) -> TrainConfig:
+def config_from_args(args: argparse.Namespace, runs_dir: str, given: set[str] | None = None) -> TrainConfig:
     """The run's options: the flags, or, with ``--options``, that one JSON object (how the app
-    starts runs, so that no value, such as a class named ``--lr``, can be read as a flag)."""
+    starts runs, so that no value, such as a class named ``--lr``, can be read as a flag). With
+    ``--preset``, the preset's options, under those of the flags that ``given`` names."""
     if args.options is None:
         options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "resume", "options")}
+        if args.preset:
+            options = presets.options_for(args.preset, {k: options[k] for k in options if k in (given or ())})
         return TrainConfig(**{**options, "runs_dir": runs_dir})
     try:
         options = json.loads(args.options)
@@ -281,7 +319,7 @@ def _one_line(error: BaseException) -> str:
 
 def list_runs(runs_dir: str) -> int:
     try:
-        runs, links = rundir.list_run_dirs(runs_dir), rundir.outside_links(runs_dir)
+        runs, links = rundir.list_run_dirs(runs_dir, strict=True), rundir.outside_links(runs_dir)
     except rundir.RunDirError as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT

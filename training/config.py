@@ -90,6 +90,7 @@ class TrainConfig:
     # Output
     runs_dir: str = "runs"  # parent of the run directory; EXPLORER_RUNS_DIR sets the default
     name: str | None = None  # optional label in the run directory's name
+    preset: str | None = None  # the --preset (training.presets) the options came from; a record only
 
     def validate(self) -> "TrainConfig":
         """Check every option; raise InputError with one sentence naming the first bad one."""

@@ -234,28 +234,36 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / CONFIG).is_file()
 
 
-def list_run_dirs(runs_dir: str | os.PathLike) -> list[Path]:
+def list_run_dirs(runs_dir: str | os.PathLike, strict: bool = False) -> list[Path]:
     """Run directories under ``runs_dir``, newest first. A missing ``runs_dir`` has none; a
     symbolic link that leads outside ``runs_dir`` is not a run of it (see ``outside_links``).
-    Raises RunDirError if ``runs_dir`` is a file or cannot be listed."""
-    return sorted(_entries(runs_dir)[0], key=lambda p: p.name, reverse=True)
+    A ``runs_dir`` that is a file or cannot be listed has none, or, ``strict``, raises RunDirError
+    saying so (the command lines are strict)."""
+    return sorted(_entries(runs_dir, strict)[0], key=lambda p: p.name, reverse=True)
 
 
 def outside_links(runs_dir: str | os.PathLike) -> list[Path]:
     """Entries of ``runs_dir`` that are symbolic links leading outside it, which listings ignore."""
-    return sorted(_entries(runs_dir)[1])
+    return sorted(_entries(runs_dir, False)[1])
 
 
-def _entries(runs_dir: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+def _entries(runs_dir: str | os.PathLike, strict: bool) -> tuple[list[Path], list[Path]]:
     runs_dir = Path(runs_dir)
-    if not runs_dir.exists():
-        return [], []
-    if not runs_dir.is_dir():
-        raise RunDirError(f"runs directory {runs_dir} is a file, not a folder: choose the folder that holds the runs")
     try:
-        entries = list(runs_dir.iterdir())
-    except OSError as e:
-        raise RunDirError(f"runs directory {runs_dir} cannot be listed ({e.strerror}): make it readable") from None
+        if not runs_dir.exists():
+            return [], []
+        if not runs_dir.is_dir():
+            raise RunDirError(f"runs directory {runs_dir} is a file, not a folder: choose the folder that "
+                              f"holds the runs")
+        try:
+            entries = list(runs_dir.iterdir())
+        except OSError as e:
+            raise RunDirError(f"runs directory {runs_dir} cannot be listed ({e.strerror}): make it "
+                              f"readable") from None
+    except RunDirError:
+        if strict:
+            raise
+        return [], []
     runs, outside = [], []
     for path in entries:
         try:
