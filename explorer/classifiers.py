@@ -97,6 +97,7 @@ class Evaluation:
     y_pred: np.ndarray
     rows: np.ndarray | None = None  # the split's row of each point (None: rows 0..n-1); an
     # epoch's snapshot before the last may hold only some rows
+    note: str = ""  # e.g. that the classifier was fitted on a subsample of the training points
 
     def split_rows(self) -> np.ndarray:
         """The split's row of each evaluated point, in the order of y_true and y_pred."""
@@ -142,12 +143,32 @@ def classify(run: Run, epoch: int | None = None, classifiers=CLASSIFIERS, random
                 subsets.append((f"shift {int(shift):+d}", int(shift), shifted[shifted["shift"] == shift]))
     results = []
     for name in classifiers:
-        model = make_classifier(name, random_state=random_state).fit(X_train, y_train)
+        X_fit, y_fit, note = fit_points(name, X_train, y_train, random_state)
+        model = make_classifier(name, random_state=random_state).fit(X_fit, y_fit)
         for subset, shift, points in subsets:
             X = points[rundir.embedding_columns(points)].to_numpy(np.float32)
-            results.append(evaluate(name, subset, points["label"].to_numpy(), model.predict(X),
-                                    run.class_names, shift, points["row"].to_numpy()))
+            found = evaluate(name, subset, points["label"].to_numpy(), model.predict(X),
+                             run.class_names, shift, points["row"].to_numpy())
+            found.note = note
+            results.append(found)
     return results
+
+
+MAX_SVM_POINTS = 10_000  # a kernel SVM's fit costs about the square of its points
+
+
+def fit_points(name: str, X: np.ndarray, y: np.ndarray, random_state: int = 0):
+    """The training points a classifier is fitted on, and a note when they are a subsample: the
+    SVM takes a seeded, class-stratified MAX_SVM_POINTS of a larger training set."""
+    if name != "svm" or len(X) <= MAX_SVM_POINTS:
+        return X, y, ""
+    rng = np.random.default_rng(random_state)
+    share = MAX_SVM_POINTS / len(X)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), max(1, int(round(share * (y == c).sum()))),
+                                      replace=False) for c in np.unique(y)])
+    keep = np.sort(keep)
+    return X[keep], y[keep], (f"the SVM was fitted on a seeded, class-stratified {len(keep):,} of the "
+                              f"{len(X):,} training points (its fit costs the square of its points)")
 
 
 def accuracy_table(evaluations: list[Evaluation]) -> pd.DataFrame:

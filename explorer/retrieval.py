@@ -59,11 +59,24 @@ def retrieval_metrics(query: np.ndarray, query_labels: np.ndarray, reference: np
     return {ours: float(result[theirs]) for ours, theirs in METRICS.items()}
 
 
+MAX_QUERIES = 2_000  # MAP@R keeps, per query, as many neighbours as the largest class has
+
+
 def run_retrieval(run: Run, epoch: int | None = None, query: str = "test", reference: str | None = "train",
-                  random_state: int | None = 0) -> dict:
-    """retrieval_metrics of one split against another (reference=None: the query split itself)."""
+                  random_state: int | None = 0, max_queries: int = MAX_QUERIES) -> dict:
+    """retrieval_metrics of one split against another (reference=None: the query split itself).
+    Above ``max_queries`` query points, a seeded subsample of them queries; ``note`` says so."""
     X, y = run.embeddings(epoch, query)
+    note = ""
+    if len(X) > max_queries:
+        keep = np.sort(np.random.default_rng(random_state).choice(len(X), max_queries, replace=False))
+        note = (f"retrieval metrics from a seeded {max_queries:,} of the {len(X):,} {query} queries "
+                "(MAP@R keeps as many neighbours per query as the largest class has)")
+        X, y = X[keep], y[keep]
     if reference is None or reference == query:
-        return {**retrieval_metrics(X, y, random_state=random_state), "query": query, "reference": query}
-    R, r = run.embeddings(epoch, reference)
-    return {**retrieval_metrics(X, y, R, r, random_state=random_state), "query": query, "reference": reference}
+        found = retrieval_metrics(X, y, random_state=random_state)
+        reference = query
+    else:
+        R, r = run.embeddings(epoch, reference)
+        found = retrieval_metrics(X, y, R, r, random_state=random_state)
+    return {**found, "query": query, "reference": reference, "note": note}

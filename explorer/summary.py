@@ -108,8 +108,11 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
     accuracy = analysis.accuracies.set_index(["classifier", "subset"])["accuracy"]
     test_pairs = analysis.verification.get("test", {})
     knn = analysis.accuracies[(analysis.accuracies["classifier"] == "knn") & analysis.accuracies["shift"].notna()]
+    notes = summary["notes"] + list(dict.fromkeys(e.note for e in analysis.evaluations if e.note))
+    notes += [analysis.retrieval["note"]] if analysis.retrieval.get("note") else []
     return {
         **summary,
+        "notes": notes,
         "epoch": analysis.epoch,
         "knn_accuracy": _get(accuracy, ("knn", "test")),
         "knn_accuracy_by_shift": {int(s): float(a) for s, a in zip(knn["shift"], knn["accuracy"])},

@@ -84,3 +84,18 @@ def test_most_confused_pairs_and_their_examples():
     examples = confused_examples(y_true, y_pred, 0, 1, n=5)
     assert examples["index"].tolist() == [0, 2, 3]
     assert (examples["true"] != examples["predicted"]).all()
+
+
+def test_the_svm_fits_on_a_stratified_subsample_of_a_large_training_set_and_says_so(monkeypatch, tmp_path):
+    from explorer import classifiers
+
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    y = np.repeat([0, 1, 2], [200, 50, 50])
+    monkeypatch.setattr(classifiers, "MAX_SVM_POINTS", 60)
+    X_fit, y_fit, note = classifiers.fit_points("svm", X, y)
+    assert len(X_fit) == 60 and np.bincount(y_fit).tolist() == [40, 10, 10]
+    assert "60 of the 300 training points" in note
+    assert classifiers.fit_points("knn", X, y)[2] == "" and len(classifiers.fit_points("knn", X, y)[0]) == 300
+    run = load_run(make_fake_run(tmp_path, n_train=120, epochs=1))
+    evaluations = classifiers.classify(run, classifiers=("svm", "knn"))
+    assert {e.classifier for e in evaluations if e.note} == {"svm"}

@@ -45,3 +45,13 @@ def test_run_retrieval_says_what_it_queried(tmp_path):
     assert result["query"] == "test" and result["reference"] == "train" and KEYS <= set(result)
     assert result["precision_at_1"] > 0.8
     assert run_retrieval(run, reference=None)["reference"] == "test"
+
+
+def test_many_queries_are_subsampled_and_said_so(tmp_path):
+    from explorer.retrieval import run_retrieval
+
+    run = load_run(make_fake_run(tmp_path, n_test=60, epochs=1))
+    whole = run_retrieval(run, max_queries=100)
+    part = run_retrieval(run, max_queries=20)
+    assert whole["note"] == "" and "a seeded 20 of the 60 test queries" in part["note"]
+    assert 0 <= part["precision_at_1"] <= 1

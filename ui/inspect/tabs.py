@@ -61,6 +61,8 @@ def confusion_tab(run, epoch: int) -> None:
     subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key="conf_subset")
     e = cached.evaluation(run.path, epoch, classifier, subset)
     st.metric(f"Accuracy on {subset}", f"{e.accuracy:.3f}", help=f"{len(e.y_true)} points")
+    if e.note:
+        st.caption(f"Note: {e.note}.")
     fig = figures.confusion_figure(e.confusion, run.class_names,
                                    f"{CLASSIFIER_TITLES.get(classifier) or TITLES.get(classifier, classifier)} "
                                    f"on {subset}, epoch {epoch}")
