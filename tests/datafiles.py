@@ -39,3 +39,17 @@ def write_class_folders(root: Path, classes=("alpha", "beta", "gamma"), per_clas
             pixels[top: top + size[1] // 2, left: left + size[0] // 2] = 230
             Image.fromarray(pixels).save(root / name / f"{i:03d}.png")
     return root
+
+
+def tiny_splits(n_per_class: int = 12, classes: int = 3, size: int = 16, seed: int = 0, n_held: int = 4):
+    """In-memory DataSplits of random images: ``n_per_class`` training images of each class and
+    ``n_held`` each for validation and test (for the objectives, without files)."""
+    from training.data import DataSplits, ImageSet
+
+    rng = np.random.default_rng(seed)
+
+    def part(n):
+        labels = np.arange(n * classes) % classes
+        return ImageSet(rng.integers(0, 255, (len(labels), size, size), dtype=np.uint8), labels)
+
+    return DataSplits(part(n_per_class), part(n_held), part(n_held), [f"c{c}" for c in range(classes)], 0.5, 0.3)

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from datafiles import write_class_folders
+from datafiles import tiny_splits
 from training import rundir
 from training.backbones import REGISTRY, build, load_pretrained, make
 from training.config import BACKBONES, TrainConfig
-from training.data import DataSplits, ImageSet
 from training.errors import Cancelled, InputError
 from training.loop import build_engine, train_step
 from training.model import embed
@@ -22,14 +22,8 @@ from training.shift import shift_images
 from training.trainer import Prepared, resume, train
 
 
-def tiny_data(n_per_class=6, classes=3, size=16, seed=0) -> DataSplits:
-    rng = np.random.default_rng(seed)
-
-    def part(n):
-        labels = np.arange(n * classes) % classes
-        return ImageSet(rng.integers(0, 255, (len(labels), size, size), dtype=np.uint8), labels)
-
-    return DataSplits(part(n_per_class), part(2), part(2), [f"c{c}" for c in range(classes)], 0.5, 0.3)
+def tiny_data(n_per_class=6, **kwargs):
+    return tiny_splits(n_per_class, n_held=2, **kwargs)
 
 
 def test_the_registry_and_the_torch_free_names_agree():

@@ -8,23 +8,17 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from datafiles import tiny_splits
 from training import rundir
 from training.config import TrainConfig
-from training.data import DataSplits, ImageSet
 from training.errors import InputError
 from training.model import EmbeddingNet, Network, embed
 from training.objectives import METHODS, make_objective
 from training.objectives.baselines import ConvDecoder, fit_pca
 
 
-def tiny_data(n_per_class=12, classes=3, size=16, seed=0) -> DataSplits:
-    rng = np.random.default_rng(seed)
-
-    def part(n):
-        labels = np.arange(n * classes) % classes
-        return ImageSet(rng.integers(0, 255, (len(labels), size, size), dtype=np.uint8), labels)
-
-    return DataSplits(part(n_per_class), part(4), part(4), [f"c{c}" for c in range(classes)], 0.5, 0.3)
+def tiny_data(n_per_class=12, **kwargs):
+    return tiny_splits(n_per_class, n_held=4, **kwargs)
 
 
 def objective_for(loss: str, data=None, **options):

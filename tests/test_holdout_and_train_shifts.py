@@ -6,22 +6,17 @@ import dataclasses
 import numpy as np
 import pytest
 
+from datafiles import tiny_splits
 from training import rundir
 from training.config import TrainConfig
-from training.data import DataSplits, ImageSet, load_bundled_mnist, load_splits, pixel_stats
+from training.data import load_bundled_mnist, load_splits, pixel_stats
 from training.errors import InputError
 from training.objectives import make_objective
 from training.shift import shift_images, with_train_shifts
 
 
-def tiny_data(n_per_class=10, classes=3, size=16, seed=0) -> DataSplits:
-    rng = np.random.default_rng(seed)
-
-    def part(n):
-        labels = np.arange(n * classes) % classes
-        return ImageSet(rng.integers(0, 255, (len(labels), size, size), dtype=np.uint8), labels)
-
-    return DataSplits(part(n_per_class), part(4), part(4), [f"c{c}" for c in range(classes)], 0.5, 0.3)
+def tiny_data(n_per_class=10, **kwargs):
+    return tiny_splits(n_per_class, n_held=4, **kwargs)
 
 
 def fingerprints(images: np.ndarray) -> set[bytes]:

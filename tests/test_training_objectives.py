@@ -6,21 +6,15 @@ import pytest
 import torch
 
 from conftest import ROOT
+from datafiles import tiny_splits
 from training.config import LOSSES, TrainConfig
-from training.data import DataSplits, ImageSet
 from training.model import EmbeddingNet, Network, embed
 from training.objectives import METHODS, make_objective, objective_class, used_options
 from training.objectives.base import Objective
 
 
-def tiny_data(n_per_class=12, classes=3, size=16, seed=0) -> DataSplits:
-    rng = np.random.default_rng(seed)
-
-    def part(n):
-        labels = np.arange(n * classes) % classes
-        return ImageSet(rng.integers(0, 255, (len(labels), size, size), dtype=np.uint8), labels)
-
-    return DataSplits(part(n_per_class), part(4), part(4), [f"c{c}" for c in range(classes)], 0.5, 0.3)
+def tiny_data(n_per_class=12, **kwargs):
+    return tiny_splits(n_per_class, n_held=4, **kwargs)
 
 
 def test_every_registered_method_is_an_objective_and_a_loss_choice():

@@ -1,7 +1,8 @@
-"""``python -m training train|list``: the command line of the training side.
+"""``python -m training train|sweep|list|presets``: the command line of the training side.
 
 Exit status: 0 done, 2 bad input (one line on stderr), 1 the run failed, 143 cancelled.
-``train`` prints the run directory as the last line of its standard output.
+``train`` prints the run directory as the last line of its standard output; ``sweep``
+(training/sweep.py) prints its sweep folder last.
 """
 
 from __future__ import annotations

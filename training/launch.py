@@ -48,16 +48,28 @@ def start(config: TrainConfig) -> Path:
         return recent
     run_dir = rundir.new_run_dir(config.runs_dir, config.run_name_hint())
     rundir.write_json(run_dir / LAUNCH, {"fingerprint": key, "launched_at": time.time()})
-    rundir.write_config(run_dir, {**config.to_dict(), "launch_fingerprint": key})
-    with open(run_dir / rundir.LOG, "ab") as log:
-        process = subprocess.Popen(
-            training_argv(config, run_dir), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=os.getcwd(),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    start_in(run_dir, config, launch_fingerprint=key)
+    return run_dir
+
+
+def start_in(run_dir: Path, config: TrainConfig, **recorded) -> subprocess.Popen:
+    """Train ``config`` into the fresh ``run_dir`` in its own process session. config.json (with
+    ``recorded`` beside the options) and a running status are written at once, so listings show
+    the run before the process has imported anything."""
+    rundir.write_config(run_dir, {**config.to_dict(), **recorded})
+    process = spawn(training_argv(config, run_dir), run_dir)
     if not (run_dir / rundir.STATUS).exists():
         rundir.write_status(run_dir, rundir.RUNNING, 0, config.epochs, pid=process.pid)
-    return run_dir
+    return process
+
+
+def spawn(argv: list[str], run_dir: Path) -> subprocess.Popen:
+    """Start ``argv`` in its own process session (a Ctrl-C meant for the caller does not reach
+    it), its output appended to the run's train.log."""
+    with open(run_dir / rundir.LOG, "ab") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=os.getcwd(),
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def resume(run_dir: str | os.PathLike) -> Path:
@@ -65,6 +77,12 @@ def resume(run_dir: str | os.PathLike) -> Path:
 
     Raises training.errors.InputError, starting nothing, if the run cannot be resumed.
     """
+    resume_process(run_dir)
+    return Path(run_dir)
+
+
+def resume_process(run_dir: str | os.PathLike) -> subprocess.Popen:
+    """``resume``, returning the training process."""
     from training.errors import InputError
 
     run_dir = Path(run_dir)
@@ -75,13 +93,9 @@ def resume(run_dir: str | os.PathLike) -> Path:
     if status["state"] not in rundir.RESUMABLE:
         raise InputError(f"cannot resume {run_dir.name}: it is {status['state']}")
     epoch, epochs = status.get("epoch", 0), status.get("epochs", 0)
-    argv = [sys.executable, "-m", "training", "train", "--resume", str(run_dir)]
-    with open(run_dir / rundir.LOG, "ab") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=os.getcwd(),
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = spawn([sys.executable, "-m", "training", "train", "--resume", str(run_dir)], run_dir)
     rundir.write_status(run_dir, rundir.RUNNING, epoch, epochs, pid=process.pid)  # a double click finds it running
-    return run_dir
+    return process
 
 
 def cancel(run_dir: str | os.PathLike) -> bool:
