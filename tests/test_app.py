@@ -23,6 +23,7 @@ from fakerun import make_fake_run
 from streamlit.testing.v1 import AppTest
 
 from training import rundir
+from training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -771,12 +772,55 @@ def test_the_form_shows_only_the_options_of_the_chosen_loss(empty_runs, monkeypa
 
 def test_a_preset_fills_in_the_form_and_lets_go_once_edited(empty_runs):
     at = start(PAGE_NEW)
-    at.selectbox(key="new_preset").select("out-lab regime 2: same-class non-neighbours as negatives").run()
+    at.selectbox(key="new_preset").set_value("seed000-outlab-regime2").run()
     assert_clean(at)
     assert at.selectbox(key="new_regime").value == "nn-non-neighbour"
+    assert at.selectbox(key="new_backbone").value == "small-cnn"
     assert at.text_input(key="new_classes").value == "4 9"
     at.number_input(key="new_epochs").set_value(9).run()
     assert at.selectbox(key="new_preset").value is None  # no longer that preset
+
+
+def _form_presets():
+    from training.presets import PRESETS
+
+    return [name for name, p in PRESETS.items() if not p.swept]
+
+
+@pytest.mark.parametrize("name", _form_presets())
+def test_every_preset_launches_from_the_form_as_from_the_command_line(empty_runs, monkeypatch, tmp_path, name):
+    from datafiles import write_class_folders, write_idx
+
+    from training import launch
+    from training.presets import PRESETS, options_for
+
+    launched = []
+    monkeypatch.setattr(launch, "start", lambda config: launched.append(config) or make_fake_run(
+        config.runs_dir, "20260101-000000-form", state="running", epochs_done=1))
+    at = start(PAGE_NEW)
+    at.selectbox(key="new_preset").set_value(name).run()
+    given = {}
+    needs = PRESETS[name].needs
+    if "data_dir" in needs:  # data that is not bundled: the user names it
+        folder = tmp_path / "data"
+        if PRESETS[name].options["dataset"] == "folder":
+            write_class_folders(folder)
+        else:
+            write_idx(folder)
+        given["data_dir"] = str(folder)
+    if "pretrained" in needs:
+        weights = tmp_path / "weights.pt"
+        weights.write_bytes(b"")
+        given["pretrained"] = str(weights)
+    for key, value in given.items():
+        at.text_input(key=f"new_{key}").set_value(value).run()
+    assert at.selectbox(key="new_preset").value == name  # naming its files keeps the preset
+    at.button(key="launch_training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    (config,) = launched
+    expected = TrainConfig(**options_for(name, given), runs_dir=config.runs_dir)
+    assert config == expected
 
 
 def test_running_and_ended_jobs_show_the_same_progress_everywhere(tmp_path, monkeypatch):

@@ -17,8 +17,9 @@ from typing import NamedTuple
 import streamlit as st
 
 from training import rundir
-from training.config import DATASETS, DEVICES, LOSSES, MINERS, REGIMES, TrainConfig
+from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, REGIMES, TrainConfig
 from training.objectives import METHOD_OPTIONS, METHODS, used_options
+from training.presets import PRESETS
 from training.errors import InputError
 from ui import cached
 from ui.widgets import ERROR_ICON, FORM_LABELS, demo_panel, error_panel, in_form_words, job_panel, launch_run
@@ -103,7 +104,8 @@ FORM_DEFAULTS = {
     "dataset": DEFAULTS.dataset, "data_dir": "", "classes": "4 9",
     "shifts": " ".join(map(str, DEFAULTS.shifts)), "loss": DEFAULTS.loss, "embedding_dim": DEFAULTS.embedding_dim,
     "normalize": DEFAULTS.normalize, "epochs": DEFAULTS.epochs, "lr": DEFAULTS.lr, "seed": DEFAULTS.seed,
-    "device": DEFAULTS.device, "max_train": 0, "name": "",
+    "device": DEFAULTS.device, "max_train": 0, "name": "", "backbone": DEFAULTS.backbone, "pretrained": "",
+    "freeze": DEFAULTS.freeze, "holdout_classes": "", "train_shifts": "",
     # the methods' own options (training.objectives.METHOD_OPTIONS); 0 stands for "automatic"
     **{option: getattr(DEFAULTS, option) for option in METHOD_OPTIONS},
     "classes_per_batch": 0, "margin_fn": 0.0,
@@ -140,36 +142,31 @@ METHOD_FIELDS = {
     "magnet_l": Field(int, "evaluation: softmax over the L closest cluster centres"),
     "magnet_refresh": Field(int, "epochs between two k-means refreshes of the clusters"),
 }
-# Starting points for the form: the seeds' experiments. Values not given keep the form's defaults.
-PRESETS = {
-    "the demo: contrastive loss, random pairs (in-lab)": {"loss": "contrastive", "regime": "random", "epochs": 3, "embedding_dim": 2},
-    "out-lab regime 1: nearest-neighbour positives (nn-other)": {"loss": "contrastive", "regime": "nn-other", "epochs": 5, "embedding_dim": 2},
-    "out-lab regime 2: same-class non-neighbours as negatives": {"loss": "contrastive", "regime": "nn-non-neighbour", "epochs": 5, "embedding_dim": 2},
-    "triplet loss, random triplets": {"loss": "triplet", "regime": "random", "epochs": 5, "embedding_dim": 2},
-    "out-lab idea 2: three-way contrastive (true positives, false negatives, negatives)": {
-        "loss": "contrastive-3way", "epochs": 5, "embedding_dim": 2},
-    "seed 001: magnet loss on 10 digits, 2-D (epochs 15, m 8, d 8, k 3, α 1)": {
-        "loss": "magnet", "classes": "", "embedding_dim": 2, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
-        "magnet_k": 3, "alpha": 1.0},
-    "seed 001: magnet loss on 10 digits, 2-D, α 1.5": {
-        "loss": "magnet", "classes": "", "embedding_dim": 2, "epochs": 15, "magnet_m": 8, "magnet_d": 8,
-        "magnet_k": 3, "alpha": 1.5},
-    "seed 004: triplet loss with batch-hard mining, 10 digits, 32-D": {
-        "loss": "triplet", "miner": "batch-hard", "classes": "", "embedding_dim": 32, "normalize": True,
-        "epochs": 5},
-    "seed 004: Siamese BCE head, 10 digits, 32-D": {"loss": "bce", "classes": "", "embedding_dim": 32,
-                                                    "normalize": True, "epochs": 5},
-}
+LIST_FIELDS = ("classes", "shifts", "holdout_classes", "train_shifts")  # typed as space-separated text
 
 
-def _preset_values(name: str) -> dict:
-    return {**FORM_DEFAULTS, **PRESETS[name]}
+def preset_values(name: str) -> dict:
+    """The form's fields for training preset ``name`` (training.presets: the same as --preset)."""
+    values = {**FORM_DEFAULTS, "classes": ""}  # what the preset leaves out is the command line's default
+    for option, value in PRESETS[name].options.items():
+        if option in LIST_FIELDS:
+            value = " ".join(map(str, value))
+        elif value is None:
+            value = "" if isinstance(FORM_DEFAULTS.get(option), str) else 0
+        values[option] = value
+    return values
+
+
+def _preset_label(name: str) -> str:
+    return f"{name}: {PRESETS[name].help}"
 
 
 def _apply_preset() -> None:
     name = st.session_state.get("new_preset")
     if name in PRESETS:
-        for key, value in _preset_values(name).items():
+        for key, value in preset_values(name).items():
+            if key in PRESETS[name].needs and st.session_state.get(f"new_{key}"):
+                continue  # files the user named (data, weights) stay
             st.session_state[f"new_{key}"] = value
 
 
@@ -177,7 +174,8 @@ def _edited() -> None:
     """A field changed: "Start from" names a preset only while the form still matches it. (A field
     the form does not show has no state, so it reads as its preset value.)"""
     name = st.session_state.get("new_preset")
-    if name in PRESETS and any(st.session_state.get(f"new_{k}", v) != v for k, v in _preset_values(name).items()):
+    if name in PRESETS and any(st.session_state.get(f"new_{k}", v) != v for k, v in preset_values(name).items()
+                               if k not in PRESETS[name].needs):  # naming the preset's files keeps it
         st.session_state["new_preset"] = None
 
 
@@ -186,10 +184,12 @@ def training_form() -> tuple[TrainConfig | None, str | None]:
     (None, message) with a bad value, (None, None) otherwise."""
     for key, value in FORM_DEFAULTS.items():
         st.session_state.setdefault(f"new_{key}", value)
-    st.selectbox("Start from", list(PRESETS), index=None, key="new_preset", on_change=_apply_preset,
-                 placeholder="a preset fills in the form (optional)",
-                 help="The seeds' experiments on the bundled MNIST; change anything before launching. "
-                      "Once you change a field, this shows no preset.")
+    st.selectbox("Start from", [n for n, p in PRESETS.items() if not p.swept], index=None, key="new_preset",
+                 on_change=_apply_preset, format_func=_preset_label,
+                 placeholder="a preset of the seeds' experiments fills in the form (optional)",
+                 help="The presets of `python -m training presets` (sweeps run from the command line); "
+                      "change anything before launching. Once you change a field, this shows no preset. "
+                      "Fashion-MNIST, folder and pretrained presets need their files named in the form.")
     changed = {"on_change": _edited}
     values = {}
     data, model, optim = st.columns(3)
@@ -214,6 +214,10 @@ def training_form() -> tuple[TrainConfig | None, str | None]:
         values["embedding_dim"] = st.number_input(
             "Embedding size", step=1, key="new_embedding_dim", **changed,
             help="2 can be drawn as it is; larger sizes are projected with PCA, t-SNE or UMAP")
+        values["backbone"] = st.selectbox("Backbone", BACKBONES, key="new_backbone", **changed,
+                                          help="seed-cnn: seed 000's starter CNN; small-cnn: seed 000's out-lab "
+                                               "net; vgg: seed 004's branch; resnet18: torchvision's, with a "
+                                               "one-channel stem (pretrained weights under More options)")
         values["normalize"] = st.checkbox("L2-normalise the embedding", key="new_normalize", **changed,
                                           help="unit-length embeddings, as seed 004 (with margin 1)")
     with optim:
@@ -226,11 +230,24 @@ def training_form() -> tuple[TrainConfig | None, str | None]:
         values["device"] = st.selectbox("Device", DEVICES, key="new_device", **changed,
                                         help="auto uses a CUDA GPU when there is one")
     values.update(method_options(values["loss"], changed))
-    with st.expander("More options"):
-        more = st.columns(2)
-        values["max_train"] = more[0].number_input("Max training images (0: all)", step=100, key="new_max_train",
+    with st.expander("More options: unseen classes, augmentation, pretrained weights"):
+        more = st.columns(3)
+        values["holdout_classes"] = more[0].text_input(
+            "Held-out classes", key="new_holdout_classes", **changed, placeholder="e.g. 7 8",
+            help="kept out of training and embedded as the split heldout, to enrol them later without "
+                 "retraining (the Enrol tab)")
+        values["train_shifts"] = more[1].text_input(
+            "Training shifts (px)", key="new_train_shifts", **changed, placeholder="e.g. -6 -3 3 6",
+            help="add shifted copies of the training images; an image and its copies count as similar "
+                 "(seed 000, question 8)")
+        values["max_train"] = more[2].number_input("Max training images (0: all)", step=100, key="new_max_train",
                                                    **changed)
-        values["name"] = more[1].text_input("Run name (optional)", key="new_name", **changed,
+        values["pretrained"] = more[0].text_input("Pretrained weights (path)", key="new_pretrained", **changed,
+                                                  help="a local state dict or another run's checkpoint.pt; "
+                                                       "nothing is downloaded")
+        values["freeze"] = more[1].checkbox("Freeze the backbone (train only the new head)", key="new_freeze",
+                                            **changed, help="seed 002's transfer approach 1")
+        values["name"] = more[2].text_input("Run name (optional)", key="new_name", **changed,
                                             help="added to the run directory's name")
     submitted = st.button("Launch training", icon=":material/rocket_launch:", type="primary", key="launch_training")
     if not submitted:
@@ -279,13 +296,25 @@ def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
                 raise InputError("Shifts must be whole numbers of pixels separated by spaces, e.g. -6 -3 3 6") from None
         if "classes" in values:
             values["classes"] = _split_list(values["classes"])
-        for option in ("data_dir", "name"):
+        if "holdout_classes" in values:
+            values["holdout_classes"] = _split_list(values["holdout_classes"])
+        if "train_shifts" in values:
+            try:
+                values["train_shifts"] = [int(s) for s in _split_list(values["train_shifts"])]
+            except ValueError:
+                raise InputError("Training shifts must be whole numbers of pixels separated by spaces, "
+                                 "e.g. -6 -3 3 6") from None
+        for option in ("data_dir", "name", "pretrained"):
             if option in values:
                 values[option] = values[option].strip() or None
         for option in AUTOMATIC_ZERO:
             if option in values:
                 values[option] = values[option] or None
-        config = TrainConfig(**values, runs_dir=str(cached.runs_dir())).validate()
+        preset = st.session_state.get("new_preset")  # still set only while the form matches it
+        if preset in PRESETS:  # what the preset sets and the form does not show (e.g. image size)
+            values = {**{k: v for k, v in PRESETS[preset].options.items() if k not in FORM_DEFAULTS}, **values}
+        config = TrainConfig(**values, runs_dir=str(cached.runs_dir()),
+                             preset=preset if preset in PRESETS else None).validate()
         problem = data_dir_problem(config.dataset, config.data_dir)
         if problem:
             raise InputError(problem)
