@@ -102,7 +102,7 @@ def compare(n: int, args) -> None:
     for label, fn in maps:
         seconds, Y = timed(lambda: fn(X))
         row(label, seconds, reference, *quality(X, labels, Y))
-        if label.startswith("this project's t-SNE") and n == 20_000:
+        if label.startswith("this project's t-SNE") and "every point" not in label and n == 20_000:
             goal = "met" if seconds <= 10 else f"missed by {seconds - 10:.1f} s"
             ratio = "" if not reference else (f"; >= 10x scikit-learn: {'met' if reference / seconds >= 10 else 'missed'}")
             print(f"    goal, 20k points in <= 10 s on 2 cores: {goal}{ratio}")
