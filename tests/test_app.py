@@ -812,6 +812,9 @@ def test_every_preset_launches_from_the_form_as_from_the_command_line(empty_runs
         weights = tmp_path / "weights.pt"
         weights.write_bytes(b"")
         given["pretrained"] = str(weights)
+    if needs:  # launching without the files says which
+        at.button(key="launch_training").click().run()
+        assert len(at.error) == 1 and "needs" in at.error[0].value and "--" not in at.error[0].value
     for key, value in given.items():
         at.text_input(key=f"new_{key}").set_value(value).run()
     assert at.selectbox(key="new_preset").value == name  # naming its files keeps the preset

@@ -313,6 +313,9 @@ def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
         preset = st.session_state.get("new_preset")  # still set only while the form matches it
         if preset in PRESETS:  # what the preset sets and the form does not show (e.g. image size)
             values = {**{k: v for k, v in PRESETS[preset].options.items() if k not in FORM_DEFAULTS}, **values}
+            for option, what in PRESETS[preset].needs.items():
+                if not values.get(option):
+                    raise InputError(f"{preset} needs {what}")
         config = TrainConfig(**values, runs_dir=str(cached.runs_dir()),
                              preset=preset if preset in PRESETS else None).validate()
         problem = data_dir_problem(config.dataset, config.data_dir)
