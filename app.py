@@ -1,6 +1,6 @@
 """Embedding explorer: the Streamlit app. Start it with `make app`.
 
-A thin router: it registers the three pages and turns any error a page lets through into one
+A thin router: it registers the pages and turns any error a page lets through into one
 line on the page (no traceback). The pages live in ui/ (ui/pages/*.py are their scripts; panels in
 ui/inspect/, shared widgets in ui/widgets.py, cached analyses in ui/cached.py); analysis and figures
 in explorer/; training runs as separate processes started through training.launch. Runs are read
@@ -13,7 +13,7 @@ import traceback
 import streamlit as st
 
 from ui import cached
-from ui.widgets import PAGE_COMPARE, PAGE_INSPECT, PAGE_NEW, one_line
+from ui.widgets import PAGE_COMPARE, PAGE_INSPECT, PAGE_NEW, PAGE_SEEDS, one_line
 
 st.set_page_config(page_title="Embedding explorer", page_icon=":material/scatter_plot:", layout="wide",
                    initial_sidebar_state=340)
@@ -33,11 +33,16 @@ pages = [
     inspect,
     st.Page(PAGE_NEW, title="New run", icon=":material/rocket_launch:", url_path="new"),
     st.Page(PAGE_COMPARE, title="Compare runs", icon=":material/compare:", url_path="compare"),
+    st.Page(PAGE_SEEDS, title="Seed experiments", icon=":material/fact_check:", url_path="seeds"),
     st.Page(_inspect_alias, title="Inspect a run", url_path="inspect", visibility="hidden"),
 ]
 page = st.navigation(pages, position="sidebar")
 cached.start_warm_up()
 try:
+    problem = cached.runs_dir_problem()
+    if problem:
+        st.error(problem, icon=":material/error:")
+        st.stop()
     page.run()
 except Exception as error:  # noqa: BLE001 - st.rerun and st.stop are BaseExceptions and pass through
     logging.getLogger("explorer.app").error("page error:\n%s", traceback.format_exc())

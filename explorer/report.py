@@ -2,7 +2,8 @@
 
 Sections: run, metrics over epochs, maps (train, test, shifted, all), pair distances and
 verification, classifiers (confusions for every classifier on test, the whole shifted set and each
-shift), cluster geometry, retrieval, shifts, most confused classes, identification.
+shift), cluster geometry, retrieval, shifts, most confused classes, identification, and the seed
+claims the run takes part in (checked on the runs beside it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ Progress = Callable[[float, str], None]
 SECTIONS = (("run", "Run"), ("metrics", "Metrics over epochs"), ("maps", "Maps"),
             ("distances", "Pair distances and verification"), ("classifiers", "Classifiers"),
             ("geometry", "Cluster geometry"), ("retrieval", "Retrieval"), ("shifts", "Shifts"),
-            ("confused", "Most confused classes"), ("identification", "Identification"))
+            ("confused", "Most confused classes"), ("identification", "Identification"),
+            ("seeds", "Seed claims"))
 
 
 def default_method(run: Run) -> str:
@@ -123,6 +125,7 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
 
     _confused_section(run, analysis, add, body)
     _identification_section(run, analysis, epoch, add, random_state)
+    _seeds_section(run, body["seeds"])
 
     report(0.95, f"writing {out}")
     _write(out, run, body, time.perf_counter() - started)
@@ -260,6 +263,32 @@ def _identification_section(run: Run, analysis, epoch: int, add, random_state: i
             title=f"Nearest training points of test point {row} ({label})"))
 
 
+def _seeds_section(run: Run, out: list[str]) -> None:
+    """The seed claims this run takes part in (by its preset, else its options; explorer.seeds),
+    checked on the runs beside it in its runs directory."""
+    from explorer import seeds
+
+    claims = seeds.claims_of_run(run.config)
+    where = run.path.parent
+    if not claims:
+        out.append(f"<p>This run matches no seed preset, so it takes part in no seed claim. "
+                   f"<code>python -m explorer seeds {html.escape(str(where))}</code> checks every claim on "
+                   f"the runs in its folder.</p>")
+        return
+    try:
+        results = seeds.check_claims(where, claims=claims)
+    except Exception as e:  # noqa: BLE001 - the report is still written, with the reason
+        out.append(f"<p>The seed claims could not be checked: {html.escape(' '.join(str(e).split()))}</p>")
+        return
+    out.append(f"<p>The claims this run's preset takes part in, checked on the finished runs in "
+               f"{html.escape(str(where))}. <code>python -m explorer seeds {html.escape(str(where))}</code> "
+               f"checks every claim.</p>")
+    rows = pd.DataFrame([{"seed": r.claim.seed, "claim": r.claim.statement, "status": r.status,
+                          "evidence": r.evidence, "checked": r.claim.rule,
+                          "to run": "; ".join(seeds.commands(r.claim, r.missing, where))} for r in results])
+    out.append(rows.to_html(classes="table claims", border=0, index=False, escape=True))
+
+
 def _run_table(run: Run, epoch: int) -> str:
     keys = ("dataset", "class_names", "loss", "regime", "embedding_dim", "margin", "epochs",
             "batch_size", "lr", "seed", "shifts", "nn_k")
@@ -287,6 +316,7 @@ def _write(out: Path, run: Run, body: dict[str, list[str]], seconds: float) -> N
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em; }}
 table.table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
 table.table td, table.table th {{ padding: 0.2em 0.6em; border-bottom: 1px solid #ddd; text-align: right; }}
+table.claims td {{ text-align: left; vertical-align: top; }}
 section {{ margin-bottom: 3em; }} nav {{ margin-bottom: 2em; }} pre {{ background: #f6f6f6; padding: 1em; }}
 </style>
 <script type="text/javascript">{get_plotlyjs()}</script>

@@ -28,6 +28,18 @@ def runs_dir() -> Path:
     return rundir.default_runs_dir()
 
 
+def runs_dir_problem() -> str | None:
+    """Why the runs directory cannot hold runs (it is a file, or cannot be read), or None."""
+    import os
+
+    root = runs_dir()
+    if root.exists() and not root.is_dir():
+        return f"The runs directory {root} is a file, not a folder: set EXPLORER_RUNS_DIR to a folder and restart the app."
+    if root.is_dir() and not os.access(root, os.R_OK | os.X_OK):
+        return f"The runs directory {root} cannot be read: fix its permissions or set EXPLORER_RUNS_DIR to another folder."
+    return None
+
+
 def run_mtime(path: str | Path) -> float:
     """Latest modification time of a run's own files: the cache key of everything read from it.
     The snapshots folder's mtime changes whenever a snapshot file is added (format 2)."""

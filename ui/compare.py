@@ -3,7 +3,8 @@
 A table of setups and final metrics (with differences from the first run), maps in one figure
 with ONE selection linked across the runs (box or lasso in any panel selects the same images in
 every run, with their thumbnails and what each run's k-NN makes of them), distance histograms and
-ROC curves, and confusion matrices. Runs are called A, B, C, D on this page.
+ROC curves, and confusion matrices. Runs are called A, B, C, D on this page. "A sweep" opens the
+runs of one sweep as a group instead (ui.sweep_view).
 """
 
 from __future__ import annotations
@@ -49,7 +50,16 @@ CONTAINER = "mapbox-compare"
 
 def render() -> None:
     st.title("Compare runs")
-    keep("compare_runs", "cmp_split", "cmp_colour")
+    keep("compare_runs", "cmp_split", "cmp_colour", "cmp_mode")
+    mode = st.radio("Compare", ["Runs", "A sweep"], key="cmp_mode", horizontal=True,
+                    help="Runs: two to four runs side by side. A sweep: the runs of one `python -m training "
+                         "sweep` as a group, each metric with mean ± std over its seeds.")
+    remember("cmp_mode")
+    if mode == "A sweep":
+        from ui import sweep_view
+
+        sweep_view.render()
+        return
     table = cached.runs_table()
     usable = table[table["state"] != "unreadable"]
     if len(usable) < 2:

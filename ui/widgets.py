@@ -28,6 +28,7 @@ log = logging.getLogger("explorer.app")
 PAGE_NEW = "ui/pages/new_run.py"
 PAGE_INSPECT = "ui/pages/inspect_run.py"
 PAGE_COMPARE = "ui/pages/compare.py"
+PAGE_SEEDS = "ui/pages/seeds.py"
 
 # Plain-text marks (selectbox labels, tables) from common fonts; material icons where markdown renders.
 STATE_ICONS = {"running": "▶", "finished": "✓", "failed": "✗", "cancelled": "■", "interrupted": "⏸",
