@@ -141,17 +141,24 @@ def classify(run: Run, epoch: int | None = None, classifiers=CLASSIFIERS, random
         if by_shift:
             for shift in sorted(shifted["shift"].unique()):
                 subsets.append((f"shift {int(shift):+d}", int(shift), shifted[shifted["shift"] == shift]))
+    from sklearn import config_context
+
     results = []
     for name in classifiers:
         X_fit, y_fit, note = fit_points(name, X_train, y_train, random_state)
         model = make_classifier(name, random_state=random_state).fit(X_fit, y_fit)
         for subset, shift, points in subsets:
             X = points[rundir.embedding_columns(points)].to_numpy(np.float32)
-            found = evaluate(name, subset, points["label"].to_numpy(), model.predict(X),
+            with config_context(working_memory=WORKING_MEMORY_MB):  # k-NN's distances, in chunks
+                predicted = model.predict(X)
+            found = evaluate(name, subset, points["label"].to_numpy(), predicted,
                              run.class_names, shift, points["row"].to_numpy())
             found.note = note
             results.append(found)
     return results
+
+
+WORKING_MEMORY_MB = 128  # scikit-learn's chunked distances: at most this much at a time (default 1 GB)
 
 
 MAX_SVM_POINTS = 10_000  # a kernel SVM's fit costs about the square of its points

@@ -52,6 +52,7 @@ def test_many_queries_are_subsampled_and_said_so(tmp_path):
 
     run = load_run(make_fake_run(tmp_path, n_test=60, epochs=1))
     whole = run_retrieval(run, max_queries=100)
-    part = run_retrieval(run, max_queries=20)
-    assert whole["note"] == "" and "a seeded 20 of the 60 test queries" in part["note"]
+    part = run_retrieval(run, max_queries=20, max_reference=50)
+    assert whole["note"] == ""
+    assert "a seeded 20 of the 60 test queries and 50 of the 120 train reference points" in part["note"]
     assert 0 <= part["precision_at_1"] <= 1
