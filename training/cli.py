@@ -117,7 +117,7 @@ def add_train_options(train: argparse.ArgumentParser):
                        help="; ".join(f"{name}: {METHODS[name][2]}" for name in LOSSES))
     model.add_argument("--embedding-dim", type=int, default=DEFAULTS.embedding_dim,
                        help="size of the embedding")
-    model.add_argument("--normalize", action="store_true",
+    model.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=DEFAULTS.normalize,
                        help="L2-normalise the embedding (seed 004 uses margin 1 with it)")
     model.add_argument("--backbone", choices=BACKBONES, default=DEFAULTS.backbone,
                        help="the network that embeds: seed-cnn (seed 000's starter CNN), small-cnn "
@@ -126,7 +126,7 @@ def add_train_options(train: argparse.ArgumentParser):
     model.add_argument("--pretrained", default=None, metavar="PATH",
                        help="start the backbone below its head from these local weights: a state dict "
                             "(ImageNet's resnet18 file fits resnet18) or a run's checkpoint.pt")
-    model.add_argument("--freeze", action="store_true",
+    model.add_argument("--freeze", action=argparse.BooleanOptionalAction, default=DEFAULTS.freeze,
                        help="train only the backbone's new head (seed 002, transfer approach 1); "
                             "without it every layer is fine-tuned")
     model.add_argument("--margin", type=float, default=DEFAULTS.margin,
@@ -179,7 +179,7 @@ def add_train_options(train: argparse.ArgumentParser):
                        help="auto uses CUDA when available; under torchrun each rank takes its own GPU")
     optim.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS.precision,
                        help="auto is bf16 autocast on CUDA and fp32 on CPU; tf32 allows TF32 matmuls")
-    optim.add_argument("--compile", action="store_true",
+    optim.add_argument("--compile", action=argparse.BooleanOptionalAction, default=DEFAULTS.compile,
                        help="torch.compile the network: a compile at start, faster steps after")
 
     output = train.add_argument_group("output")
