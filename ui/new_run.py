@@ -122,19 +122,17 @@ class Field(NamedTuple):
 # (training.objectives.used_options), so a magnet run never offers a pair regime.
 METHOD_FIELDS = {
     "margin": Field(float, "m of the loss"),
-    "miner": Field(MINERS, "none uses the regime's triplets; batch-hard and semi-hard mine "
-                                   "triplets inside class-balanced batches (pytorch-metric-learning)"),
+    "miner": Field(MINERS, "none uses the regime's triplets; batch-hard and semi-hard mine triplets inside "
+                           "class-balanced batches (pytorch-metric-learning)"),
     "regime": Field(REGIMES, "\n\n".join(REGIME_HELP.values())),
-    "nn_k": Field(int, "positives come from this many nearest same-class neighbours in "
-                                      "pixel space (nn regimes, three-way)"),
+    "nn_k": Field(int, "positives come from this many nearest same-class neighbours in pixel space "
+                       "(nn regimes, three-way)"),
     "batch_size": Field(int, "pairs or triplets per step"),
-    "classes_per_batch": Field(int, "classes in each mined batch; 0 takes every "
-                                                         "class, at most 10"),
+    "classes_per_batch": Field(int, "classes in each mined batch; 0 takes every class, at most 10"),
     "images_per_class": Field(int, "images of each class in a mined batch"),
-    "margin_fn": Field(float, "m_fn: same-class non-neighbours are pushed out "
-                                                       "to this distance; 0 is half the margin"),
-    "weight_fn": Field(float, "w_fn: how hard false negatives are pushed away, "
-                                                       "against 1 for negatives"),
+    "margin_fn": Field(float, "m_fn: same-class non-neighbours are pushed out to this distance; 0 is half "
+                              "the margin"),
+    "weight_fn": Field(float, "w_fn: how hard false negatives are pushed away, against 1 for negatives"),
     "alpha": Field(float, "between a point's own cluster and the impostor clusters"),
     "magnet_k": Field(int, "k-means clusters of each class in the embedding space"),
     "magnet_m": Field(int, "a seed cluster and its m − 1 nearest impostor clusters"),
