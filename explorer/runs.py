@@ -342,7 +342,7 @@ def list_runs(root: str | os.PathLike | None = None, strict: bool = False) -> pd
             row["error"] = str(e)
         else:
             row.update({k: config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim")})
-            row["regime"] = _sampling(config)
+            row["regime"] = sampling(config)
             row.update({k: status.get(k) for k in ("state", "epoch", "epochs", "error")})
             test = metrics[(metrics["split"] == "test") & metrics["knn_accuracy"].notna()]
             if len(test):
@@ -353,7 +353,7 @@ def list_runs(root: str | os.PathLike | None = None, strict: bool = False) -> pd
     return pd.DataFrame(rows, columns=columns)
 
 
-def _sampling(config: dict) -> str | None:
+def sampling(config: dict) -> str | None:
     """How the run drew its batches: the pair regime where its method reads one, else the miner
     (mined triplets) or None (magnet's neighbourhoods, three-way's own pair types)."""
     from training.objectives import METHODS, used_options
