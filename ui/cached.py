@@ -261,6 +261,18 @@ def typed_pairs(path, epoch: int, split: str = "test"):
     return _typed_pairs(*_key(path), int(epoch), split)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _magnet_clusters(path: str, mtime: float, epoch: int):
+    from explorer.magnet import clusters
+
+    return clusters(open_run(path), epoch)
+
+
+def magnet_clusters(path, epoch: int) -> dict | None:
+    """explorer.magnet.clusters of one snapshot (centres, their classes, σ², L), read once."""
+    return _magnet_clusters(*_key(path), int(epoch))
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def _reconstructions(path: str, mtime: float, epoch: int):
     from training import rundir

@@ -467,20 +467,28 @@ def launch_run(config) -> None:
     """Start training (double-click safe: launch.start returns a run just started with the same
     options), remember it for this session, and redraw the page so its progress shows."""
     from training import launch
-    from training.errors import InputError
 
     config.runs_dir = str(cached.runs_dir())
-    try:
-        path = launch.start(config)
-    except InputError as e:
-        st.error(in_form_words(str(e)), icon=ERROR_ICON)
-        return
-    except OSError as e:
-        st.error(f"Cannot start training in {config.runs_dir}: {e.strerror or e}", icon=ERROR_ICON)
+    path = _started(lambda: launch.start(config), f"Cannot start training in {config.runs_dir}")
+    if path is None:
         return
     st.session_state["launched"] = str(path)
     st.session_state["run_choice"] = str(path)  # the Inspect page opens on it
     st.rerun()
+
+
+def _started(start, cannot: str):
+    """``start()``'s run directory, or None after one error line: a bad option in the form's
+    words, or ``cannot`` and the reason the disk gave."""
+    from training.errors import InputError
+
+    try:
+        return start()
+    except InputError as e:
+        st.error(in_form_words(str(e)), icon=ERROR_ICON)
+    except OSError as e:
+        st.error(f"{cannot}: {e.strerror or e}", icon=ERROR_ICON)
+    return None
 
 
 # Option names in training's messages, as the form labels them.
@@ -516,19 +524,8 @@ def resume_button(path: str, key: str, **button_args) -> None:
                           "(appending to its train.log)", **button_args):
         return
     from training import launch
-    from training.errors import InputError
 
-    resume = getattr(launch, "resume", None)
-    if resume is None:
-        st.error("This version of training cannot resume runs yet.", icon=ERROR_ICON)
-        return
-    try:
-        resume(path)
-    except InputError as e:
-        st.error(in_form_words(str(e)), icon=ERROR_ICON)
-        return
-    except OSError as e:
-        st.error(f"Cannot resume {Path(path).name}: {e.strerror or e}", icon=ERROR_ICON)
+    if _started(lambda: launch.resume(path), f"Cannot resume {Path(path).name}") is None:
         return
     st.session_state["launched"] = str(path)
     st.toast("Resumed: training continues from the last checkpoint.")

@@ -44,39 +44,40 @@ def subsets(run) -> list[str]:
 CLASSIFIER_TITLES = {"magnet": "Magnet: softmax over the L closest cluster centres"}
 
 
-def classifier_choice(key: str, run):
+def classifier_title(classifier: str) -> str:
     from explorer.classifiers import TITLES
 
-    return st.selectbox("Classifier (fitted on the train embeddings)", cached.classifiers_of(run.path),
-                        format_func=lambda c: CLASSIFIER_TITLES.get(c) or TITLES.get(c, c), key=key)
+    return CLASSIFIER_TITLES.get(classifier) or TITLES.get(classifier, classifier)
+
+
+def pick_evaluation(run, epoch: int, key: str, subset_index: int = 0):
+    """A classifier and a split or shift, picked side by side, and that classifier's evaluation
+    there, with a note under them where the classifier was fitted on a subsample.
+    Returns (classifier, subset, evaluation)."""
+    c1, c2 = st.columns(2)
+    classifier = c1.selectbox("Classifier (fitted on the train embeddings)", cached.classifiers_of(run.path),
+                              format_func=classifier_title, key=f"{key}_classifier")
+    subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key=f"{key}_subset", index=subset_index)
+    e = cached.evaluation(run.path, epoch, classifier, subset)
+    if e.note:
+        st.caption(f"Note: {e.note}.")
+    return classifier, subset, e
 
 
 def confusion_tab(run, epoch: int) -> None:
     from explorer import figures
-    from explorer.classifiers import TITLES
 
-    c1, c2 = st.columns(2)
-    with c1:
-        classifier = classifier_choice("conf_classifier", run)
-    subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key="conf_subset")
-    e = cached.evaluation(run.path, epoch, classifier, subset)
+    classifier, subset, e = pick_evaluation(run, epoch, "conf")
     st.metric(f"Accuracy on {subset}", f"{e.accuracy:.3f}", help=f"{len(e.y_true)} points")
-    if e.note:
-        st.caption(f"Note: {e.note}.")
     fig = figures.confusion_figure(e.confusion, run.class_names,
-                                   f"{CLASSIFIER_TITLES.get(classifier) or TITLES.get(classifier, classifier)} "
-                                   f"on {subset}, epoch {epoch}")
+                                   f"{classifier_title(classifier)} on {subset}, epoch {epoch}")
     show_figure(fig, f"{run.name}-confusion-{classifier}-{slug(subset)}-epoch{epoch}", key="fig_confusion")
 
 
 def report_tab(run, epoch: int) -> None:
     from explorer.classifiers import accuracy_table
 
-    c1, c2 = st.columns(2)
-    with c1:
-        classifier = classifier_choice("report_classifier", run)
-    subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key="report_subset")
-    e = cached.evaluation(run.path, epoch, classifier, subset)
+    _, _, e = pick_evaluation(run, epoch, "report")
     st.dataframe(e.report, column_config={
         k: st.column_config.NumberColumn(k, format="%.3f") for k in ("precision", "recall", "f1-score")})
     st.markdown("**Accuracy of every classifier on every split and shift**")
@@ -122,13 +123,7 @@ def metrics_tab(run, epoch: int) -> None:
 def confused_tab(run, epoch: int) -> None:
     from explorer.classifiers import confused_examples, most_confused_pairs
 
-    c1, c2 = st.columns(2)
-    with c1:
-        classifier = classifier_choice("confused_classifier", run)
-    choices = subsets(run)
-    subset = c2.selectbox("Evaluated on (split or shift)", choices, key="confused_subset",
-                          index=1 if "shifted" in run.splits else 0)
-    e = cached.evaluation(run.path, epoch, classifier, subset)
+    _, subset, e = pick_evaluation(run, epoch, "confused", subset_index=1 if "shifted" in run.splits else 0)
     pairs = most_confused_pairs(e.confusion, run.class_names, top=5)
     if pairs.empty:
         st.success(f"No confusions: every {subset} point is classified right.")
