@@ -2,9 +2,10 @@
 and lines laid over them, and the replay of every epoch as one plotly animation.
 
 Every panel is ONE ``Scattergl`` trace (trace i = panel i), its colour and shape per point in
-``marker``, and ``customdata`` = [split, row, run, image, hover] per point, as strings: the
-point's split and row, the run it belongs to ("" on a one-run map), its index into a hover-image
-atlas (-1: none) and the hover's last lines; ``text`` is its class name.
+``marker``, and ``customdata`` = [split code, row, ...] per point as numbers (the code indexes
+``SPLITS``, ``split_of`` turns it back; see ``hover`` for the rest). Numbers, not strings: a
+100k-point map travels to the browser as JSON, which Streamlit stringifies and re-parses twice
+more there (its theming), so every byte per point counts.
 Marks, lines and legend entries are extra traces after the panels, with no customdata, so a
 selection names points exactly.
 
@@ -37,17 +38,17 @@ from explorer.figures import (
 COLOR_BY = ("class", "shift", "split", "correct", "cluster")
 COLOR_TITLES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN", "cluster": "cluster"}
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "shifted": 3, "heldout": 4}
+SPLITS = tuple(SPLIT_ORDER)  # customdata's split codes
 UNSELECTED_OPACITY = 0.12
 
 
 @dataclass
 class Panel:
-    """One map panel: its subtitle, its points (columns split, row, label, class_name, shift, x,
-    y; optional correct and image) and, on a map of several runs, the run it shows."""
+    """One map panel: its subtitle and its points (columns split, row, label, class_name, shift, x,
+    y; optional correct and cluster)."""
 
     title: str
     frame: pd.DataFrame
-    run: str = ""
 
 
 def base_marker_size(n_points: int) -> float:
@@ -139,24 +140,53 @@ def _one_or_all(values: np.ndarray):
     return values
 
 
-HOVER = "<b>%{text}</b><br>%{customdata[0]} row %{customdata[1]}%{customdata[4]}<extra></extra>"
+def split_of(code) -> str:
+    """The split of a customdata split code (see SPLITS)."""
+    return SPLITS[int(code)]
 
 
-def _hover_extra(frame: pd.DataFrame) -> np.ndarray:
-    """The hover's lines after "split row N", per point: its shift, k-NN's verdict, its cluster
-    (each only where known), built with numpy for large maps."""
-    n = len(frame)
+def split_codes(splits: np.ndarray) -> np.ndarray:
+    """Each split's code, its index in SPLITS."""
+    unknown = sorted(set(splits.tolist()) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown split {unknown[0]!r}; a map's splits are {', '.join(SPLITS)}")
+    return pd.Series(splits).map(SPLIT_ORDER).to_numpy(np.int32)
+
+
+def hover(frame: pd.DataFrame) -> dict:
+    """The hover of a panel's points: ``customdata`` (columns split code and row, then shift and
+    cluster where the panel has them), ``text`` (the class name, and k-NN's verdict where known),
+    ``hovertext`` (the split, on a panel of several) and the ``hovertemplate`` that lays them out.
+
+    Per-point values are numbers or plain words, because plotly's JSON writes each ``<`` and
+    ``/`` as six characters: in HTML strings, and in the base64 of a typed array. customdata is
+    float32 (exact for rows below 2**24), whose bytes for small whole numbers, negative ones
+    too, hold few runs of ones and so few ``/``; int32's -3 is ``/f///``."""
+    splits = frame["split"].astype(str).to_numpy()
+    columns = [split_codes(splits), frame["row"].to_numpy(np.int64)]
+    names = (frame["class_name"] if "class_name" in frame else frame["label"]).to_numpy(dtype=str)
+    one_split = len(set(splits.tolist())) <= 1
+    where = f"{splits[0] if len(splits) else ''}" if one_split else "%{hovertext}"
+    template = f"<b>%{{text}}</b><br>{where} row %{{customdata[1]}}"
     shift = frame["shift"].to_numpy(np.int64)
-    signed = np.char.add(np.where(shift > 0, "+", ""), shift.astype(str))
-    extra = np.where(shift != 0, np.char.add(np.char.add("<br>shift ", signed), " px"), "")
-    if "correct" in frame:
-        verdict = pd.Series(frame["correct"].to_numpy(), dtype=object)
-        known = verdict.notna().to_numpy()
-        right = np.array([bool(v) if k else False for v, k in zip(verdict, known)], dtype=bool)
-        extra = np.char.add(extra, np.where(known, np.where(right, "<br>k-NN right", "<br>k-NN <b>wrong</b>"), ""))
+    if shift.any():
+        template += f"<br>shift %{{customdata[{len(columns)}]:+d}} px"
+        columns.append(shift)
     if "cluster" in frame:
-        extra = np.char.add(extra, np.char.add("<br>cluster ", frame["cluster"].to_numpy(np.int64).astype(str)))
-    return extra.astype(str) if n else np.empty(0, dtype=str)
+        template += f"<br>cluster %{{customdata[{len(columns)}]}}"
+        columns.append(frame["cluster"].to_numpy(np.int64))
+    if "correct" in frame:
+        names = np.char.add(names, _verdicts(frame["correct"]))
+    return {"customdata": np.column_stack(columns).astype(np.float32), "text": names.astype(str),
+            "hovertext": None if one_split else splits, "hovertemplate": template + "<extra></extra>"}
+
+
+def _verdicts(correct: pd.Series) -> np.ndarray:
+    """Per point, " · k-NN right", " · k-NN wrong", or "" where k-NN has no verdict."""
+    verdict = pd.Series(correct.to_numpy(), dtype=object)
+    known = verdict.notna().to_numpy()
+    right = np.array([bool(v) if k else False for v, k in zip(verdict, known)], dtype=bool)
+    return np.where(known, np.where(right, " · k-NN right", " · k-NN wrong"), "")
 
 
 def points_trace(panel: Panel, class_names: list[str], color_by: str = "class", size: float | None = None,
@@ -166,25 +196,18 @@ def points_trace(panel: Panel, class_names: list[str], color_by: str = "class", 
     frame = _ordered(panel.frame)
     size = base_marker_size(len(frame)) if size is None else size
     style = point_style(frame, class_names, color_by, size, shifts)
-    splits = frame["split"].astype(str).to_numpy()
-    rows = frame["row"].to_numpy(np.int64)
-    images = frame["image"].to_numpy(np.int64) if "image" in frame else np.full(len(frame), -1)
-    # strings throughout (a fixed-width array copies at memory speed; an object array does not)
-    custom = np.column_stack([splits, rows.astype(str), np.full(len(frame), panel.run or ""),
-                              images.astype(str), _hover_extra(frame)]).astype(str)
-    names = (frame["class_name"] if "class_name" in frame else frame["label"]).to_numpy(dtype=str)
     # Built from values made here, unvalidated: plotly's per-point validation of the colour,
     # symbol and size lists costs seconds on large maps.
     trace = go.Scattergl(
         x=frame["x"].to_numpy(np.float32), y=frame["y"].to_numpy(np.float32), mode="markers", name=panel.title or "points",
-        showlegend=False, customdata=custom, text=names, hovertemplate=HOVER,
+        showlegend=False, **hover(frame),
         marker={"color": style["color"], "symbol": style["symbol"], "size": style["size"], "opacity": 0.85,
                 "line": style["line"]}, _validate=False,
     )
     if selected:
-        chosen = set((str(s), int(r)) for s, r in selected)
-        positions = [i for i, key in enumerate(zip(splits.tolist(), rows.tolist())) if key in chosen]
-        trace.selectedpoints = positions
+        keys = pd.MultiIndex.from_arrays([frame["split"].astype(str), frame["row"].astype(np.int64)])
+        chosen = pd.MultiIndex.from_tuples([(str(s), int(r)) for s, r in selected])
+        trace.selectedpoints = np.flatnonzero(keys.isin(chosen))
         trace.selected = {"marker": {"opacity": 1.0}}
         trace.unselected = {"marker": {"opacity": UNSELECTED_OPACITY}}
     return trace, style["legend"]

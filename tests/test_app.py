@@ -17,11 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fakerun import make_fake_run
 from streamlit.testing.v1 import AppTest
 
+from explorer.maps import split_of
 from training import rundir
 from training.config import TrainConfig
 
@@ -109,7 +111,7 @@ def values(v) -> list:
 
 def the_map(at: AppTest) -> dict:
     """The embedding map (or the compare page's maps): the figure titled "... map(s) ..." whose
-    traces carry [split, row, run, image, hover] customdata."""
+    traces carry [split code, row, image, ...] customdata (explorer.maps)."""
     for fig in charts(at):
         title = fig["layout"].get("title", {}).get("text") or ""
         if " map" in title and not fig.get("frames"):
@@ -217,7 +219,8 @@ def test_opens_the_newest_run_with_its_map(runs):
     assert at.session_state["map_method-True"] == "raw"
     assert panel_titles(fig)[:3] == ["train · 120 points", "test · 60 points", "shifted test · 240 points"]
     assert [len(values(t["x"])) for t in fig["data"][:3]] == [120, 60, 240]
-    assert fig["data"][2]["customdata"][0][:2] in (["shifted", str(r)] for r in range(240))
+    custom = np.asarray(values(fig["data"][2]["customdata"]))
+    assert {split_of(c) for c in custom[:, 0]} == {"shifted"} and sorted(custom[:, 1]) == list(range(240))
     # equal aspect: one unit as long on x as on y in every panel
     assert fig["layout"]["yaxis"]["scaleanchor"] == "x" and fig["layout"]["yaxis3"]["scaleanchor"] == "x3"
     assert "finished" in text_of(at) and "all 3 epochs done" in text_of(at)
@@ -261,8 +264,8 @@ def test_shift_colours_and_shapes_tell_every_shift_apart(runs):
     at.selectbox(key="map_colour").set_value("shift").run()
     fig = the_map(at)
     shifted = fig["data"][2]
-    shifts = [int(s.split("shift ")[1].split(" px")[0]) if "shift" in s else 0
-              for s in (c[4].split("<br>")[-1] for c in shifted["customdata"])]
+    assert "shift %{customdata[2]:+d} px" in shifted["hovertemplate"]
+    shifts = [int(s) for s in np.asarray(values(shifted["customdata"]))[:, 2]]
     style = {}
     for shift, color, symbol, size in zip(shifts, shifted["marker"]["color"], shifted["marker"]["symbol"],
                                           values(shifted["marker"]["size"])):
@@ -334,11 +337,12 @@ def test_a_new_box_replaces_the_selection_in_every_panel():
     axes = {0: "x", 1: "x2", 2: "x3"}
     old_box = {"xref": "x3", "yref": "y3", "x": [0, 1], "y": [0, 1]}
     new_box = {"xref": "x", "yref": "y", "x": [2, 3], "y": [2, 3]}
-    first = {"points": [{"curve_number": 2, "customdata": ["shifted", r, "", r]} for r in range(148)],
+    # customdata as the browser sends a typed array's row: {"0": split code, "1": row, ...}
+    first = {"points": [{"curve_number": 2, "customdata": {"0": 3.0, "1": float(r), "2": 3.0}} for r in range(148)],
              "box": [old_box], "lasso": []}
     chosen, seen = points_of_event(first, axes, [])
     assert len(chosen) == 148
-    both = {"points": first["points"] + [{"curve_number": 0, "customdata": ["train", r, "", r]} for r in range(231)]
+    both = {"points": first["points"] + [{"curve_number": 0, "customdata": [0, r]} for r in range(231)]
             + [{"curve_number": 5, "customdata": None}],  # a mark laid over the map
             "box": [old_box, new_box], "lasso": []}
     chosen, seen = points_of_event(both, axes, seen)

@@ -26,10 +26,15 @@ def test_one_trace_per_panel_with_identity_and_image_index(panels):
     assert [len(t.x) for t in fig.data[:3]] == [30, 10, 40]
     assert all(t.type == "scattergl" for t in fig.data[:3])
     custom = np.asarray(fig.data[2].customdata)
-    assert custom.shape == (40, 5) and set(custom[:, 0]) == {"shifted"} and set(custom[:, 3]) == {"-1"}
+    # [split code, row, shift]: numbers, so a large map stays small on its way to the browser
+    assert custom.dtype == np.float32 and custom.shape == (40, 3)
+    assert {maps.split_of(c) for c in custom[:, 0]} == {"shifted"}
     ordered = maps._ordered(panels[2].frame)
-    assert [int(r) for r in custom[:, 1]] == ordered["row"].tolist()
-    assert [f"<br>shift {s:+d} px" for s in ordered["shift"]] == list(custom[:, 4])  # the hover's shift line
+    assert custom[:, 1].tolist() == ordered["row"].tolist() and custom[:, 2].tolist() == ordered["shift"].tolist()
+    assert "shifted row %{customdata[1]}" in fig.data[2].hovertemplate
+    assert "shift %{customdata[2]:+d} px" in fig.data[2].hovertemplate
+    assert np.asarray(fig.data[0].customdata).shape == (30, 2)  # no shifts in train: no shift column
+    assert "shift" not in fig.data[0].hovertemplate
     assert all(t.x == (None,) for t in fig.data[3:])  # legend entries only
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis3.scaleanchor == "x3"
     assert fig.layout.xaxis.range == fig.layout.xaxis3.range  # one range for every panel
@@ -59,7 +64,7 @@ def test_the_selection_is_drawn_in_every_panel(panels):
     fig = maps.map_figure(panels, ["c0", "c1"], selected=[("train", 3), ("shifted", 0), ("shifted", 1)])
     assert [len(t.selectedpoints) for t in fig.data[:3]] == [1, 0, 2]
     chosen = [fig.data[0].customdata[i] for i in fig.data[0].selectedpoints]
-    assert [(c[0], int(c[1])) for c in chosen] == [("train", 3)]
+    assert [(maps.split_of(c[0]), int(c[1])) for c in chosen] == [("train", 3)]
     assert fig.data[1].unselected.marker.opacity < 0.5
     assert maps.map_figure(panels, ["c0", "c1"]).data[0].selectedpoints is None
 
@@ -69,10 +74,22 @@ def test_the_hover_names_the_class_the_point_and_what_is_known_of_it(panels):
     fig = maps.map_figure([maps.Panel("train", train)], ["c0", "c1"])
     trace = fig.data[0]
     ordered = maps._ordered(train)
-    assert list(trace.text) == ordered["class_name"].tolist()
-    lines = list(np.asarray(trace.customdata)[:, 4])
-    assert lines[:3] == ["<br>k-NN right<br>cluster 0", "<br>k-NN <b>wrong</b><br>cluster 1", "<br>cluster 2"]
-    assert "%{text}" in trace.hovertemplate and "%{customdata[4]}" in trace.hovertemplate
+    assert list(trace.text[:3]) == ["c0 · k-NN right", "c1 · k-NN wrong", "c0"]
+    assert [n.split(" ·")[0] for n in trace.text] == ordered["class_name"].tolist()
+    assert np.asarray(trace.customdata)[:3, 2].tolist() == [0, 1, 2]  # the cluster column
+    assert trace.hovertemplate == ("<b>%{text}</b><br>train row %{customdata[1]}<br>cluster %{customdata[2]}"
+                                   "<extra></extra>")
+    assert trace.hovertext is None  # one split: named in the template, not per point
+
+
+def test_a_panel_of_several_splits_names_each_point_s_split(panels):
+    both = pd.concat([panels[0].frame, panels[2].frame], ignore_index=True)
+    trace = maps.map_figure([maps.Panel("overlay", both)], ["c0", "c1"]).data[0]
+    ordered = maps._ordered(both)
+    assert list(trace.hovertext) == ordered["split"].tolist()
+    assert "%{hovertext} row %{customdata[1]}" in trace.hovertemplate
+    with pytest.raises(ValueError, match="unknown split 'holdout'"):
+        maps.map_figure([maps.Panel("odd", panels[0].frame.assign(split="holdout"))], ["c0", "c1"])
 
 
 def test_fixed_ranges_and_overlays(panels):

@@ -209,12 +209,11 @@ def maps_section(runs, names) -> None:
     for run, name in zip(runs, names):
         frame = cached.projection(run.path, run.last_epoch, method, {})
         part = frame[frame["split"] == split].copy()
-        part["image"] = part["row"].to_numpy(np.int64) + offset if offset is not None else -1
         title = f"{name}: {run.config.get('loss')}, {run.config.get('regime')}, epoch {run.last_epoch}"
         title += f"<br>{len(part):,} points"
         if chosen:
             title += f" · {sum(1 for k in zip(part['split'], part['row']) if k in chosen)} selected"
-        panels.append(maps.Panel(title, part, str(run.path)))
+        panels.append(maps.Panel(title, part))
     same_classes = len({tuple(r.class_names) for r in runs}) == 1
     class_names = runs[0].class_names if same_classes else [r.class_names for r in runs]
     fig = maps.map_figure(panels, class_names, colour, title=f"{METHOD_NAMES[method]} maps of the "

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from explorer.maps import SPLITS, split_of
 from training import rundir
 from ui import cached
 
@@ -277,12 +278,14 @@ def points_of_event(event, axes: dict, seen: list[str]) -> tuple[list[tuple[str,
     chosen = []
     for point in points:
         custom = point.get("customdata")
+        if isinstance(custom, dict):  # a typed-array row, which the browser's JSON writes as {"0": .., "1": ..}
+            custom = [custom[k] for k in sorted(custom, key=int)]
         curve = point.get("curve_number")
         if curve not in axes or not isinstance(custom, (list, tuple)) or len(custom) < 2:
             continue
         if wanted_axes and axes[curve] not in wanted_axes:
             continue
-        chosen.append((str(custom[0]), int(custom[1])))
+        chosen.append((split_of(custom[0]), int(custom[1])))
     return list(dict.fromkeys(chosen)), keys
 
 
@@ -347,7 +350,9 @@ export default function(component) {
     const d = mine.data;
     const p = ev && ev.points && ev.points[0];
     if (!d || !d.atlas || !p || !p.customdata) return;
-    const index = Number(p.customdata[3]);
+    const split = d.splits[Number(p.customdata[0])];
+    const first = d.offsets[split];
+    const index = first === undefined ? -1 : first + Number(p.customdata[1]);
     const sheet = mine.sheet;
     if (!(index >= 0) || !sheet.complete || !sheet.naturalWidth) { hide(); return; }
     const s = d.scale, w = d.width, h = d.height;
@@ -417,8 +422,8 @@ def map_companion(scope: str, container: str, view: str, atlas: dict | None = No
     """Attach the map companion to the plotly map(s) drawn inside ``st.container(key=container)``.
 
     ``view`` names what the map shows (run, projection, layout): a zoom is kept per view.
-    ``atlas`` (ui.cached.image_atlas) gives the hover images; each map point's customdata[3] is
-    its index in the sheet. The sheet travels once, as a hidden image served from Streamlit's
+    ``atlas`` (ui.cached.image_atlas) gives the hover images; a map point's index in the sheet is
+    its split's offset there plus its row (customdata[0] and [1], see explorer.maps). The sheet travels once, as a hidden image served from Streamlit's
     media endpoint (so the browser caches it), not inside every rerun's message.
     ``on_cleared`` is called when the user double-clicks the map in box or lasso mode.
     Returns whether hover images are on.
@@ -435,6 +440,7 @@ def map_companion(scope: str, container: str, view: str, atlas: dict | None = No
     data = {"scope": scope, "container": container, "view": view, "atlas": atlas_key if atlas else None}
     if atlas:
         data.update({"columns": atlas["columns"], "width": atlas["width"], "height": atlas["height"],
+                     "offsets": atlas["offsets"], "splits": list(SPLITS),
                      "scale": max(2, 112 // max(atlas["width"], 1))})
     _companion(key=f"map-companion-{scope}", data=data, height=0,
                on_cleared_change=on_cleared or (lambda: None))

@@ -247,10 +247,6 @@ def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
         frame["correct"] = knn_correct(frame, cached.classify(run.path, epoch, ("knn",))).to_numpy()
     if choice.colour == "cluster":
         frame = clusters.with_clusters(run, frame, epoch)
-    atlas = cached.image_atlas(run.path)
-    if atlas:
-        offsets = frame["split"].map(atlas["offsets"])
-        frame["image"] = np.where(offsets.notna(), offsets.fillna(0).astype(np.int64) + frame["row"].to_numpy(np.int64), -1)
     return frame
 
 
