@@ -18,7 +18,7 @@ from pathlib import Path
 from training import rundir
 from training.rundir import RunDirError
 
-from explorer.projections import METHODS, MODES, parse_params
+from explorer.projections import DEVICES, METHODS, MODES, parse_params, resolve_device
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     project = commands.add_parser("project", help="compute (and cache) a 2-D map; print where it is")
     project.add_argument("run_dir", help="the run directory")
     _map_options(project, method_default="pca")
+    project.add_argument("--device", default="cpu", choices=DEVICES,
+                         help="where t-SNE and UMAP are fitted: cpu, cuda (torchdr on the GPU) or auto "
+                              "(cuda when a CUDA GPU is present; default: cpu)")
 
     listing = commands.add_parser("list", help="list the run directories under a folder")
     listing.add_argument("root", nargs="?", help="folder of runs (default: $EXPLORER_RUNS_DIR or runs/)")
@@ -154,6 +157,8 @@ def _run(args) -> int:
             raise ValueError(f"unknown projection mode {args.mode!r}; choose one of {', '.join(MODES)}")
         if args.method is not None:
             params = parse_params(args.method, args.param)  # checks before the run is even opened
+    if args.command == "project":
+        resolve_device(args.device, args.method)  # no CUDA for --device cuda: say so before opening the run
     run = load_run(args.run_dir)
 
     if args.command == "summary":
@@ -182,9 +187,10 @@ def _run(args) -> int:
     from explorer.projections import cache_path, projection
 
     frame = projection(run, args.epoch, args.method, params, args.mode, random_state=args.seed,
-                       progress=_progress())
+                       progress=_progress(), device=args.device)
     epoch = frame.attrs.get("epoch", run.last_epoch if args.epoch is None else args.epoch)
-    print(cache_path(run, epoch, args.method, frame.attrs.get("params", params), args.mode, args.seed))
+    print(cache_path(run, epoch, args.method, frame.attrs.get("params", params), args.mode, args.seed,
+                     device=frame.attrs.get("device", "cpu")))
     if frame.attrs.get("note"):
         print(f"note: {frame.attrs['note']}", file=sys.stderr)
     return 0

@@ -11,6 +11,10 @@ Placing new points: PCA projects them; UMAP uses ``UMAP.transform``; t-SNE uses 
 ``TSNEEmbedding.transform`` (each point starts at the median of its 25 nearest fitted points and is
 optimised with perplexity 5 for ``transform_iter`` iterations while the map stays fixed), so
 placed points tend to sit a little tighter than fitted ones.
+
+``device="cuda"`` (or ``"auto"`` where ``gpu_maps.cuda_available()``) fits t-SNE and UMAP on the
+GPU with torchdr instead (``explorer.gpu_maps``); a map's device is part of its cache key when it
+is not the CPU, and is recorded in ``frame.attrs["device"]``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pandas as pd
 
 from training import rundir
 
+from explorer import gpu_maps
 from explorer.runs import IDENTITY_COLUMNS, Run
 
 # The main parameters of each method and their defaults (the libraries' own defaults).
@@ -43,10 +48,14 @@ METHODS: dict[str, dict] = {
 }
 METRICS = ("euclidean", "cosine", "manhattan", "chebyshev")
 MODES = ("shared", "joint")
+DEVICES = ("cpu", "cuda", "auto")  # auto: cuda where gpu_maps.cuda_available()
+GPU_METHODS = ("tsne", "umap")
 # t-SNE is fitted on at most this many points (seeded); the others are placed into the map by
 # transform, 20 iterations from the median of their neighbours. bench/projection_speed.py: 20k
 # points in about 7 s on two busy cores, trustworthiness within 0.003 of a fit on all of them.
 MAX_FIT_POINTS = 5_000
+# On the GPU the fit takes every point up to this many (the goal: 1M points in under a minute).
+GPU_MAX_FIT_POINTS = 1_000_000
 MAX_ITERATIONS = 100_000  # more is a typo, and would run for days
 CACHE_VERSION = 2
 
@@ -112,12 +121,15 @@ def _parse_value(text: str):
 
 def fit_transform(X: np.ndarray, X_new: Sequence[np.ndarray] = (), method: str = "pca",
                   random_state: int | None = None, progress: Progress | None = None,
-                  init: np.ndarray | None = None, **params) -> tuple[np.ndarray, list[np.ndarray]]:
+                  init: np.ndarray | None = None, device: str = "cpu",
+                  **params) -> tuple[np.ndarray, list[np.ndarray]]:
     """Fit ``method`` on X and return (its 2-D map, [each of X_new placed into that map]).
 
     ``init`` (n, 2) starts t-SNE and UMAP from given positions, e.g. the previous epoch's map, so
-    that successive maps stay comparable; PCA has no use for it."""
+    that successive maps stay comparable; PCA has no use for it. ``device`` ("cpu", "cuda" or
+    "auto") says where t-SNE and UMAP are fitted (see ``explorer.gpu_maps``)."""
     params = check_params(method, params)
+    device = resolve_device(device, method)
     X = _as_matrix(X, "X")
     X_new = [_as_matrix(x, "X_new") for x in X_new]
     if any(x.shape[1] != X.shape[1] for x in X_new):
@@ -131,14 +143,28 @@ def fit_transform(X: np.ndarray, X_new: Sequence[np.ndarray] = (), method: str =
         return X.copy(), [x.copy() for x in X_new]
     if init is not None and np.shape(init) != (len(X), 2):
         raise ValueError(f"init must have shape ({len(X)}, 2), got {np.shape(init)}")
-    fit = {"pca": _fit_pca, "tsne": _fit_tsne, "umap": _fit_umap}[method]
-    Y, transform = fit(X, random_state, report, init=init, **params)
+    if device == "cpu":
+        fit = {"pca": _fit_pca, "tsne": _fit_tsne, "umap": _fit_umap}[method]
+        Y, transform = fit(X, random_state, report, init=init, **params)
+    else:
+        Y, transform = gpu_maps.fit_gpu(X, method, random_state, report, init=init, device=device, **params)
     placed = []
     for i, x in enumerate(X_new):
         report(0.9, f"{method}: placing {len(x)} points into the map ({i + 1}/{len(X_new)})")
         placed.append(np.asarray(transform(x), dtype=np.float64) if len(x) else np.empty((0, 2)))
     report(1.0, f"{method}: done")
     return np.asarray(Y, dtype=np.float64), placed
+
+
+def resolve_device(device: str, method: str) -> str:
+    """The device that computes ``method``'s map: "cpu" or "cuda" (PCA and raw: always "cpu")."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "cuda" and not gpu_maps.cuda_available():
+        raise ValueError(gpu_maps.NO_CUDA)
+    if method not in GPU_METHODS or device == "cpu":
+        return "cpu"
+    return "cuda" if device == "cuda" or gpu_maps.cuda_available() else "cpu"
 
 
 def _as_matrix(X, name: str) -> np.ndarray:
@@ -266,22 +292,27 @@ def warm_up(method: str = "umap") -> float:
 
 
 def projection(run: Run, epoch: int | None = None, method: str = "pca", params: dict | None = None,
-               mode: str = "shared", random_state: int = 0, max_fit_points: int = MAX_FIT_POINTS,
-               progress: Progress | None = None, cache: bool = True) -> pd.DataFrame:
+               mode: str = "shared", random_state: int = 0, max_fit_points: int | None = None,
+               progress: Progress | None = None, cache: bool = True, device: str = "cpu") -> pd.DataFrame:
     """The 2-D map of every point of one epoch: identity columns, ``x``, ``y`` and ``fitted``.
 
     ``fitted`` is True for the points the map was fitted on; the others were placed by
     ``transform``. ``frame.attrs`` holds ``note`` (a sentence, e.g. about subsampling), ``method``,
-    ``params``, ``mode``, ``epoch``, ``random_state`` and ``seconds`` (the time the fit took).
+    ``params``, ``mode``, ``epoch``, ``random_state``, ``device`` (where the map was computed)
+    and ``seconds`` (the time the fit took). ``max_fit_points`` defaults to ``MAX_FIT_POINTS`` on
+    the CPU and ``GPU_MAX_FIT_POINTS`` on the GPU.
     """
+    device = resolve_device(device, method)
+    max_fit_points = _fit_points(max_fit_points, device)
     params = _check_map_options(method, params, mode, max_fit_points)
     epoch = run.last_epoch if epoch is None else int(epoch)
-    path = cache_path(run, epoch, method, params, mode, random_state, max_fit_points)
+    path = cache_path(run, epoch, method, params, mode, random_state, max_fit_points, device)
     cached = _read_cache(path) if cache else None
     if cached is not None:
         return cached
 
-    frame = _compute(run.points(epoch), epoch, method, params, mode, random_state, max_fit_points, progress)
+    frame = _compute(run.points(epoch), epoch, method, params, mode, random_state, max_fit_points, progress,
+                     device=device)
     if cache:
         _write_cache(path, frame)
     return frame
@@ -289,7 +320,7 @@ def projection(run: Run, epoch: int | None = None, method: str = "pca", params: 
 
 def _compute(points: pd.DataFrame, epoch: int, method: str, params: dict, mode: str,
              random_state: int, max_fit_points: int, progress: Progress | None,
-             previous: pd.DataFrame | None = None) -> pd.DataFrame:
+             previous: pd.DataFrame | None = None, device: str = "cpu") -> pd.DataFrame:
     """One epoch's map; with ``previous`` (an earlier map), started from it where it can be."""
     X = points[rundir.embedding_columns(points)].to_numpy(np.float64)
     fit_mask = np.ones(len(points), bool) if mode == "joint" else (points["split"] == "train").to_numpy()
@@ -307,7 +338,7 @@ def _compute(points: pd.DataFrame, epoch: int, method: str, params: dict, mode: 
 
     started = time.perf_counter()
     Y_fit, (Y_other,) = fit_transform(X[fit_rows], [X[other_rows]], method, random_state,
-                                      progress, init=init, **params)
+                                      progress, init=init, device=device, **params)
     Y = np.empty((len(points), 2))
     Y[fit_rows], Y[other_rows] = Y_fit, Y_other
 
@@ -315,7 +346,7 @@ def _compute(points: pd.DataFrame, epoch: int, method: str, params: dict, mode: 
     frame["x"], frame["y"] = Y[:, 0], Y[:, 1]
     frame["fitted"] = np.isin(np.arange(len(points)), fit_rows)
     frame.attrs.update({"note": note, "method": method, "params": params, "mode": mode,
-                        "epoch": epoch, "random_state": random_state,
+                        "epoch": epoch, "random_state": random_state, "device": device,
                         "seconds": round(time.perf_counter() - started, 3)})
     return frame
 
@@ -394,11 +425,20 @@ def _replay_cache_path(run: Run, epochs: list[int], method: str, params: dict, m
 
 
 def cache_path(run: Run, epoch: int, method: str, params: dict, mode: str, random_state: int,
-               max_fit_points: int = MAX_FIT_POINTS) -> Path:
+               max_fit_points: int | None = None, device: str = "cpu") -> Path:
+    max_fit_points = _fit_points(max_fit_points, device)
     key = {"method": method, "params": params, "epoch": epoch, "mode": mode,
            "random_state": random_state, "max_fit_points": max_fit_points, "version": CACHE_VERSION}
+    if device != "cpu":  # so that the CPU's maps keep the keys they were cached under
+        key["device"] = device
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return run.path / rundir.PROJECTIONS_DIR / f"{method}-{mode}-epoch{epoch}-seed{random_state}-{digest}.parquet"
+
+
+def _fit_points(max_fit_points: int | None, device: str) -> int:
+    if max_fit_points is not None:
+        return max_fit_points
+    return MAX_FIT_POINTS if device == "cpu" else GPU_MAX_FIT_POINTS
 
 
 def _check_map_options(method: str, params: dict | None, mode: str, max_fit_points: int) -> dict:

@@ -289,7 +289,8 @@ def precompute_maps(run_dir: Path) -> None:
     if os.environ.get(ENV_PRECOMPUTE, "1") == "0":
         return
     for method in PRECOMPUTED:
-        subprocess.Popen([sys.executable, "-m", "explorer", "project", str(run_dir), "--method", method],
+        subprocess.Popen([sys.executable, "-m", "explorer", "project", str(run_dir), "--method", method,
+                          "--device", "auto"],  # as the app maps: on the GPU where there is one
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
 

@@ -99,21 +99,26 @@ def projection_params_key(params: dict) -> str:
 def _projection(path: str, mtime: float, epoch: int, method: str, params: str, mode: str) -> pd.DataFrame:
     from explorer.projections import projection
 
-    return projection(open_run(path), epoch, method, json.loads(params), mode)
+    return projection(open_run(path), epoch, method, json.loads(params), mode, device=map_device(method))
+
+
+def map_device(method: str) -> str:
+    """Where the app's maps are computed: t-SNE and UMAP on the GPU where there is one."""
+    from explorer.projections import resolve_device
+
+    return resolve_device("auto", method)
 
 
 def projection(path, epoch: int, method: str, params: dict, mode: str = "shared") -> pd.DataFrame:
     """The explorer's 2-D map. A map not yet on disk is computed here with a progress bar (long
     t-SNE and UMAP fits), then read through the cache."""
-    from explorer.projections import cache_path, check_params
     from explorer.projections import projection as compute
 
     run = open_run(path)
-    full = check_params(method, params)
-    if method != "raw" and not cache_path(run, epoch, method, full, mode, 0).exists():
+    if not projection_is_cached(path, epoch, method, params, mode):
         bar = st.progress(0.0, text=f"{method}: starting")
         try:
-            compute(run, epoch, method, params, mode,
+            compute(run, epoch, method, params, mode, device=map_device(method),
                     progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
         finally:
             bar.empty()
@@ -126,7 +131,8 @@ def projection_is_cached(path, epoch: int, method: str, params: dict, mode: str 
 
     if method == "raw":
         return True
-    return cache_path(open_run(path), epoch, method, check_params(method, params), mode, 0).exists()
+    return cache_path(open_run(path), epoch, method, check_params(method, params), mode, 0,
+                      device=map_device(method)).exists()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
