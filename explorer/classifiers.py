@@ -131,31 +131,51 @@ def evaluate(classifier: str, subset: str, y_true, y_pred, class_names: list[str
 
 def classify(run: Run, epoch: int | None = None, classifiers=CLASSIFIERS, random_state: int = 0,
              by_shift: bool = True) -> list[Evaluation]:
-    """Fit each classifier on the train embeddings; evaluate on test, shifted and each shift."""
-    X_train, y_train = run.embeddings(epoch, "train")
-    test = run.points(epoch, "test")
-    subsets = [("test", None, test)]
-    if "shifted" in run.splits:
-        shifted = run.points(epoch, "shifted")
-        subsets.append(("shifted", None, shifted))
-        if by_shift:
-            for shift in sorted(shifted["shift"].unique()):
-                subsets.append((f"shift {int(shift):+d}", int(shift), shifted[shifted["shift"] == shift]))
-    from sklearn import config_context
-
+    """Fit each classifier on the train embeddings; evaluate on test, shifted and each shift
+    (each shift's figures come from the shifted split's one prediction)."""
+    splits = {split: run.points(epoch, split) for split in ("test", "shifted") if split in run.splits}
     results = []
     for name in classifiers:
-        X_fit, y_fit, note = fit_points(name, X_train, y_train, random_state)
-        model = make_classifier(name, random_state=random_state).fit(X_fit, y_fit)
-        for subset, shift, points in subsets:
-            X = points[rundir.embedding_columns(points)].to_numpy(np.float32)
-            with config_context(working_memory=WORKING_MEMORY_MB):  # k-NN's distances, in chunks
-                predicted = model.predict(X)
-            found = evaluate(name, subset, points["label"].to_numpy(), predicted,
-                             run.class_names, shift, points["row"].to_numpy())
-            found.note = note
-            results.append(found)
+        model, note = fitted(run, epoch, name, random_state)
+        for split, points in splits.items():
+            predicted = _predict(model, points)
+            labels, rows, shifts = (points[c].to_numpy() for c in ("label", "row", "shift"))
+            parts = [(split, None, np.ones(len(points), bool))]
+            if split == "shifted" and by_shift:
+                parts += [(f"shift {int(s):+d}", int(s), shifts == s) for s in sorted(np.unique(shifts))]
+            for subset, shift, keep in parts:
+                found = evaluate(name, subset, labels[keep], predicted[keep], run.class_names, shift, rows[keep])
+                found.note = note
+                results.append(found)
     return results
+
+
+def fitted(run: Run, epoch: int | None, name: str = "knn", random_state: int = 0):
+    """(``name`` fitted on the train embeddings as ``classify`` fits it, the note on its points)."""
+    X_train, y_train = run.embeddings(epoch, "train")
+    X_fit, y_fit, note = fit_points(name, X_train, y_train, random_state)
+    return make_classifier(name, random_state=random_state).fit(X_fit, y_fit), note
+
+
+def predict_points(model, run: Run, epoch: int | None, keys) -> dict[str, dict[int, int]]:
+    """A fitted model's predicted label of each (split, row) in ``keys`` that the epoch holds:
+    {split: {row: label}}; for a few points, without predicting the whole split."""
+    found = {}
+    for split in sorted({str(s) for s, _ in keys}):
+        rows = {int(r) for s, r in keys if s == split}
+        points = run.points(epoch, split)
+        points = points[points["row"].isin(rows)]
+        if len(points):
+            found[split] = dict(zip(points["row"].astype(int).tolist(), _predict(model, points).astype(int).tolist()))
+    return found
+
+
+def _predict(model, points: pd.DataFrame) -> np.ndarray:
+    from sklearn import config_context
+
+    X = points[rundir.embedding_columns(points)].to_numpy(np.float32)
+    with config_context(working_memory=WORKING_MEMORY_MB):  # k-NN's distances, in chunks
+        return model.predict(X)
 
 
 WORKING_MEMORY_MB = 128  # scikit-learn's chunked distances: at most this much at a time (default 1 GB)

@@ -316,6 +316,21 @@ def test_a_selection_is_counted_in_every_panel_and_shows_thumbnails(runs):
     assert highlighted(fig) == {0: 70, 1: 1, 2: 0}
 
 
+def test_thumbnails_mark_what_k_nn_gets_wrong(runs):
+    from explorer.classifiers import classify
+    from explorer.runs import load_run
+
+    shifted = next(e for e in classify(load_run(runs / NEWEST), classifiers=("knn",)) if e.subset == "shifted")
+    wrong = {int(r) for r, t, p in zip(shifted.split_rows(), shifted.y_true, shifted.y_pred) if t != p}
+    rows = sorted(wrong)[:5] + [r for r in range(240) if r not in wrong][:5]
+    at = start()
+    select(at, [("shifted", r) for r in rows], runs / NEWEST)
+    assert_clean(at)
+    (strip,) = strips(at)
+    marked = [c.caption.endswith("✗") for c in strip.proto.imgs]
+    assert len(marked) == 10 and sum(marked) == min(len(wrong), 5) > 0
+
+
 def test_clear_empties_the_selection_and_the_map(runs):
     at = start()
     select(at, [("shifted", i) for i in range(30)], runs / NEWEST)

@@ -3,7 +3,8 @@ import pytest
 from fakerun import make_fake_run
 
 from explorer.classifiers import (KMeansClassifier, accuracy_table, classify, confused_examples,
-                                  evaluate, make_classifier, map_clusters, most_confused_pairs)
+                                  evaluate, fitted, make_classifier, map_clusters, most_confused_pairs,
+                                  predict_points)
 from explorer.runs import load_run
 
 
@@ -72,6 +73,17 @@ def test_classify_a_run_on_test_shifted_and_each_shift(tmp_path):
         assert e.confusion.shape == (3, 3) and e.confusion.sum() == len(e.y_true)
     early = accuracy_table(classify(run, epoch=0, classifiers=("knn",)))
     assert early["accuracy"].iloc[0] < table["accuracy"].iloc[0]  # untrained is worse
+
+
+def test_a_few_points_are_predicted_as_classify_predicts_them(tmp_path):
+    run = load_run(make_fake_run(tmp_path, n_classes=3, dim=3, epochs=1, separation=0.8))
+    shifted = next(e for e in classify(run, classifiers=("knn",)) if e.subset == "shifted")
+    assert (shifted.y_pred != shifted.y_true).any()  # some wrong ones to tell apart
+    keys = [("shifted", int(r)) for r in shifted.split_rows()[::7]] + [("test", 0), ("test", 10**6)]
+    found = predict_points(fitted(run, None, "knn")[0], run, None, keys)
+    every = dict(zip(shifted.split_rows().tolist(), shifted.y_pred.tolist()))
+    assert found["shifted"] == {r: every[r] for s, r in keys if s == "shifted"}
+    assert list(found["test"]) == [0]  # a row the split does not hold is left out
 
 
 def test_most_confused_pairs_and_their_examples():

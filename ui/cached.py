@@ -194,6 +194,24 @@ def evaluation(path, epoch: int, classifier: str, subset: str):
     raise ValueError(f"no {classifier} evaluation on {subset} at epoch {epoch}")
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _fitted_knn(path: str, mtime: float, epoch: int):
+    from explorer.classifiers import fitted
+
+    return fitted(open_run(path), epoch, "knn")[0]
+
+
+def knn_predictions_of(path, epoch: int, keys) -> dict[str, dict[int, int]]:
+    """k-NN's predicted label of a few test or shifted points, {split: {row: label}}, as
+    knn_predictions has them, without predicting every point of a large run."""
+    from explorer.classifiers import predict_points
+
+    keys = [(str(s), int(r)) for s, r in keys if s in ("test", "shifted")]
+    if not keys:
+        return {}
+    return predict_points(_fitted_knn(*_key(path), int(epoch)), open_run(path), epoch, keys)
+
+
 def knn_predictions(path, epoch: int) -> dict[str, dict[int, int]]:
     """k-NN's predicted label per row of the test and shifted splits ({} where unavailable)."""
     predicted = {}

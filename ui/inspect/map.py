@@ -273,8 +273,8 @@ def map_panels(run, shown: pd.DataFrame, choice: MapChoice, selected) -> tuple[l
     def title(name: str, points: pd.DataFrame) -> str:
         text = f"{name} · {len(points):,} points"
         if chosen:
-            n = sum(1 for key in zip(points["split"], points["row"]) if key in chosen)
-            text += f" · {n} selected"
+            keys = pd.MultiIndex.from_arrays([points["split"].astype(str), points["row"].astype(np.int64)])
+            text += f" · {int(keys.isin(list(chosen)).sum())} selected"
         return text
 
     if choice.layout == "overlay":
@@ -334,8 +334,12 @@ def linked_copies(frame: pd.DataFrame, selected, choice: MapChoice) -> list[tupl
     return [("shifted", int(r)) for r in copies["row"]] + [("test", s) for s in _sources(frame, selected)]
 
 
-def _xy(frame: pd.DataFrame) -> dict:
-    return {(s, int(r)): (float(x), float(y)) for s, r, x, y in zip(frame["split"], frame["row"], frame["x"], frame["y"])}
+def _xy(frame: pd.DataFrame, keys) -> dict:
+    """{(split, row): (x, y)} of those of ``keys`` the map holds (not a dict of every point: a
+    map may hold 100k)."""
+    wanted = pd.DataFrame([(str(s), int(r)) for s, r in keys], columns=["split", "row"]).drop_duplicates()
+    found = wanted.merge(frame[["split", "row", "x", "y"]].astype({"split": str}), on=["split", "row"])
+    return {(s, int(r)): (float(x), float(y)) for s, r, x, y in found.itertuples(index=False)}
 
 
 def picked_point(run, selected) -> tuple[str, int] | None:
@@ -357,11 +361,11 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
 
     if not selected:
         return  # every overlay starts from a selected point
-    xy = _xy(frame)
     if choice.lines and "shifted" in where and "test" in run.splits:
         shifted = frame[frame["split"] == "shifted"]
         sources = _sources(frame, selected)
         copies = shifted[shifted["source_index"].isin(sources)]
+        xy = _xy(frame, [("test", s) for s in sources])
         ends = [(xy.get(("test", int(src))), (x, y)) for src, x, y in zip(copies["source_index"], copies["x"], copies["y"])]
         ends = [(a, b) for a, b in ends if a is not None]
         if ends:
@@ -372,19 +376,24 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
             maps.add_marks(fig, panel, [p[0] for p in src], [p[1] for p in src], symbol="star", size=12,
                            color="#111", width=1, text=[f"source: test row {s}" for s in sources if ("test", s) in xy])
     picked = picked_point(run, selected)
-    if picked is None or picked not in xy:
+    if picked is None:
         return
     split, row = picked
+    try:
+        neighbours = cached.gallery(run.path, choice.epoch, split, row, k=10)
+    except ValueError:
+        neighbours = pd.DataFrame()
+    point = frame[(frame["split"] == split) & (frame["row"] == row)]
+    source = int(point["source_index"].iloc[0]) if split == "shifted" and len(point) else -1
+    xy = _xy(frame, [picked, ("test", source)] + [("train", r) for r in neighbours.get("row", [])])
+    if picked not in xy:
+        return
     x, y = xy[picked]
     panel = where.get(split)
     if panel is None:
         return
     maps.add_marks(fig, panel, [x], [y], symbol="circle-open", size=22, color="#000", width=3,
                    text=[f"picked: {SPLIT_TITLES.get(split, split)} row {row}"])
-    try:
-        neighbours = cached.gallery(run.path, choice.epoch, split, row, k=10)
-    except ValueError:
-        neighbours = pd.DataFrame()
     ends = [xy.get(("train", int(r))) for r in neighbours.get("row", [])]
     ends = [e for e in ends if e is not None]
     if ends and "train" in where:
@@ -396,9 +405,7 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
         if train != panel:
             maps.add_marks(fig, train, [x], [y], symbol="x-thin-open", size=16, color="#000", width=3,
                            text=[f"where {SPLIT_TITLES.get(split, split)} row {row} lies"])
-    point = frame[(frame["split"] == split) & (frame["row"] == row)]
-    if split == "shifted" and len(point) and int(point["source_index"].iloc[0]) >= 0:
-        source = int(point["source_index"].iloc[0])
+    if source >= 0:
         siblings = frame[(frame["split"] == "shifted") & (frame["source_index"] == source)]
         if ("test", source) in xy:
             sx, sy = xy[("test", source)]

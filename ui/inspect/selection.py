@@ -77,7 +77,7 @@ def thumbnails_of(run, chosen: pd.DataFrame, epoch: int) -> None:
     shown = chosen if len(chosen) <= MAX_THUMBNAILS else chosen.sample(MAX_THUMBNAILS, random_state=0)
     order = shown["split"].map({s: i for i, s in enumerate(rundir.ALL_SPLITS)})
     shown = shown.assign(_order=order).sort_values(["_order", "label", "shift", "row"])
-    predicted = cached.knn_predictions(run.path, epoch)
+    predicted = cached.knn_predictions_of(run.path, epoch, zip(shown["split"], shown["row"]))
     images = [run.images(s)[r] for s, r in zip(shown["split"], shown["row"])]
     captions = [caption(p, predicted) for p in shown.to_dict("records")]
     with st.container(key="selection-thumbnails"):
@@ -104,7 +104,7 @@ def wrong(split: str, row: int, label: int, predicted: dict) -> bool:
 
 def single_point(run, epoch: int, point) -> None:
     split, row = point["split"], int(point["row"])
-    predicted = cached.knn_predictions(run.path, epoch)
+    predicted = cached.knn_predictions_of(run.path, epoch, [(split, row)])
     left, right = st.columns([1, 5])
     with left:
         st.image(run.images(split)[row], width=112, clamp=True,
