@@ -363,8 +363,9 @@ export default function(component) {
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(sheet, col * w, row * h, w, h, 0, 0, w * s, h * s);
     const e = ev.event || {};
-    let x = (e.clientX || 0) + 18, y = (e.clientY || 0) - tip.height - 18;
-    if (x + tip.width > window.innerWidth - 4) x = (e.clientX || 0) - tip.width - 18;
+    // above and to the left of the cursor: plotly puts its label to the right of the point
+    let x = (e.clientX || 0) - tip.width - 18, y = (e.clientY || 0) - tip.height - 18;
+    if (x < 4) x = (e.clientX || 0) + 18;
     if (y < 4) y = (e.clientY || 0) + 18;
     tip.style.left = x + 'px'; tip.style.top = y + 'px'; tip.style.display = 'block';
   }
