@@ -17,7 +17,8 @@ finished run has. Then it starts the app as `make app` does and times, in one ru
   selection holds (thumbnails are capped; the header counts the rest).
 
 Each figure is printed beside issue 10's goal (painted in 3 s, the server's part in 1 s), with
-how far it misses.
+how far it misses. Then the same app on a small run (``--floor`` train points) is timed the same
+way: the part of a first load that is the app's own start in a fresh browser, whatever the map.
 """
 
 from __future__ import annotations
@@ -152,38 +153,56 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=100_000, help="points in the train split")
     parser.add_argument("--select", type=int, default=10_000, help="points the box selection holds, about")
+    parser.add_argument("--floor", type=int, default=500,
+                        help="train points of the small run timed the same way, the app's floor (0: skip)")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"{platform.processor() or platform.machine()}, {cpus} CPUs, Python {platform.python_version()}, "
           f"chromium {CHROMIUM}, load average {os.getloadavg()[0]:.1f}")
     runs = Path(tempfile.mkdtemp(prefix="bench-app-"))
     try:
         _, frame = make_run(runs, args.train)
-        n_points = len(frame)
         train = frame[frame["split"] == "train"]
         box = box_around(train["x"].to_numpy(), train["y"].to_numpy(), args.select)
         print(verdict("server's part of a warm page (AppTest script run)", server_part(runs), GOAL_SERVER))
-        port = free_port()
-        app = start_app(runs, port)
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                url = f"http://127.0.0.1:{port}/"
-                cold = time_paint(page, url, n_points)
-                warm = time_paint(page, url, n_points)
-                print(f"page load to {n_points:,} points painted: first load {cold:.2f} s, reload {warm:.2f} s "
-                      f"(ratio {cold / warm:.1f}x)")
-                print(verdict("first load to painted", cold, GOAL_PAINT))
-                seconds, header = time_selection(page, box)
-                print(f"box selection to thumbnails shown: {seconds:.2f} s ({header})")
-                browser.close()
-        finally:
-            os.killpg(app.pid, 15)
+        cold, _ = in_the_browser(runs, len(frame), box)
+        print(verdict("first load to painted", cold, GOAL_PAINT))
+        if args.floor:
+            small = Path(tempfile.mkdtemp(prefix="bench-app-floor-"))
+            try:
+                _, frame = make_run(small, args.floor)
+                floor, _ = in_the_browser(small, len(frame))
+                print(f"the large map's own share of a first load: {cold - floor:.2f} s "
+                      f"({cold:.2f} s against {floor:.2f} s with {len(frame):,} points)")
+            finally:
+                shutil.rmtree(small, ignore_errors=True)
     finally:
         shutil.rmtree(runs, ignore_errors=True)
+
+
+def in_the_browser(runs: Path, n_points: int, box=None) -> tuple[float, float]:
+    """Start the app on ``runs``; time a fresh browser's first load and a reload to the map
+    painted, and, given a ``box``, a selection with it. Returns (first load, reload)."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    app = start_app(runs, port)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            url = f"http://127.0.0.1:{port}/"
+            cold = time_paint(page, url, n_points)
+            warm = time_paint(page, url, n_points)
+            print(f"page load to {n_points:,} points painted: first load {cold:.2f} s, reload {warm:.2f} s "
+                  f"(ratio {cold / warm:.1f}x)")
+            if box is not None:
+                seconds, header = time_selection(page, box)
+                print(f"box selection to thumbnails shown: {seconds:.2f} s ({header})")
+            browser.close()
+    finally:
+        os.killpg(app.pid, 15)
+    return cold, warm
 
 
 if __name__ == "__main__":
