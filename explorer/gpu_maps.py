@@ -127,7 +127,7 @@ def fit_gpu(X, method: str, random_state: int | None = None, report=None, init=N
     indices, distances = knn_graph(X, k, device, metric=params["metric"])
     _feed_graph(model, indices, distances ** 2 if squared else distances)
     report(0.2, f"{name} on {device}: {model.max_iter} iterations")
-    Y = _seeded(lambda: model.fit_transform(X), random_state, device)
+    Y = _seeded(functools.partial(model.fit_transform, X), random_state, device)
     Y = Y.detach()
     del model, indices, distances
 

@@ -31,7 +31,6 @@ from explorer.figures import (
     CORRECT_NAMES,
     SPLIT_COLORS,
     class_colors,
-    cluster_colors,
     shift_palette,
 )
 

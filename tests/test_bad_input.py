@@ -18,11 +18,10 @@ from __future__ import annotations
 import errno
 import gzip
 import json
-import os
 import re
 import shutil
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
 
 from datafiles import tiny_splits
 from training import rundir

@@ -2,8 +2,9 @@
 
 - ``picker``: the sidebar's run picker and run table, and the run's header (state, accuracies,
   Resume for a run that stopped early);
-- ``map``: the embedding map's controls, the map itself (selection, filter, search, marks and
-  lines), and the replay of every epoch; ``clusters``: a magnet run's clusters on it;
+- ``map``: the embedding map's controls, the map itself (selection, filter, search), and the
+  replay of every epoch; ``overlays``: the lines and marks a selection draws over it;
+  ``clusters``: a magnet run's clusters on it;
 - ``selection``: the selected points' images, and one point looked at closer;
 - ``tabs``: the analysis tabs, each drawn only when open: ``verification`` (distances, ROC, per
   class), ``hardpairs``, ``suspicious``, ``shifts`` and ``export`` have a module each; the small

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,13 +19,14 @@ import streamlit as st
 
 from training import rundir
 from ui import cached
-from ui.inspect import clusters
+from ui.inspect import clusters, overlays
 from ui.widgets import (
     COLOUR_NAMES,
     METHOD_NAMES,
     SPLIT_TITLES,
     chart_key,
     clear_selection,
+    error_panel,
     export_figure,
     map_companion,
     on_map_select,
@@ -36,7 +38,6 @@ from ui.widgets import (
 
 SCOPE = "inspect"
 CONTAINER = "mapbox-inspect"
-MAX_LINKED_SOURCES = 300  # lines from at most this many selected sources to their shifted copies
 TSNE_ITERATIONS = 150  # explorer.projections.METHODS["tsne"]["n_iter"]: quick, and quality holds
 MAX_REPLAY_POINTS = 400_000  # points over all frames of the replay; above, some epochs are skipped
 
@@ -208,20 +209,36 @@ def _find(path: str, epoch: int) -> None:
 # ---------------------------------------------------------------- the map
 
 
-def map_section(run) -> int:
-    """Controls and map (or the replay); returns the epoch the rest of the page shows."""
+def map_section(run) -> tuple[int, Callable[[], None] | None]:
+    """The map's controls (and the replay) now, the map itself later: returns (the epoch the rest
+    of the page shows, a function that draws the map in its place, or None).
+
+    The page draws the selection panel in between, so that a new selection's thumbnails reach the
+    browser before the map that highlights it: the redraw of a large map holds the browser up for
+    seconds, and anything sent after it waits."""
     st.subheader("Embedding map", anchor="embedding-map")
     choice = map_controls(run)
     if st.session_state.get("map_replay_run") == str(run.path) and len(run.epochs) > 1:
         replay_view(run, choice)
-        return run.epochs[-1]
+        return run.epochs[-1], None
+    slot = st.container()
+
+    def draw() -> None:
+        with slot, error_panel("the embedding map"):
+            draw_map(run, choice)
+
+    return choice.epoch, draw
+
+
+def draw_map(run, choice: MapChoice) -> None:
+    """The map with its selection, marks and notes, and its hover companion."""
     frame = map_frame(run, choice)
     shown = filtered(frame, choice)
     selected = selection_points(SCOPE, str(run.path))
     panels, where = map_panels(run, shown, choice, selected)
-    fig = build_map(run, panels, choice, selected + linked_copies(frame, selected, choice), frame)
+    fig = build_map(run, panels, choice, selected + overlays.linked_copies(frame, selected, choice.lines), frame)
     clusters.add_centres(fig, run, frame, choice, where)
-    add_overlays(fig, run, frame, choice, selected, where)
+    overlays.add_overlays(fig, run, frame, choice, selected, where, picked_point(run, selected))
     key = chart_key(SCOPE)
     with st.container(key=CONTAINER):
         st.plotly_chart(fig, key=key, config={"displaylogo": False},
@@ -233,7 +250,6 @@ def map_section(run) -> int:
     notes(run, frame, shown, choice, hover)
     export_figure(fig, f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
     st.session_state["_map_shown"] = (str(run.path), choice.epoch, choice.method, cached.projection_params_key(choice.params))
-    return choice.epoch
 
 
 def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
@@ -318,30 +334,6 @@ def build_map(run, panels, choice: MapChoice, selected, frame: pd.DataFrame):
                            uirevision=f"{run.path}-{choice.method}-{choice.layout}")
 
 
-def _sources(frame: pd.DataFrame, selected) -> list[int]:
-    """The test rows behind a selection: selected test images, and the sources of selected shifted ones."""
-    shifted = frame[frame["split"] == "shifted"]
-    by_row = dict(zip(shifted["row"].astype(int), shifted["source_index"].astype(int)))
-    sources = {r for s, r in selected if s == "test"} | {by_row[r] for s, r in selected if s == "shifted" and r in by_row}
-    return sorted(sources)[:MAX_LINKED_SOURCES]
-
-
-def linked_copies(frame: pd.DataFrame, selected, choice: MapChoice) -> list[tuple[str, int]]:
-    """With lines on: the shifted copies of the selected sources, lit up with them."""
-    if not choice.lines or not selected:
-        return []
-    copies = frame[(frame["split"] == "shifted") & frame["source_index"].isin(_sources(frame, selected))]
-    return [("shifted", int(r)) for r in copies["row"]] + [("test", s) for s in _sources(frame, selected)]
-
-
-def _xy(frame: pd.DataFrame, keys) -> dict:
-    """{(split, row): (x, y)} of those of ``keys`` the map holds (not a dict of every point: a
-    map may hold 100k)."""
-    wanted = pd.DataFrame([(str(s), int(r)) for s, r in keys], columns=["split", "row"]).drop_duplicates()
-    found = wanted.merge(frame[["split", "row", "x", "y"]].astype({"split": str}), on=["split", "row"])
-    return {(s, int(r)): (float(x), float(y)) for s, r, x, y in found.itertuples(index=False)}
-
-
 def picked_point(run, selected) -> tuple[str, int] | None:
     """The point looked at closer: the only selected point, or the one chosen below the map."""
     if len(selected) == 1:
@@ -352,72 +344,6 @@ def picked_point(run, selected) -> tuple[str, int] | None:
         if (split, int(row)) in set(selected):
             return split, int(row)
     return None
-
-
-def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, where: dict) -> None:
-    """Lines from selected sources to their shifted copies (when asked), and the picked point
-    with its nearest training neighbours and, for a shifted point, its source and other shifts."""
-    from explorer import maps
-
-    if not selected:
-        return  # every overlay starts from a selected point
-    if choice.lines and "shifted" in where and "test" in run.splits:
-        shifted = frame[frame["split"] == "shifted"]
-        sources = _sources(frame, selected)
-        copies = shifted[shifted["source_index"].isin(sources)]
-        xy = _xy(frame, [("test", s) for s in sources])
-        ends = [(xy.get(("test", int(src))), (x, y)) for src, x, y in zip(copies["source_index"], copies["x"], copies["y"])]
-        ends = [(a, b) for a, b in ends if a is not None]
-        if ends:
-            panel = where["shifted"]
-            (x0, y0), (x1, y1) = zip(*[a for a, _ in ends]), zip(*[b for _, b in ends])
-            maps.add_links(fig, panel, x0, y0, x1, y1, color="#333", width=1.0, opacity=0.6)
-            src = [xy[("test", s)] for s in sources if ("test", s) in xy]
-            maps.add_marks(fig, panel, [p[0] for p in src], [p[1] for p in src], symbol="star", size=12,
-                           color="#111", width=1, text=[f"source: test row {s}" for s in sources if ("test", s) in xy])
-    picked = picked_point(run, selected)
-    if picked is None:
-        return
-    split, row = picked
-    try:
-        neighbours = cached.gallery(run.path, choice.epoch, split, row, k=10)
-    except ValueError:
-        neighbours = pd.DataFrame()
-    point = frame[(frame["split"] == split) & (frame["row"] == row)]
-    source = int(point["source_index"].iloc[0]) if split == "shifted" and len(point) else -1
-    xy = _xy(frame, [picked, ("test", source)] + [("train", r) for r in neighbours.get("row", [])])
-    if picked not in xy:
-        return
-    x, y = xy[picked]
-    panel = where.get(split)
-    if panel is None:
-        return
-    maps.add_marks(fig, panel, [x], [y], symbol="circle-open", size=22, color="#000", width=3,
-                   text=[f"picked: {SPLIT_TITLES.get(split, split)} row {row}"])
-    ends = [xy.get(("train", int(r))) for r in neighbours.get("row", [])]
-    ends = [e for e in ends if e is not None]
-    if ends and "train" in where:
-        train = where["train"]
-        maps.add_links(fig, train, [x] * len(ends), [y] * len(ends), [e[0] for e in ends], [e[1] for e in ends],
-                       color="#000", width=1.2, dash="dot", opacity=0.8)
-        maps.add_marks(fig, train, [e[0] for e in ends], [e[1] for e in ends], symbol="circle-open", size=14,
-                       color="#000", width=1.5, text=[f"neighbour #{k}" for k in range(1, len(ends) + 1)])
-        if train != panel:
-            maps.add_marks(fig, train, [x], [y], symbol="x-thin-open", size=16, color="#000", width=3,
-                           text=[f"where {SPLIT_TITLES.get(split, split)} row {row} lies"])
-    if source >= 0:
-        siblings = frame[(frame["split"] == "shifted") & (frame["source_index"] == source)]
-        if ("test", source) in xy:
-            sx, sy = xy[("test", source)]
-            maps.add_links(fig, panel, [sx] * len(siblings), [sy] * len(siblings), siblings["x"], siblings["y"],
-                           color="#d62728", width=2, opacity=0.9)
-            maps.add_marks(fig, panel, [sx], [sy], symbol="star", size=16, color="#d62728", width=1,
-                           text=[f"its source: test row {source}"])
-            if "test" in where and where["test"] != panel:
-                maps.add_marks(fig, where["test"], [sx], [sy], symbol="circle-open", size=22, color="#d62728",
-                               width=3, text=[f"the source: test row {source}"])
-        maps.add_marks(fig, panel, siblings["x"], siblings["y"], symbol="circle-open", size=16, color="#d62728",
-                       width=2, text=[f"shift {int(s):+d} px" for s in siblings["shift"]])
 
 
 def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, hover: bool) -> None:

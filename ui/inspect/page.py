@@ -39,9 +39,11 @@ def render() -> None:
     if not run.epochs:
         picker.no_snapshot_yet(run)
         return
-    epoch = run.last_epoch  # what the rest shows if the map cannot be drawn
+    epoch, draw_map = run.last_epoch, None  # what the rest shows if the map cannot be drawn
     with error_panel("the embedding map"):
-        epoch = map_panel.map_section(run)
+        epoch, draw_map = map_panel.map_section(run)
     with error_panel("the selection"):
         selection.selection_panel(run, epoch)
+    if draw_map:  # in its place above the selection, sent after it (see map_section)
+        draw_map()
     tabs.analysis_tabs(run, epoch)
