@@ -895,6 +895,13 @@ def test_compare_links_one_selection_across_the_runs(runs):
     (strip,) = strips(at)
     captions = [i.caption for i in strip.proto.imgs]
     assert len(captions) == 12 and all(" A" in c and " B" in c for c in captions)
+    from explorer.classifiers import classify
+    from explorer.runs import load_run
+
+    for name, path in zip("AB", chosen):  # each run's k-NN verdicts on the 12, as its own evaluation has them
+        test = next(e for e in classify(load_run(path), classifiers=("knn",)) if e.subset == "test")
+        right = sum(int(t == p) for r, t, p in zip(test.split_rows(), test.y_true, test.y_pred) if r < 12)
+        assert f"{name} {right}/12" in text_of(at), [c.value for c in at.caption if "k-NN right" in c.value]
     at.button(key="cmp-clear-selection").click().run()
     assert "Selection:" not in text_of(at)
 

@@ -259,14 +259,13 @@ def linked_selection(runs, names, split: str, selected, owner: str) -> None:
         if not points:
             st.info("The selection lies in another split; pick it above to see it.")
             return
-        predictions = {name: cached.knn_predictions(run.path, run.last_epoch).get(split, {})
-                       for run, name in zip(runs, names)}
-        first = runs[0]
-        labels = dict(zip(first.points(first.last_epoch, split)["row"].astype(int),
-                          first.points(first.last_epoch, split)["label"].astype(int)))
         every = [r for _, r in points]
+        predictions = {name: cached.knn_predictions_of(run.path, run.last_epoch, points).get(split, {})
+                       for run, name in zip(runs, names)}
+        labels = {name: _labels(run, split) for run, name in zip(runs, names)}  # each run's own: its images may differ
+        first = runs[0]
         rows = every[:MAX_THUMBNAILS]
-        right = {name: sum(1 for r in every if r in p and p[r] == labels.get(r)) for name, p in predictions.items()}
+        right = {name: sum(1 for r in every if r in p and p[r] == labels[name].get(r)) for name, p in predictions.items()}
         if split != "train":
             st.caption("k-NN right on the selected points: " + " · ".join(
                 f"{name} {right[name]}/{sum(1 for r in every if r in predictions[name])}" for name in names)
@@ -276,12 +275,17 @@ def linked_selection(runs, names, split: str, selected, owner: str) -> None:
             verdicts = []
             for name in names:
                 p = predictions[name].get(r)
-                verdicts.append(f"{name}{'' if p is None else (' ✓' if p == labels.get(r) else ' ✗')}")
-            label = labels.get(r)
+                verdicts.append(f"{name}{'' if p is None else (' ✓' if p == labels[name].get(r) else ' ✗')}")
+            label = labels[names[0]].get(r)
             captions.append((first.class_names[label] if label is not None else f"row {r}") + " · " + " ".join(verdicts))
         image_strip([first.images(split)[r] for r in rows], captions)
         if len(points) > MAX_THUMBNAILS:
             st.caption(f"…and {len(points) - MAX_THUMBNAILS} more selected.")
+
+
+def _labels(run, split: str) -> dict[int, int]:
+    points = run.points(run.last_epoch, split)
+    return dict(zip(points["row"].astype(int), points["label"].astype(int)))
 
 
 def histograms(runs, names) -> None:
