@@ -50,6 +50,11 @@ METRICS = ("euclidean", "cosine", "manhattan", "chebyshev")
 MODES = ("shared", "joint")
 DEVICES = ("cpu", "cuda", "auto")  # auto: cuda where gpu_maps.cuda_available()
 GPU_METHODS = ("tsne", "umap")
+_PLACED = f"placed points sit at the median of their {gpu_maps.PLACE_NEIGHBORS} nearest fitted points"
+GPU_NOTES = {  # what a map made on the GPU says of itself: not the CPU's algorithm in every detail
+    "umap": f"fitted on the GPU with torchdr's UMAP; {_PLACED}",
+    "tsne": f"fitted on the GPU with torchdr's InfoTSNE (t-SNE with sampled negatives); {_PLACED}",
+}
 # t-SNE is fitted on at most this many points (seeded); the others are placed into the map by
 # transform, 20 iterations from the median of their neighbours. bench/projection_speed.py: 20k
 # points in about 7 s on two busy cores, trustworthiness within 0.003 of a fit on all of them.
@@ -333,6 +338,8 @@ def _compute(points: pd.DataFrame, epoch: int, method: str, params: dict, mode: 
         fit_rows = np.sort(rng.choice(fit_rows, size=max_fit_points, replace=False))
         note = (f"fitted on a seeded subsample (seed {random_state}) of {max_fit_points} of "
                 f"{int(fit_mask.sum())} points; the others were placed by transform")
+    if device != "cpu":
+        note = "; ".join(filter(None, [note, GPU_NOTES[method]]))
     other_rows = np.setdiff1d(np.arange(len(points)), fit_rows)
     init = _positions_in(previous, points.iloc[fit_rows]) if previous is not None else None
 

@@ -95,6 +95,7 @@ def test_cache_key_and_attrs_carry_the_device(tmp_path, monkeypatch):
     monkeypatch.setattr(gpu_maps, "fit_gpu", lambda *a, **kw: fit_gpu(*a, **{**kw, "device": "cpu"}))
     frame = projection(run, 1, "umap", {"n_epochs": 20}, device="auto")
     assert frame.attrs["device"] == "cuda" and frame["fitted"].any()
+    assert "on the GPU with torchdr's UMAP" in frame.attrs["note"]  # the app and the report show it
     path = cache_path(run, 1, "umap", frame.attrs["params"], "shared", 0, device="cuda")
     assert path.is_file() and path != cache_path(run, 1, "umap", frame.attrs["params"], "shared", 0)
     assert projection(run, 1, "pca").attrs["device"] == "cpu"
