@@ -369,20 +369,23 @@ def _positions_in(previous: pd.DataFrame, points: pd.DataFrame) -> np.ndarray | 
 
 
 def replay(run: Run, epochs: Sequence[int] | None = None, method: str = "pca", params: dict | None = None,
-           mode: str = "shared", random_state: int = 0, max_fit_points: int = MAX_FIT_POINTS,
-           progress: Progress | None = None, cache: bool = True) -> pd.DataFrame:
+           mode: str = "shared", random_state: int = 0, max_fit_points: int | None = None,
+           progress: Progress | None = None, cache: bool = True, device: str = "cpu") -> pd.DataFrame:
     """The maps of several epochs (default: every snapshot), aligned so that a replay shows the
     clusters forming instead of jumping: one frame with an ``epoch`` column.
 
     Each epoch's t-SNE or UMAP starts from the previous epoch's map; every map is then rotated
     (or reflected) and shifted onto the previous one over the points both hold (orthogonal
-    Procrustes, no scaling, so a map that spreads out is seen to spread out).
+    Procrustes, no scaling, so a map that spreads out is seen to spread out). ``device`` as for
+    ``projection``.
     """
+    device = resolve_device(device, method)
+    max_fit_points = _fit_points(max_fit_points, device)
     params = _check_map_options(method, params, mode, max_fit_points)
     epochs = list(run.epochs if epochs is None else epochs)
     if not epochs:
         raise ValueError("the run has no snapshot to replay yet")
-    path = _replay_cache_path(run, epochs, method, params, mode, random_state, max_fit_points)
+    path = _replay_cache_path(run, epochs, method, params, mode, random_state, max_fit_points, device)
     cached = _read_cache(path) if cache else None
     if cached is not None:
         return cached
@@ -391,7 +394,7 @@ def replay(run: Run, epochs: Sequence[int] | None = None, method: str = "pca", p
     for i, epoch in enumerate(epochs):
         report(i / len(epochs), f"{method}: map of epoch {epoch} ({i + 1} of {len(epochs)})")
         frame = _compute(run.points(epoch), epoch, method, params, mode, random_state,
-                         max_fit_points, None, previous)
+                         max_fit_points, None, previous, device=device)
         if previous is not None:
             frame = align(frame, previous)
         frames.append(frame.assign(epoch=epoch))
@@ -399,7 +402,7 @@ def replay(run: Run, epochs: Sequence[int] | None = None, method: str = "pca", p
     report(1.0, f"{method}: {len(epochs)} maps aligned")
     series = pd.concat(frames, ignore_index=True)
     series.attrs.update({"note": frames[-1].attrs.get("note", ""), "method": method, "params": params,
-                         "mode": mode, "epochs": epochs, "random_state": random_state})
+                         "mode": mode, "epochs": epochs, "random_state": random_state, "device": device})
     if cache:
         _write_cache(path, series)
     return series
@@ -424,9 +427,11 @@ def align(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
 
 
 def _replay_cache_path(run: Run, epochs: list[int], method: str, params: dict, mode: str,
-                       random_state: int, max_fit_points: int) -> Path:
+                       random_state: int, max_fit_points: int, device: str = "cpu") -> Path:
     key = {"method": method, "params": params, "epochs": epochs, "mode": mode,
            "random_state": random_state, "max_fit_points": max_fit_points, "version": CACHE_VERSION}
+    if device != "cpu":  # as in cache_path
+        key["device"] = device
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return run.path / rundir.PROJECTIONS_DIR / f"replay-{method}-{mode}-seed{random_state}-{digest}.parquet"
 

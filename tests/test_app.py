@@ -300,6 +300,24 @@ def test_replay_is_one_animation_that_ends_on_the_last_epoch(runs):
     assert "epoch 3" in the_map(at)["layout"]["title"]["text"]
 
 
+def test_the_replay_of_a_projection_plays_the_aligned_maps(runs):
+    """Each epoch's PCA, t-SNE or UMAP map is started from and aligned to the one before
+    (explorer.projections.replay), so the replay shows clusters forming, not jumping."""
+    from explorer.projections import replay
+    from explorer.runs import load_run
+
+    at = start(run_choice=str(runs / HIGH_DIM))
+    at.button(key="map_replay").click().run()
+    assert_clean(at)
+    fig = next(f for f in charts(at) if f.get("frames"))
+    aligned = replay(load_run(runs / HIGH_DIM), None, "pca")
+    for frame in fig["frames"]:
+        epoch = aligned[(aligned["epoch"] == int(frame["name"])) & (aligned["split"] == "train")]
+        shown = np.asarray(values(frame["data"][0]["customdata"]))[:, 1].astype(int)  # the train panel's rows
+        want = epoch.set_index("row").loc[shown, "x"].to_numpy()
+        np.testing.assert_allclose(np.asarray(values(frame["data"][0]["x"])), want, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------- inspect: the selection
 
 

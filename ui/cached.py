@@ -126,6 +126,20 @@ def projection(path, epoch: int, method: str, params: dict, mode: str = "shared"
     return _projection(path, mtime, int(epoch), method, projection_params_key(params), mode)
 
 
+def replay(path, epochs: list[int], method: str, params: dict, mode: str = "shared") -> pd.DataFrame:
+    """explorer.projections.replay: the maps of ``epochs``, each started from and aligned to the
+    one before, with an ``epoch`` column; computed with a progress bar the first time, then read
+    from the run's cache."""
+    from explorer.projections import replay as compute
+
+    bar = st.progress(0.0, text=f"{method}: the maps of {len(epochs)} epochs, each aligned to the one before")
+    try:
+        return compute(open_run(path), epochs, method, params, mode, device=map_device(method),
+                       progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
+    finally:
+        bar.empty()
+
+
 def projection_is_cached(path, epoch: int, method: str, params: dict, mode: str = "shared") -> bool:
     from explorer.projections import cache_path, check_params
 

@@ -253,10 +253,14 @@ def draw_map(run, choice: MapChoice) -> None:
 
 
 def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
-    """The projection of one epoch, with k-NN's verdict (``correct``) and each point's index into
-    the hover-image sheet (``image``)."""
+    """The projection of one epoch, with k-NN's verdict and magnet clusters where the view needs
+    them (see with_verdicts)."""
     epoch = choice.epoch if epoch is None else epoch
-    frame = cached.projection(run.path, epoch, choice.method, choice.params).copy()
+    return with_verdicts(run, choice, epoch, cached.projection(run.path, epoch, choice.method, choice.params).copy())
+
+
+def with_verdicts(run, choice: MapChoice, epoch: int, frame: pd.DataFrame) -> pd.DataFrame:
+    """A map's frame with what the colouring and the filter need: k-NN's verdict, magnet clusters."""
     if choice.colour == "correct" or choice.knn != "all":
         from explorer.classifiers import knn_correct
 
@@ -378,6 +382,20 @@ def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, hove
 # ---------------------------------------------------------------- replay
 
 
+def replay_frames(run, choice: MapChoice, epochs: list[int]):
+    """(epoch, its map) for each epoch: a raw map as it is (its axes are the same every epoch),
+    any other each started from and aligned to the one before (explorer.projections.replay)."""
+    if choice.method == "raw":
+        return [(epoch, map_frame(run, choice, epoch)) for epoch in epochs]
+    series = cached.replay(run.path, epochs, choice.method, choice.params)
+    found = []
+    for epoch, part in series.groupby("epoch", sort=True):
+        part = part.drop(columns="epoch").reset_index(drop=True)
+        part.attrs.update(series.attrs)
+        found.append((int(epoch), with_verdicts(run, choice, int(epoch), part)))
+    return found
+
+
 def replay_view(run, choice: MapChoice) -> None:
     """Every epoch's map as one plotly animation, played in the browser: axes fixed over all
     epochs, an epoch slider under the map that moves as it plays, from epoch 0 to the last."""
@@ -389,9 +407,8 @@ def replay_view(run, choice: MapChoice) -> None:
         step = int(np.ceil(per_epoch * len(epochs) / MAX_REPLAY_POINTS))
         epochs = sorted(set(epochs[::step]) | {epochs[0], epochs[-1]})
     frames = []
-    for epoch in epochs:
-        shown = filtered(map_frame(run, choice, epoch), choice)
-        panels, _ = map_panels(run, shown, choice, [])
+    for epoch, frame in replay_frames(run, choice, epochs):
+        panels, _ = map_panels(run, filtered(frame, choice), choice, [])
         frames.append((epoch, panels))
     ranges = maps.data_ranges([p.frame for _, panels in frames for p in panels])
     title = f"{METHOD_NAMES[choice.method]} map at epoch {{epoch}}, coloured by {COLOUR_NAMES[choice.colour]}"
