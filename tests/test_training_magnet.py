@@ -7,7 +7,7 @@ from test_training_objectives import tiny_data
 
 from training import rundir
 from training.config import TrainConfig
-from training.errors import Cancelled
+from training.errors import Cancelled, InputError
 from training.objectives import make_objective
 from training.objectives.magnet import fit_clusters, nearest_impostors
 from training.trainer import resume, train
@@ -64,6 +64,14 @@ def test_nearest_impostors_are_the_closest_clusters_of_other_classes():
     table = nearest_impostors(centres, classes, 2)
     assert table.tolist() == [[4, 2], [4, 2], [4, 1], [4, 1], [2, 1]]
     assert nearest_impostors(centres, classes, 7).shape == (5, 3)  # never more than there are
+
+
+def test_more_clusters_than_a_class_has_images_is_refused():
+    data = magnet_data()
+    smallest = int(np.bincount(data.train.labels).min())
+    assert magnet(magnet_k=smallest).config.magnet_k == smallest
+    with pytest.raises(InputError, match=f"--magnet-k {smallest + 1} is more clusters than the {smallest} training"):
+        magnet(magnet_k=smallest + 1)
 
 
 def test_a_batch_is_a_seed_cluster_and_its_nearest_impostors_with_d_examples_each():

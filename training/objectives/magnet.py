@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from training.errors import InputError
 from training.losses import MagnetLoss, magnet_terms
 from training.objectives.pairwise import RegimeTuples
 from training.objectives.samplers import Groups
@@ -56,6 +57,16 @@ def fit_clusters(embeddings: np.ndarray, labels: np.ndarray, k: int,
     return assignments, np.asarray(centres, np.float32), np.asarray(classes, np.int64)
 
 
+def _check_clusters_fit(k: int, labels: np.ndarray, class_names: list[str]) -> None:
+    """k clusters per class need at least k training images in every class."""
+    counts = np.bincount(labels, minlength=len(class_names))
+    present = np.flatnonzero(counts)
+    smallest = present[counts[present].argmin()]
+    if k > counts[smallest]:
+        raise InputError(f"--magnet-k {k} is more clusters than the {counts[smallest]} training images of class "
+                         f"{class_names[smallest]!r}; use at most {counts[smallest]}, or more training images")
+
+
 def cluster_means(embeddings: torch.Tensor, assignments: torch.Tensor, n_clusters: int) -> torch.Tensor:
     """Each cluster's mean embedding."""
     sums = embeddings.new_zeros(n_clusters, embeddings.shape[1]).index_add(0, assignments, embeddings)
@@ -75,6 +86,7 @@ class Magnet(RegimeTuples):
     def __init__(self, config, data, rng: np.random.Generator):
         super().__init__(config, data, rng)
         self.labels = torch.from_numpy(np.asarray(data.train.labels, np.int64))
+        _check_clusters_fit(config.magnet_k, np.asarray(data.train.labels, np.int64), data.class_names)
         self.split_labels = {s: torch.from_numpy(np.asarray(getattr(data, s).labels, np.int64))
                              for s in ("val", "test")}
         self.assignments: torch.Tensor | None = None  # training image -> cluster, from the last k-means
