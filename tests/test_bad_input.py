@@ -197,10 +197,15 @@ def setup_data_file(tmp, monkeypatch):
 def setup_unreadable_folder(tmp, monkeypatch):
     """Permission denied, as the operating system would answer (chmod does not stop root)."""
     folder_data(tmp)
+    deny_listing(monkeypatch, tmp / "data")
+
+
+def deny_listing(monkeypatch, folder: Path) -> None:
+    """Listing ``folder`` fails with permission denied; every other folder lists as usual."""
     original = Path.iterdir
 
     def iterdir(self):
-        if self == tmp / "data":
+        if self == folder:
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
         return original(self)
 
@@ -332,14 +337,7 @@ def setup_runs_unwritable(tmp, monkeypatch):
 
 def setup_runs_unreadable(tmp, monkeypatch):
     (tmp / "runs").mkdir()
-    original = Path.iterdir
-
-    def iterdir(self):
-        if self == tmp / "runs":
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return original(self)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deny_listing(monkeypatch, tmp / "runs")
 
 
 SETUPS.update({"runs file": setup_runs_file, "runs unwritable": setup_runs_unwritable,
