@@ -165,7 +165,7 @@ def hover(frame: pd.DataFrame) -> dict:
     columns = [split_codes(splits), frame["row"].to_numpy(np.int64)]
     names = (frame["class_name"] if "class_name" in frame else frame["label"]).to_numpy(dtype=str)
     one_split = len(set(splits.tolist())) <= 1
-    where = f"{splits[0] if len(splits) else ''}" if one_split else "%{hovertext}"
+    where = (str(splits[0]) if len(splits) else "") if one_split else "%{hovertext}"
     template = f"<b>%{{text}}</b><br>{where} row %{{customdata[1]}}"
     shift = frame["shift"].to_numpy(np.int64)
     if shift.any():

@@ -385,7 +385,7 @@ def replay(run: Run, epochs: Sequence[int] | None = None, method: str = "pca", p
     epochs = list(run.epochs if epochs is None else epochs)
     if not epochs:
         raise ValueError("the run has no snapshot to replay yet")
-    path = _replay_cache_path(run, epochs, method, params, mode, random_state, max_fit_points, device)
+    path = replay_cache_path(run, epochs, method, params, mode, random_state, max_fit_points, device)
     cached = _read_cache(path) if cache else None
     if cached is not None:
         return cached
@@ -426,8 +426,9 @@ def align(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     return aligned
 
 
-def _replay_cache_path(run: Run, epochs: list[int], method: str, params: dict, mode: str,
-                       random_state: int, max_fit_points: int, device: str = "cpu") -> Path:
+def replay_cache_path(run: Run, epochs: list[int], method: str, params: dict, mode: str,
+                      random_state: int, max_fit_points: int | None = None, device: str = "cpu") -> Path:
+    max_fit_points = _fit_points(max_fit_points, device)
     key = {"method": method, "params": params, "epochs": epochs, "mode": mode,
            "random_state": random_state, "max_fit_points": max_fit_points, "version": CACHE_VERSION}
     if device != "cpu":  # as in cache_path

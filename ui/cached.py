@@ -126,18 +126,31 @@ def projection(path, epoch: int, method: str, params: dict, mode: str = "shared"
     return _projection(path, mtime, int(epoch), method, projection_params_key(params), mode)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _replay(path: str, mtime: float, epochs: tuple[int, ...], method: str, params: str, mode: str) -> pd.DataFrame:
+    from explorer.projections import replay
+
+    return replay(open_run(path), list(epochs), method, json.loads(params), mode, device=map_device(method))
+
+
 def replay(path, epochs: list[int], method: str, params: dict, mode: str = "shared") -> pd.DataFrame:
     """explorer.projections.replay: the maps of ``epochs``, each started from and aligned to the
-    one before, with an ``epoch`` column; computed with a progress bar the first time, then read
-    from the run's cache."""
+    one before, with an ``epoch`` column. Computed here with a progress bar the first time (as
+    ``projection``), then read through the cache."""
+    from explorer.projections import check_params, replay_cache_path
     from explorer.projections import replay as compute
 
-    bar = st.progress(0.0, text=f"{method}: the maps of {len(epochs)} epochs, each aligned to the one before")
-    try:
-        return compute(open_run(path), epochs, method, params, mode, device=map_device(method),
-                       progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-    finally:
-        bar.empty()
+    run = open_run(path)
+    device = map_device(method)
+    if not replay_cache_path(run, list(epochs), method, check_params(method, params), mode, 0, device=device).exists():
+        bar = st.progress(0.0, text=f"{method}: the maps of {len(epochs)} epochs, each aligned to the one before")
+        try:
+            compute(run, list(epochs), method, params, mode, device=device,
+                    progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
+        finally:
+            bar.empty()
+    path, mtime = _key(path)
+    return _replay(path, mtime, tuple(int(e) for e in epochs), method, projection_params_key(params), mode)
 
 
 def projection_is_cached(path, epoch: int, method: str, params: dict, mode: str = "shared") -> bool:

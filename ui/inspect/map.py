@@ -1,6 +1,5 @@
-"""The embedding map: its controls, the map with its selection, filter and search, the marks and
-lines laid over it (the picked point, its neighbours, a shifted point's source and other shifts,
-lines from selected sources to their shifted copies), and the replay of every epoch.
+"""The embedding map: its controls, the map with its selection, filter and search (the marks and
+lines a selection lays over it are in ``overlays``), and the replay of every epoch.
 
 The selection lives in session state (ui.widgets), not in the chart: Streamlit redraws a chart
 whenever its figure changes, so the figure draws the stored selection itself, in every panel.
