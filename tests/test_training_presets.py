@@ -161,6 +161,6 @@ def test_the_preset_travels_through_the_apps_command_line(tmp_path):
 
 
 def test_readme_lists_every_preset():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "training.md").read_text()
     for name in PRESETS:
         assert f"`{name}`" in readme, name
