@@ -10,6 +10,8 @@ $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@echo "Compiling UMAP once (numba caches it on disk, so no map waits for the compiler later)"
+	$(PY) -c "from explorer.projections import warm_up; warm_up()"
 	touch $(STAMP)
 
 # Start the Streamlit app on 127.0.0.1; runs live in $$EXPLORER_RUNS_DIR (default ./runs).

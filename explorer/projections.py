@@ -7,7 +7,7 @@ comparable; the *joint* mode fits all splits together. Above ``max_fit_points`` 
 seeded subsample and every other point is placed by ``transform``. Results are cached under the
 run's ``projections/`` directory, keyed by method, parameters, epoch, mode and seed.
 
-Placing new points: PCA projects them; UMAP uses ``UMAP.transform``; t-SNE uses openTSNE's
+Placing new points: PCA projects them; UMAP uses ``UMAP.transform`` (on exact neighbours); t-SNE uses openTSNE's
 ``TSNEEmbedding.transform`` (each point starts at the median of its 25 nearest fitted points and is
 optimised with perplexity 5 for ``transform_iter`` iterations while the map stays fixed), so
 placed points tend to sit a little tighter than fitted ones.
@@ -264,14 +264,28 @@ def _cpu_count() -> int:
 
 
 def _fit_umap(X, random_state, report, init=None, **params):
-    report(0.0, "UMAP: importing umap-learn (the first run compiles it, 10 to 60 s)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap warns that a seed forces one thread
-        import umap
+    """umap-learn, on exact neighbours (explorer.knn) for the euclidean and cosine metrics up to
+    ``EXACT_KNN_POINTS`` fitted points.
 
+    umap-learn's own neighbour search (pynndescent) is compiled by numba in every new process,
+    30 to 120 s on two cores, and cannot be cached on disk; the exact, chunked search needs no
+    compiler, and ``transform`` asks it for each new point's neighbours as it would ask pynndescent.
+    """
+    report(0.0, "UMAP: importing umap-learn")
+    umap = import_umap()
+    exact = params["metric"] in ("euclidean", "cosine") and len(X) <= EXACT_KNN_POINTS
+    if exact:
+        report(0.05, f"UMAP: finding the neighbours of {len(X)} points")
+        search = _ExactSearch(X, params["metric"])
+        params = {**params, "precomputed_knn": search.own_neighbours(min(params["n_neighbors"], len(X) - 1) + 1)}
+        params["n_neighbors"] = params["precomputed_knn"][0].shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a seed forces one thread; precomputed neighbours have no NNDescent
         report(0.1, f"UMAP: fitting {len(X)} points")
         start = "spectral" if init is None else np.asarray(init, np.float64)
         model = umap.UMAP(n_components=2, random_state=random_state, init=start, **params).fit(X)
+    if exact:
+        model._knn_search_index = search  # what transform queries for new points' neighbours
 
     def transform(x):
         with warnings.catch_warnings():
@@ -279,6 +293,57 @@ def _fit_umap(X, random_state, report, init=None, **params):
             return model.transform(x)
 
     return model.embedding_, transform
+
+
+class _ExactSearch:
+    """The part of pynndescent's index that ``UMAP.transform`` uses, over explorer.knn."""
+
+    _angular_trees = False
+
+    def __init__(self, X, metric: str):
+        self.X, self.metric = np.asarray(X, np.float32), metric
+
+    def own_neighbours(self, k: int) -> tuple[np.ndarray, np.ndarray, None]:
+        """Each fitted point's k nearest, itself first, as umap-learn's ``precomputed_knn``."""
+        from explorer.knn import knn
+
+        indices, distances = knn(self.X, k - 1, metric=self.metric)
+        own = np.arange(len(self.X))[:, None]
+        return (np.hstack([own, indices]).astype(np.int32),
+                np.hstack([np.zeros_like(own, np.float32), distances]).astype(np.float32), None)
+
+    def query(self, queries, k: int, epsilon: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        from explorer.knn import knn
+
+        indices, distances = knn(self.X, k, np.asarray(queries, np.float32), metric=self.metric,
+                                 exclude_self=False)
+        return indices.astype(np.int32), distances
+
+
+def import_umap():
+    """``import umap`` with numba's on-disk cache on for every function it compiles at import, so
+    a new process loads them instead of compiling them again (umap-learn caches few of its own)."""
+    import functools
+
+    import numba
+
+    saved = numba.njit, numba.jit
+
+    def cached(decorator):
+        @functools.wraps(decorator)
+        def with_cache(*args, **kwargs):
+            kwargs.setdefault("cache", True)
+            return decorator(*args, **kwargs)
+        return with_cache
+
+    numba.njit, numba.jit = cached(saved[0]), cached(saved[1])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import umap
+    finally:
+        numba.njit, numba.jit = saved
+    return umap
 
 
 WARM_UP_POINTS = 4200  # above 4,096 points umap-learn takes its nearest-neighbour-descent path

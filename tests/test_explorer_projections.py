@@ -81,6 +81,26 @@ def test_umap_fits_and_places_training_point_next_to_itself():
     assert np.median(np.linalg.norm(placed - fitted[:10], axis=1)) < 0.1 * spread
 
 
+def test_umap_places_new_points_into_their_own_blob_on_exact_neighbours():
+    X, labels = blobs(n=150)
+    new, new_labels = blobs(n=30, seed=1)
+    fitted, (placed,) = fit_transform(X, [new], "umap", random_state=0, n_neighbors=10, n_epochs=50)
+    centres = np.array([fitted[labels == c].mean(0) for c in range(3)])
+    nearest_centre = np.linalg.norm(placed[:, None] - centres[None], axis=2).argmin(1)
+    assert (nearest_centre == new_labels).mean() == 1.0
+
+
+def test_umap_is_imported_with_numba_caching_its_functions_on_disk():
+    umap = projections.import_umap()
+    from umap import layouts
+
+    dispatcher = layouts._nb_optimize_layout_euclidean_single_epoch
+    assert type(dispatcher._cache).__name__ != "NullCache", "a new process would compile it again"
+    import numba
+    assert numba.njit.__name__ == "njit"  # the import leaves numba's own decorator in place
+    assert umap.UMAP
+
+
 def test_raw_needs_two_dimensions():
     X, _ = blobs(dim=2)
     fitted, (placed,) = fit_transform(X[:50], [X[50:]], "raw")
