@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from training import rundir
-from ui import cached
+from ui import cached, url_state
 from ui.inspect import map as map_panel
 from ui.inspect import picker, selection, tabs
 from ui.widgets import ERROR_ICON, PAGE_NEW, demo_panel, error_panel
@@ -14,6 +14,7 @@ from ui.widgets import ERROR_ICON, PAGE_NEW, demo_panel, error_panel
 def render() -> None:
     table = cached.runs_table()
     path = picker.run_picker(table)
+    url_state.link_problems()
     if path is None:
         st.title("Embedding explorer")
         st.caption(f"Runs directory: `{cached.runs_dir()}` (set EXPLORER_RUNS_DIR to use another).")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from training import rundir
-from ui import cached
+from ui import cached, url_state
 from ui.widgets import (
     PAGE_NEW,
     STATE_ICONS,
@@ -29,6 +31,8 @@ def run_picker(table: pd.DataFrame) -> str | None:
             return None
         paths = list(table["path"])
         labels = {p: run_label(r) for p, r in zip(paths, table.to_dict("records"))}
+        by_name = {Path(p).name: p for p in paths}
+        url_state.from_url("run", "run_choice", paths, decode=lambda name: by_name.get(name, name), what="run")
         if st.session_state.get("run_choice") not in paths:  # open on the newest readable run
             kept = st.session_state.get("_kept-run_choice")
             readable = [p for p, s in zip(paths, table["state"]) if s != "unreadable"]
@@ -38,6 +42,7 @@ def run_picker(table: pd.DataFrame) -> str | None:
                             help="Runs in the runs directory, newest first: state, name, data set, "
                                  "loss, pair regime, epochs and test k-NN accuracy")
         st.session_state["_kept-run_choice"] = path
+        url_state.to_url("run", Path(path).name)
         runs_list(table)
         st.caption(f"Runs directory: `{cached.runs_dir()}`")
     return path
