@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from training import rundir
-from training.rundir import RunDirError
+import runfmt as rundir
+from runfmt import RunDirError
 
 from explorer.projections import DEVICES, METHODS, MODES, parse_params, resolve_device
 

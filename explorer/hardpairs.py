@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 KINDS = ("positive", "negative", "triplet")
 COLUMNS = ["kind", "a", "b", "n", "label_a", "label_b", "label_n", "class_a", "class_b", "class_n",

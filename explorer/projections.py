@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from training import rundir
+import runfmt as rundir
 
 from explorer import gpu_maps
 from explorer.runs import IDENTITY_COLUMNS, Run

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from training import rundir
+import runfmt as rundir
 
 from explorer import classifiers, distances, figures, neighbours, shifts
 from explorer.projections import projection

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.sweeps import compare_values, final_metrics, remembered, verification_auc
-from training import rundir
+import runfmt as rundir
 
 REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN = "reproduced", "not reproduced", "not yet run"
 STATUSES = (REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN)

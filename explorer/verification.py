@@ -20,7 +20,7 @@ import pandas as pd
 
 from explorer import distances
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 PAIR_SETS = {
     "test": "fresh test pairs (same class = similar; seeded, as in the summary)",

@@ -261,7 +261,7 @@ def default_snapshot_every(epochs: int) -> int:
     return max(1, -(-epochs // MAX_SNAPSHOTS))
 
 
-def snapshot_epochs(epochs: int, every: int) -> list[int]:
+def snapshot_plan(epochs: int, every: int) -> list[int]:
     """The epochs that get a snapshot: 0 (the untrained network), every ``every``-th, and the last."""
     return sorted({0, epochs, *range(every, epochs + 1, every)})
 

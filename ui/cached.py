@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 
 # ---------------------------------------------------------------- runs on disk
 
@@ -41,18 +41,8 @@ def runs_dir_problem() -> str | None:
 
 
 def run_mtime(path: str | Path) -> float:
-    """Latest modification time of a run's own files: the cache key of everything read from it.
-    The snapshots folder's mtime changes whenever a snapshot file is added (format 2)."""
-    path = Path(path)
-    names = (rundir.CONFIG, rundir.STATUS, rundir.METRICS, rundir.EMBEDDINGS, rundir.EMBEDDINGS_V1,
-             rundir.PAIRS)
-    times = []
-    for name in names:
-        try:
-            times.append((path / name).stat().st_mtime)
-        except OSError:
-            pass
-    return max(times, default=0.0)
+    """Latest modification time of a run's own files: the cache key of everything read from it."""
+    return rundir.last_changed(path)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
@@ -326,12 +316,10 @@ def magnet_clusters(path, epoch: int) -> dict | None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _reconstructions(path: str, mtime: float, epoch: int):
-    from training import rundir
-
     arrays = rundir.read_snapshot_arrays(Path(path), epoch)
-    if "reconstructions" not in arrays or "reconstruction_rows" not in arrays:
+    if rundir.RECONSTRUCTIONS not in arrays or rundir.RECONSTRUCTION_ROWS not in arrays:
         return None
-    return arrays["reconstruction_rows"], arrays["reconstructions"]
+    return arrays[rundir.RECONSTRUCTION_ROWS], arrays[rundir.RECONSTRUCTIONS]
 
 
 def reconstructions(path, epoch: int):

@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.runs import sampling
-from training import rundir
+import runfmt as rundir
 from ui import cached
 from ui.widgets import (
     COLOUR_NAMES,

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, REGIMES, TrainConfig
 from training.objectives import METHOD_OPTIONS, METHODS, used_options
 from training.presets import PRESETS

@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.maps import SPLITS, split_of
-from training import rundir
+import runfmt as rundir
 from ui import cached
 
 log = logging.getLogger("explorer.app")
@@ -553,21 +553,11 @@ def job_panel(path: str, allow_open: bool = True, follow_snapshots: bool = False
         st.error(f"{short_name(Path(path).name)}: {e}", icon=ERROR_ICON)
         return
     if status["state"] == rundir.RUNNING:
-        st.session_state[f"_snapshot-{path}"] = _snapshot_marker(path)
+        st.session_state[f"_snapshot-{path}"] = rundir.snapshot_marker(path)
         _live_job(path, follow_snapshots)
     else:
         with st.container(border=True):
             _job_body(path, status, allow_open, compact=compact)
-
-
-def _snapshot_marker(path: str) -> float:
-    """Changes whenever a snapshot is added (the snapshots folder's mtime; format 1: its file)."""
-    for name in (rundir.EMBEDDINGS, rundir.EMBEDDINGS_V1):
-        try:
-            return (Path(path) / name).stat().st_mtime
-        except OSError:
-            continue
-    return 0.0
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -576,7 +566,7 @@ def _live_job(path: str, follow_snapshots: bool = False) -> None:
         status = rundir.read_status(Path(path))
         if status["state"] != rundir.RUNNING:
             st.rerun(scope="app")  # the job ended: redraw the page without polling
-        if follow_snapshots and _snapshot_marker(path) != st.session_state.get(f"_snapshot-{path}"):
+        if follow_snapshots and rundir.snapshot_marker(path) != st.session_state.get(f"_snapshot-{path}"):
             st.rerun(scope="app")  # a new epoch's snapshot: redraw the map too
         _job_body(path, status, allow_open=False)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 from ui import cached
 from ui.inspect import clusters, overlays
 from ui.widgets import (

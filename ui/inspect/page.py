@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 from ui import cached
 from ui.inspect import map as map_panel
 from ui.inspect import picker, selection, tabs
