@@ -167,6 +167,16 @@ def add_train_options(train: argparse.ArgumentParser):
     magnet.add_argument("--magnet-refresh", type=int, default=DEFAULTS.magnet_refresh, metavar="EPOCHS",
                         help="re-run k-means on the current embeddings every this many epochs")
 
+    proxies = train.add_argument_group("ArcFace and Proxy-Anchor (--loss arcface, proxy-anchor)")
+    proxies.add_argument("--arcface-margin", type=float, default=DEFAULTS.arcface_margin, metavar="DEGREES",
+                         help="ArcFace's additive angular margin")
+    proxies.add_argument("--arcface-scale", type=float, default=DEFAULTS.arcface_scale,
+                         help="ArcFace's scale s of the softmax")
+    proxies.add_argument("--proxy-margin", type=float, default=DEFAULTS.proxy_margin,
+                         help="Proxy-Anchor's margin δ")
+    proxies.add_argument("--proxy-alpha", type=float, default=DEFAULTS.proxy_alpha,
+                         help="Proxy-Anchor's scale α")
+
     optim = train.add_argument_group("optimisation")
     optim.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training pairs")
     optim.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,

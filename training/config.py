@@ -29,7 +29,8 @@ MIN_IMAGE_SIZE = 16  # the starter CNN's two 5x5 convolutions and poolings need 
 LIMITS = {"epochs": 100_000, "embedding_dim": 4096, "image_size": 512, "seed": 4_294_967_295, "lr": 10.0,
           "margin": 1000.0, "margin_fn": 1000.0, "alpha": 1000.0, "weight_fn": 1000.0,
           "magnet_k": 1000, "magnet_m": 1000, "magnet_d": 10_000, "magnet_l": 10_000,
-          "images_per_class": 10_000, "classes_per_batch": 10_000}
+          "images_per_class": 10_000, "classes_per_batch": 10_000,
+          "arcface_margin": 90.0, "arcface_scale": 1000.0, "proxy_margin": 10.0, "proxy_alpha": 1000.0}
 
 
 @dataclass
@@ -74,6 +75,12 @@ class TrainConfig:
     magnet_l: int = 8  # evaluation: softmax over the L closest cluster centres (as many as a batch has)
     magnet_refresh: int = 1  # re-run k-means on the current embeddings every this many epochs
 
+    # ArcFace and Proxy-Anchor (pytorch-metric-learning): a learnable vector per class
+    arcface_margin: float = 28.6  # ArcFace's additive angular margin, in degrees (PML's default)
+    arcface_scale: float = 64.0  # ArcFace's scale s of the softmax (PML's default)
+    proxy_margin: float = 0.1  # Proxy-Anchor's margin δ (PML's default)
+    proxy_alpha: float = 32.0  # Proxy-Anchor's scale α (PML's default)
+
     # Optimisation
     epochs: int = 5  # a few epochs separate 4 from 9 in 2-D
     batch_size: int = 128  # pairs (or triplets) per step
@@ -108,6 +115,8 @@ class TrainConfig:
         _positive("batch-size", self.batch_size)
         _positive("lr", self.lr)
         _positive("nn-k", self.nn_k)
+        for name in ("arcface_margin", "arcface_scale", "proxy_margin", "proxy_alpha"):
+            _positive(name.replace("_", "-"), getattr(self, name))
         for name in ("max_train", "snapshot_every", "snapshot_max_points", "margin_fn"):
             if getattr(self, name) is not None:
                 _positive(name.replace("_", "-"), getattr(self, name))

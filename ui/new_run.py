@@ -139,6 +139,10 @@ METHOD_FIELDS = {
     "magnet_d": Field(int, "images drawn from each cluster of a batch"),
     "magnet_l": Field(int, "evaluation: softmax over the L closest cluster centres"),
     "magnet_refresh": Field(int, "epochs between two k-means refreshes of the clusters"),
+    "arcface_margin": Field(float, "ArcFace's additive angular margin, in degrees"),
+    "arcface_scale": Field(float, "ArcFace's scale s of the softmax"),
+    "proxy_margin": Field(float, "Proxy-Anchor's margin δ"),
+    "proxy_alpha": Field(float, "Proxy-Anchor's scale α"),
 }
 LIST_FIELDS = ("classes", "shifts", "holdout_classes", "train_shifts")  # typed as space-separated text
 

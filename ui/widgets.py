@@ -513,6 +513,8 @@ FORM_LABELS = {
     "--magnet-l": "Closest centres L", "--magnet-refresh": "Refresh clusters every",
     "--backbone": "Backbone", "--pretrained": "Pretrained weights", "--freeze": "Freeze the backbone",
     "--holdout-classes": "Held-out classes", "--train-shifts": "Training shifts",
+    "--arcface-margin": "Angular margin (°)", "--arcface-scale": "Scale s", "--proxy-margin": "Margin δ",
+    "--proxy-alpha": "Scale α",
 }
 
 

@@ -26,7 +26,8 @@ class Method(NamedTuple):
 # TrainConfig.validate refuses a value other than the default for an option the method ignores.
 METHOD_OPTIONS = ("margin", "regime", "nn_k", "batch_size", "miner", "classes_per_batch",
                   "images_per_class", "margin_fn", "weight_fn", "alpha", "magnet_k", "magnet_m",
-                  "magnet_d", "magnet_l", "magnet_refresh")
+                  "magnet_d", "magnet_l", "magnet_refresh", "arcface_margin", "arcface_scale", "proxy_margin",
+                  "proxy_alpha")
 
 METHODS: dict[str, Method] = {
     "contrastive": Method(
@@ -62,6 +63,16 @@ METHODS: dict[str, Method] = {
         "seed 002's baseline: a convolutional autoencoder whose bottleneck is the embedding "
         "(mean squared reconstruction error)",
         ("batch_size",)),
+    "arcface": Method(
+        "training.objectives.proxies", "ArcFace",
+        "ArcFace (pytorch-metric-learning): softmax over the angles to learnable class vectors, "
+        "with an additive angular margin",
+        ("batch_size", "arcface_margin", "arcface_scale")),
+    "proxy-anchor": Method(
+        "training.objectives.proxies", "ProxyAnchor",
+        "Proxy-Anchor (pytorch-metric-learning): each class's learnable proxy anchors its "
+        "positives and negatives in the batch",
+        ("batch_size", "proxy_margin", "proxy_alpha")),
     "pca": Method(
         "training.objectives.baselines", "PCA",
         "seed 002's linear baseline: the PCA of the training pixels, no training",

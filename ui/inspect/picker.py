@@ -121,7 +121,8 @@ def header(run, row) -> None:
 SETUP_WORDS = {"regime": "{} pairs", "margin": "margin {}", "batch_size": "batch {}", "nn_k": "k {}",
                "miner": "{} miner", "classes_per_batch": "P {}", "images_per_class": "K {}",
                "margin_fn": "m_fn {}", "weight_fn": "w_fn {}", "alpha": "α {}", "magnet_k": "k {}",
-               "magnet_m": "m {}", "magnet_d": "d {}", "magnet_l": "L {}", "magnet_refresh": "refresh every {}"}
+               "magnet_m": "m {}", "magnet_d": "d {}", "magnet_l": "L {}", "magnet_refresh": "refresh every {}",
+               "arcface_margin": "margin {}°", "arcface_scale": "s {}", "proxy_margin": "δ {}", "proxy_alpha": "α {}"}
 
 
 def method_setup(config: dict) -> str:
