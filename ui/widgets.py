@@ -499,23 +499,14 @@ def _started(start, cannot: str):
 
 
 # Option names in training's messages, as the form labels them.
-FORM_LABELS = {
-    "--dataset": "Data set", "--data-dir": "Data directory", "--classes": "Classes",
-    "--loss": "Loss", "--regime": "Pair regime", "--embedding-dim": "Embedding size",
-    "--margin": "Margin", "--epochs": "Epochs", "--batch-size": "Batch size",
-    "--lr": "Learning rate", "--seed": "Seed", "--shifts": "Shifts", "--device": "Device",
-    "--nn-k": "Neighbours k", "--max-train": "Max training images", "--image-size": "Image size",
-    "--test-fraction": "Test fraction", "--val-fraction": "Validation fraction",
-    "--normalize": "L2-normalise", "--miner": "Miner", "--classes-per-batch": "Classes per batch P",
-    "--images-per-class": "Images per class K", "--margin-fn": "False-negative margin",
-    "--weight-fn": "False-negative weight", "--alpha": "Margin α", "--magnet-k": "Clusters per class k",
-    "--magnet-m": "Clusters per batch m", "--magnet-d": "Examples per cluster d",
-    "--magnet-l": "Closest centres L", "--magnet-refresh": "Refresh clusters every",
-    "--backbone": "Backbone", "--pretrained": "Pretrained weights", "--freeze": "Freeze the backbone",
-    "--holdout-classes": "Held-out classes", "--train-shifts": "Training shifts",
-    "--arcface-margin": "Angular margin (°)", "--arcface-scale": "Scale s", "--proxy-margin": "Margin δ",
-    "--proxy-alpha": "Scale α",
-}
+def _form_labels() -> dict[str, str]:
+    from training.config import TrainConfig
+    from training.options import declared, flag
+
+    return {flag(name): option.label for name, option in declared(TrainConfig).items()}
+
+
+FORM_LABELS = _form_labels()  # --flag -> the form's label, from the options' declarations
 
 
 def in_form_words(message: str) -> str:

@@ -2,8 +2,9 @@
 
 A method is an ``Objective`` subclass (see ``base``): a sampler that yields index tuples for each
 batch, a loss over the batch's embeddings, optional per-epoch hooks and extra outputs. Adding a
-method means writing one such class and adding one entry here; the loop, the CLI's ``--loss``
-choices, the options a method accepts (``TrainConfig.validate``) and the app's form follow. This
+method means writing one such class and adding one entry here (its options declared on
+``TrainConfig``, see training.options); the loop, the CLI's ``--loss`` choices, the options a
+method accepts (``TrainConfig.validate``), the app's form and the options table follow. This
 module imports no torch, so the CLI and the app can list the methods without it.
 """
 
@@ -17,17 +18,9 @@ class Method(NamedTuple):
     module: str
     cls: str
     help: str  # one line for --help and the app's form
-    options: tuple[str, ...]  # the TrainConfig fields of METHOD_OPTIONS this method reads
+    options: tuple[str, ...]  # the TrainConfig fields this method reads beyond those every method reads
     backbone: bool = True  # False: the method brings its own embedding (pca); --backbone does not apply
 
-
-# Options that only some methods read. Every other option (data, embedding size, --normalize,
-# optimisation, snapshots) applies to every method. A method's form shows only its own ones, and
-# TrainConfig.validate refuses a value other than the default for an option the method ignores.
-METHOD_OPTIONS = ("margin", "regime", "nn_k", "batch_size", "miner", "classes_per_batch",
-                  "images_per_class", "margin_fn", "weight_fn", "alpha", "magnet_k", "magnet_m",
-                  "magnet_d", "magnet_l", "magnet_refresh", "arcface_margin", "arcface_scale", "proxy_margin",
-                  "proxy_alpha")
 
 METHODS: dict[str, Method] = {
     "contrastive": Method(
@@ -79,6 +72,12 @@ METHODS: dict[str, Method] = {
         (), backbone=False),
 }
 
+
+# Options that only some methods read: those the entries above list. Every other option (data,
+# embedding size, --normalize, optimisation, snapshots) applies to every method. A method's form
+# shows only its own ones, and TrainConfig.validate refuses a value other than the default for an
+# option the method ignores.
+METHOD_OPTIONS = tuple(dict.fromkeys(o for method in METHODS.values() for o in method.options))
 
 MINED = ("classes_per_batch", "images_per_class")  # triplet's options with a --miner
 UNMINED = ("regime", "batch_size")  # triplet's options without one
