@@ -178,7 +178,6 @@ def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False
 
 
 ENV_PRECOMPUTE = "EXPLORER_PRECOMPUTE_MAPS"
-PRECOMPUTED = ("tsne",)  # PCA and raw maps take a moment; t-SNE is worth having ready
 
 
 def precompute_maps(run_dir: Path) -> None:
@@ -186,11 +185,11 @@ def precompute_maps(run_dir: Path) -> None:
     instant. ``EXPLORER_PRECOMPUTE_MAPS=0`` turns it off."""
     if os.environ.get(ENV_PRECOMPUTE, "1") == "0":
         return
-    for method in PRECOMPUTED:
-        subprocess.Popen([sys.executable, "-m", "explorer", "project", str(run_dir), "--method", method,
-                          "--device", "auto"],  # as the app maps: on the GPU where there is one
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+    # explorer.projection_methods says which maps are worth having ready (t-SNE: PCA and raw take a moment)
+    subprocess.Popen([sys.executable, "-m", "explorer", "project", str(run_dir), "--precomputed",
+                      "--device", "auto"],  # as the app maps: on the GPU where there is one
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
 
 def _leave_process_group() -> None:
     if "torch" in sys.modules:
