@@ -54,7 +54,7 @@ def test_the_form_the_run_header_and_claims_read_the_declarations():
     from explorer import seeds
     from ui.inspect.picker import SETUP_WORDS
     from ui.new_run import FORM_DEFAULTS, METHOD_FIELDS
-    from ui.widgets import FORM_LABELS
+    from ui.jobs import FORM_LABELS
 
     options = declared(TrainConfig)
     assert FORM_LABELS == {flag(name): option.label for name, option in options.items()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from pathlib import Path
 from dataclasses import dataclass
@@ -323,10 +322,12 @@ class TrainConfig:
         if precision == "auto":
             precision = "bf16" if device_type == "cuda" else "fp32"
         every = self.snapshot_every or default_snapshot_every(self.epochs)
-        margin_fn = self.margin_fn
-        if margin_fn is None and "margin_fn" in METHODS[self.loss].options:
-            margin_fn = self.margin / 2
+        margin_fn = self.false_negative_margin() if "margin_fn" in METHODS[self.loss].options else self.margin_fn
         return dataclasses.replace(self, precision=precision, snapshot_every=every, margin_fn=margin_fn)
+
+    def false_negative_margin(self) -> float:
+        """m_fn of the three-way loss: --margin-fn, or half the margin when it is not given."""
+        return self.margin / 2 if self.margin_fn is None else self.margin_fn
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

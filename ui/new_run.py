@@ -23,7 +23,8 @@ from training.options import declared, kind_of
 from training.presets import PRESETS
 from training.errors import InputError
 from ui import cached
-from ui.widgets import ERROR_ICON, FORM_LABELS, demo_panel, error_panel, in_form_words, job_panel, launch_run
+from ui.jobs import FORM_LABELS, demo_panel, in_form_words, job_panel, launch_run
+from ui.widgets import ERROR_ICON, error_panel
 
 DEFAULTS = TrainConfig()
 DECLARED = declared(TrainConfig)

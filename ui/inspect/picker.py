@@ -7,14 +7,13 @@ import streamlit as st
 
 import runfmt as rundir
 from ui import cached
+from ui.jobs import job_panel, resume_button
 from ui.widgets import (
     PAGE_NEW,
     STATE_ICONS,
     STATE_MARKDOWN,
     class_list,
-    job_panel,
     progress_text,
-    resume_button,
     run_label,
     split_name,
 )
