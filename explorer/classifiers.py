@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 CLASSIFIERS = ("knn", "svm", "centroid", "kmeans", "kmeans_majority")
 TITLES = {"knn": "k-NN", "svm": "SVM (polynomial, degree 3)", "centroid": "Nearest centroid",

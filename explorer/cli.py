@@ -15,10 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from training import rundir
-from training.rundir import RunDirError
+import runfmt as rundir
+from runfmt import RunDirError
 
-from explorer.projections import DEVICES, METHODS, MODES, parse_params, resolve_device
+from explorer.projection_methods import METHODS, PRECOMPUTED
+from explorer.projections import DEVICES, MODES, parse_params, resolve_device
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--device", default="cpu", choices=DEVICES,
                          help="where t-SNE and UMAP are fitted: cpu, cuda (torchdr on the GPU) or auto "
                               "(cuda when a CUDA GPU is present; default: cpu)")
+    project.add_argument("--precomputed", action="store_true",
+                         help=f"compute the maps a finished run keeps ready ({', '.join(PRECOMPUTED)}), each at "
+                              f"its defaults, instead of --method (training runs this as a run ends)")
 
     listing = commands.add_parser("list", help="list the run directories under a folder")
     listing.add_argument("root", nargs="?", help="folder of runs (default: $EXPLORER_RUNS_DIR or runs/)")
@@ -186,13 +190,14 @@ def _run(args) -> int:
 
     from explorer.projections import cache_path, projection
 
-    frame = projection(run, args.epoch, args.method, params, args.mode, random_state=args.seed,
-                       progress=_progress(), device=args.device)
-    epoch = frame.attrs.get("epoch", run.last_epoch if args.epoch is None else args.epoch)
-    print(cache_path(run, epoch, args.method, frame.attrs.get("params", params), args.mode, args.seed,
-                     device=frame.attrs.get("device", "cpu")))
-    if frame.attrs.get("note"):
-        print(f"note: {frame.attrs['note']}", file=sys.stderr)
+    for method, chosen in ([(m, {}) for m in PRECOMPUTED] if args.precomputed else [(args.method, params)]):
+        frame = projection(run, args.epoch, method, chosen, args.mode, random_state=args.seed,
+                           progress=_progress(), device=args.device)
+        epoch = frame.attrs.get("epoch", run.last_epoch if args.epoch is None else args.epoch)
+        print(cache_path(run, epoch, method, frame.attrs.get("params", chosen), args.mode, args.seed,
+                         device=frame.attrs.get("device", "cpu")))
+        if frame.attrs.get("note"):
+            print(f"note: {frame.attrs['note']}", file=sys.stderr)
     return 0
 
 

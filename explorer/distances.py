@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 DISTANCE_METRICS = ("euclidean", "cosine")
 
@@ -163,17 +163,35 @@ def verification(distances: np.ndarray, y: np.ndarray, far: float = 0.01) -> dic
 # ---------------------------------------------------------------- pairs of a run
 
 
-def training_pairs(run: Run) -> np.ndarray:
-    """The training pairs the run drew (from its triplets for a triplet run), as (i, j, y) rows."""
-    pairs = run.pairs()
-    keys = ["train_pairs", "train_triplets"]
-    if run.config.get("loss") == "triplet":
+def trains_on_triplets(run: Run) -> bool:
+    """Whether the run's loss took triplets rather than pairs: the one place that decides which
+    of a run's stored tuples are its own."""
+    return run.config.get("loss") == "triplet"
+
+
+def own_pairs(run: Run, split: str) -> np.ndarray | None:
+    """The (i, j, y) pairs the run drew on ``split`` (rows of the split), or None.
+
+    A triplet run is judged on its triplets, each giving a similar and a dissimilar pair; a
+    contrastive run on its pairs. Falls back to the other kind when only that one is stored.
+    """
+    stored = run.pairs()
+    keys = [f"{split}_pairs", f"{split}_triplets"]
+    if trains_on_triplets(run):
         keys.reverse()
     for key in keys:
-        if key in pairs and len(pairs[key]):
-            found = np.asarray(pairs[key], dtype=np.int64)
-            return triplets_to_pairs(found) if key == "train_triplets" else found
-    raise ValueError(f"run {run.name} has no training pairs or triplets in its pairs file")
+        if key in stored and len(stored[key]):
+            found = np.asarray(stored[key], dtype=np.int64)
+            return triplets_to_pairs(found) if key.endswith("_triplets") else found
+    return None
+
+
+def training_pairs(run: Run) -> np.ndarray:
+    """The training pairs the run drew (from its triplets for a triplet run), as (i, j, y) rows."""
+    found = own_pairs(run, "train")
+    if found is None:
+        raise ValueError(f"run {run.name} has no training pairs or triplets in its pairs file")
+    return found
 
 
 def run_pair_distances(run: Run, epoch: int | None = None, n_test_pairs: int = 2000,

@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
-AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP", "raw": "e"}
+from explorer.projection_methods import AXIS_NAMES
+
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c", "shifted": "#d62728", "heldout": "#9467bd"}
 CORRECT_COLORS = {True: "#2ca02c", False: "#d62728", None: "#c7c7c7"}
 CORRECT_NAMES = {True: "k-NN right", False: "k-NN wrong", None: "train (k-NN fitted here)"}

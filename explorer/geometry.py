@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 
 def _check(X, y, n_classes):

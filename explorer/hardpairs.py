@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from explorer import distances
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 KINDS = ("positive", "negative", "triplet")
 COLUMNS = ["kind", "a", "b", "n", "label_a", "label_b", "label_n", "class_a", "class_b", "class_n",
@@ -84,7 +85,7 @@ def run_hard_pairs(run: Run, epoch: int | None = None, split: str = "train") -> 
     """
     stored = run.pairs()
     margin = float(run.config.get("margin") or 1.0)
-    triplet = run.config.get("loss") == "triplet"
+    triplet = distances.trains_on_triplets(run)
     key = f"{split}_{'triplets' if triplet else 'pairs'}"
     if key not in stored or not len(stored[key]):
         raise ValueError(f"run {run.name} has no {key} in its {rundir.PAIRS}")

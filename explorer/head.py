@@ -15,9 +15,9 @@ import pandas as pd
 
 from explorer import distances
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
-SCORES = "head_test_scores"
+SCORES = rundir.HEAD_TEST_SCORES
 
 
 def head_pairs(run: Run, epoch: int | None = None) -> pd.DataFrame | None:

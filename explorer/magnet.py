@@ -17,10 +17,10 @@ import pandas as pd
 
 from explorer import classifiers
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
-CLUSTER_COLUMN = "magnet_cluster"
-ARRAYS = ("magnet_centres", "magnet_centre_classes", "magnet_sigma2")
+CLUSTER_COLUMN = rundir.MAGNET_CLUSTER
+ARRAYS = (rundir.MAGNET_CENTRES, rundir.MAGNET_CENTRE_CLASSES, rundir.MAGNET_SIGMA2)
 
 
 def magnet_probabilities(X: np.ndarray, centres: np.ndarray, centre_classes: np.ndarray, sigma2: float,
@@ -69,9 +69,9 @@ def clusters(run: Run, epoch: int | None = None) -> dict | None:
     arrays = rundir.read_snapshot_arrays(run.path, epoch)
     if not all(name in arrays for name in ARRAYS):
         return None
-    return {"centres": arrays["magnet_centres"].astype(np.float64),
-            "centre_classes": arrays["magnet_centre_classes"].astype(np.int64),
-            "sigma2": float(arrays["magnet_sigma2"]), "l": int(run.config.get("magnet_l") or 1)}
+    return {"centres": arrays[rundir.MAGNET_CENTRES].astype(np.float64),
+            "centre_classes": arrays[rundir.MAGNET_CENTRE_CLASSES].astype(np.int64),
+            "sigma2": float(arrays[rundir.MAGNET_SIGMA2]), "l": int(run.config.get("magnet_l") or 1)}
 
 
 def centres_frame(run: Run, epoch: int | None = None) -> pd.DataFrame | None:

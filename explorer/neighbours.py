@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.runs import IDENTITY_COLUMNS, Run
-from training import rundir
+import runfmt as rundir
 
 
 def nearest_neighbours(reference: np.ndarray, query: np.ndarray, k: int = 10,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from explorer import distances
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 TYPE_NAMES = rundir.PAIR_TYPES
 

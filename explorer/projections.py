@@ -30,22 +30,13 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from training import rundir
+import runfmt as rundir
 
 from explorer import gpu_maps
+from explorer.projection_methods import METHODS
 from explorer.runs import IDENTITY_COLUMNS, Run
 
-# The main parameters of each method and their defaults (the libraries' own defaults).
-METHODS: dict[str, dict] = {
-    "pca": {"whiten": False},
-    # A shorter schedule than openTSNE's 250 + 500 iterations: on these well-clustered embeddings
-    # it keeps trustworthiness and 2-D k-NN accuracy (bench/projection_speed.py prints both).
-    "tsne": {"perplexity": 30.0, "n_iter": 150, "early_exaggeration_iter": 100,
-             "learning_rate": "auto", "dof": 1.0, "metric": "euclidean", "transform_iter": 20,
-             "negative_gradient_method": "fft"},
-    "umap": {"n_neighbors": 15, "min_dist": 0.1, "metric": "euclidean", "n_epochs": None},
-    "raw": {},
-}
+# The main parameters of each method and their defaults: explorer.projection_methods lists them.
 METRICS = ("euclidean", "cosine", "manhattan", "chebyshev")
 MODES = ("shared", "joint")
 DEVICES = ("cpu", "cuda", "auto")  # auto: cuda where gpu_maps.cuda_available()

@@ -17,9 +17,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from training import rundir
+import runfmt as rundir
 
 from explorer import classifiers, distances, figures, neighbours, shifts
+from explorer.projection_methods import PROJECTIONS
 from explorer.projections import projection
 from explorer.runs import Run
 from explorer.summary import analyse, format_summary, summarize
@@ -133,7 +134,7 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
     return out
 
 
-SERIES_EPOCHS = {"raw": 6, "pca": 6, "tsne": 4, "umap": 4}  # maps in the per-epoch series
+SERIES_EPOCHS = {name: p.series_epochs for name, p in PROJECTIONS.items()}  # maps in the per-epoch series
 
 
 def series_epochs(epochs, last: int, n: int) -> list[int]:

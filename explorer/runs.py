@@ -1,6 +1,6 @@
 """Opening run directories: what a run holds, whatever state it is in.
 
-Every file name and reader comes from ``training.rundir`` (the contract). A run that is still
+Every file name and reader comes from ``runfmt`` (the contract). A run that is still
 running, or that failed, was cancelled or interrupted, opens with whatever it has and says so in
 ``notes``; a finished run must be complete. A missing or damaged file raises ``RunDirError``
 naming it.
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training import rundir
-from training.rundir import RunDirError
+import runfmt as rundir
+from runfmt import RunDirError, Snapshots
 
 # Identity of a point: which split, which row of it, and what it is.
 IDENTITY_COLUMNS = ("split", "row", "label", "class_name", "shift", "source_index")
@@ -33,19 +33,6 @@ CACHED_SNAPSHOTS = 4  # (epoch, split) frames a Run keeps in memory, least recen
 
 STATE_NOTES = {rundir.RUNNING: "is still running", rundir.FAILED: "failed",
                rundir.CANCELLED: "was cancelled", rundir.INTERRUPTED: "was interrupted"}
-
-
-@dataclass(frozen=True)
-class Snapshots:
-    """The index of a run's snapshots, known without reading their embeddings."""
-
-    epochs: tuple[int, ...] = ()       # ascending; 0 is the untrained network
-    rows: dict = field(default_factory=dict)  # split -> rows it has (largest row + 1), last snapshot
-    dim: int = 0                       # embedding columns e0 .. e{dim-1}
-
-    @property
-    def splits(self) -> list[str]:
-        return [s for s in (*rundir.SPLITS, "heldout") if s in self.rows]  # heldout: --holdout-classes
 
 
 class _LRU:
@@ -127,10 +114,7 @@ class Run:
     @property
     def mtime(self) -> float:
         """Latest modification time of the run's files; a cache key together with the path."""
-        names = (rundir.CONFIG, rundir.STATUS, rundir.METRICS, rundir.EMBEDDINGS,
-                 rundir.EMBEDDINGS_V1, rundir.PAIRS)
-        times = [(self.path / n).stat().st_mtime for n in names if (self.path / n).exists()]
-        return max(times, default=0.0)
+        return rundir.last_changed(self.path)
 
     def describe(self) -> str:
         """One line: name, state, progress and what is missing."""
@@ -281,34 +265,7 @@ def load_run(path: str | os.PathLike) -> Run:
     return run
 
 
-def read_snapshot_index(path: Path) -> Snapshots:
-    """The snapshot epochs, and the splits, rows and embedding size of the last snapshot, read
-    from the folder listing, the last file's schema and its split and row columns alone."""
-    import pyarrow.parquet as pq
-
-    epochs = tuple(rundir.snapshot_epochs(path))
-    if not epochs:
-        return Snapshots()
-    file, filters = rundir.snapshot_path(path, epochs[-1]), None
-    if not file.exists():  # format 1: every epoch in one file
-        file, filters = path / rundir.EMBEDDINGS_V1, [("epoch", "==", epochs[-1])]
-    shown = file.relative_to(path)
-    rundir.contained(path, file)
-    try:
-        names = pq.read_schema(file).names
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise rundir.damaged(shown, path, e) from None
-    missing = [c for c in rundir.EMBEDDING_COLUMNS if c not in names]
-    if missing:
-        raise RunDirError(f"{shown} in {path} lacks the columns {', '.join(missing)}: {rundir.RESTORE}")
-    try:
-        table = pq.read_table(file, columns=["split", "row"], filters=filters)
-        largest = table.group_by("split").aggregate([("row", "max")]).to_pydict()
-        rows = {str(s): int(m) + 1 for s, m in zip(largest["split"], largest["row_max"])}
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise rundir.damaged(shown, path, e) from None
-    dim = len(rundir.embedding_columns(pd.DataFrame(columns=names)))
-    return Snapshots(epochs=epochs, rows=rows, dim=dim)
+read_snapshot_index = rundir.read_snapshot_index  # the explorer's name for it, kept for its callers
 
 
 def _check_images(run: Run, split: str) -> None:

@@ -35,7 +35,9 @@ import numpy as np
 import pandas as pd
 
 from explorer.sweeps import compare_values, final_metrics, remembered, verification_auc
-from training import rundir
+import runfmt as rundir
+from training.config import TrainConfig
+from training.options import default_of
 
 REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN = "reproduced", "not reproduced", "not yet run"
 STATUSES = (REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN)
@@ -102,7 +104,7 @@ KEY_OPTIONS: dict[str, dict] = {
     "seed004-triplet": {"loss": "triplet", "embedding_dim": 32},
     "seed004-embedding-size": {"loss": "triplet"},
 }
-DEFAULTS = {"regime": "random", "alpha": 1.0, "train_shifts": [], "loss": "contrastive", "embedding_dim": 2}
+DEFAULTS = {key: default_of(TrainConfig, key) for options in KEY_OPTIONS.values() for key in options}  # declared ones
 
 
 def keeps_preset(config: dict, preset: str) -> bool:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from explorer.classifiers import make_classifier
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 
 def displacement(X_test: np.ndarray, X_shifted: np.ndarray, source_index: np.ndarray) -> np.ndarray:

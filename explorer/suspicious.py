@@ -16,7 +16,7 @@ import pandas as pd
 
 from explorer.neighbours import nearest_neighbours
 from explorer.runs import IDENTITY_COLUMNS, Run
-from training import rundir
+import runfmt as rundir
 
 COLUMNS = ["position", "label", "score", "disagree", "k", "other_label", "other_count",
            "nearest_other_distance", "nearest_same_distance"]

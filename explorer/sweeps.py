@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training import rundir
+import runfmt as rundir
 
 SWEEPS_DIR = "sweeps"
 MANIFEST = "sweep.json"
@@ -238,14 +238,7 @@ _MEMO_SIZE = 2048
 
 def run_mtime(path: str | os.PathLike) -> float:
     """Latest modification time of a run's own files (config, status, metrics, snapshots, pairs)."""
-    times = []
-    for name in (rundir.CONFIG, rundir.STATUS, rundir.METRICS, rundir.EMBEDDINGS, rundir.EMBEDDINGS_V1,
-                 rundir.PAIRS):
-        try:
-            times.append((Path(path) / name).stat().st_mtime)
-        except OSError:
-            pass
-    return max(times, default=0.0)
+    return rundir.last_changed(path)
 
 
 def remembered(path: str | os.PathLike, what: str, compute):

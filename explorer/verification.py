@@ -20,7 +20,7 @@ import pandas as pd
 
 from explorer import distances
 from explorer.runs import Run
-from training import rundir
+import runfmt as rundir
 
 PAIR_SETS = {
     "test": "fresh test pairs (same class = similar; seeded, as in the summary)",
@@ -32,21 +32,7 @@ SHORT_NAMES = {"test": "fresh class-based test pairs", "test_own": "own test pai
 COLUMNS = ["set", "i", "j", "y", "distance", "label_i", "label_j"]
 
 
-def own_pairs(run: Run, split: str) -> np.ndarray | None:
-    """The (i, j, y) pairs the run drew on ``split`` (rows of the split), or None.
-
-    A triplet run is judged on its triplets, each giving a similar and a dissimilar pair; a
-    contrastive run on its pairs. Falls back to the other kind when only that one is stored.
-    """
-    stored = run.pairs()
-    keys = [f"{split}_pairs", f"{split}_triplets"]
-    if run.config.get("loss") == "triplet":
-        keys.reverse()
-    for key in keys:
-        if key in stored and len(stored[key]):
-            found = np.asarray(stored[key], dtype=np.int64)
-            return distances.triplets_to_pairs(found) if key.endswith("_triplets") else found
-    return None
+own_pairs = distances.own_pairs  # the run's own pairs of a split (its triplets' pairs for a triplet run)
 
 
 def rows_to_positions(rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -787,6 +787,10 @@ def test_new_run_form_launches_a_valid_config_and_shows_the_job_under_its_button
     ({"loss": "contrastive-3way", "weight_fn": 0.25}, {"margin", "nn_k", "margin_fn", "weight_fn"},
      {"regime", "miner", "alpha"}),
     ({"loss": "bce"}, {"regime", "batch_size"}, {"margin", "miner", "alpha", "nn_k"}),  # k: nn regimes only
+    ({"loss": "arcface", "arcface_margin": 20.0, "arcface_scale": 30.0}, {"arcface_margin", "arcface_scale", "batch_size"},
+     {"regime", "margin", "proxy_margin", "alpha"}),
+    ({"loss": "proxy-anchor", "proxy_margin": 0.2, "proxy_alpha": 16.0}, {"proxy_margin", "proxy_alpha", "batch_size"},
+     {"regime", "margin", "arcface_margin", "alpha"}),
 ])
 def test_the_form_shows_only_the_options_of_the_chosen_loss(empty_runs, monkeypatch, values, shown, hidden):
     from training import launch

@@ -135,3 +135,15 @@ def test_an_autoencoder_run_shows_a_point_beside_its_reconstruction(method_runs,
     captions = [c.caption for i in at.get("image") for c in i.proto.imgs]
     assert ("its reconstruction (epoch 2)" in captions) == shown
     assert ("Reconstructions are kept for test rows 0 to 3" in text_of(at)) == (not shown)
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"loss": "arcface", "batch_size": 64, "arcface_margin": 28.6, "arcface_scale": 64.0},
+     " · batch 64 · margin 28.6° · s 64.0"),
+    ({"loss": "proxy-anchor", "batch_size": 128, "proxy_margin": 0.1, "proxy_alpha": 32.0},
+     " · batch 128 · δ 0.1 · α 32.0"),
+])
+def test_the_run_header_names_the_options_of_arcface_and_proxy_anchor(config, words):
+    from ui.inspect.picker import method_setup
+
+    assert method_setup(config) == words

@@ -117,7 +117,7 @@ CASES = [train_case(f"train {option} {value}", [*extra, option, value], expect)
 
 CASES += [
     train_case("unknown dataset", ["--dataset", "cifar"], "invalid choice: 'cifar'"),
-    train_case("unknown loss", ["--loss", "arcface"], "invalid choice: 'arcface'"),
+    train_case("unknown loss", ["--loss", "hinge"], "invalid choice: 'hinge'"),
     train_case("unknown regime", ["--regime", "nearest"], "invalid choice: 'nearest'"),
     train_case("unknown miner", ["--loss", "triplet", "--miner", "hardest"], "invalid choice: 'hardest'"),
     train_case("unknown device", ["--device", "tpu"], "invalid choice: 'tpu'"),

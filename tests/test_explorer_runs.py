@@ -7,8 +7,8 @@ import pytest
 from fakerun import make_fake_run
 
 from explorer.runs import list_runs, load_run
-from training import rundir
-from training.rundir import RunDirError
+import runfmt as rundir
+from runfmt import RunDirError
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import torch
 
 from datafiles import write_class_folders
 from explorer.runs import load_run
+import runfmt.files
 from training import rundir
 from training.cli import main
 
@@ -95,7 +96,7 @@ def test_permission_denied_while_appending_metrics(data, tmp_path, monkeypatch, 
                 raise PermissionError(errno.EACCES, "Permission denied", str(file))
         return original(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(rundir, "open", guarded_open, raising=False)
+    monkeypatch.setattr(runfmt.files, "open", guarded_open, raising=False)
     code, err = train(data, runs, capsys)
     assert code == 1 and len(appends) == 2
     run = only_run(runs)
@@ -138,7 +139,7 @@ def test_a_disk_too_full_to_record_the_failure_leaves_every_file_whole(data, tmp
             raise rundir.RunWriteError(errno.ENOSPC, Path(path).name)
         return original(path, write, mode, run_dir=run_dir)
 
-    monkeypatch.setattr(rundir, "atomic_write", atomic_write)
+    monkeypatch.setattr(runfmt.files, "atomic_write", atomic_write)
     code, err = train(data, runs, capsys)
     assert code == 1
     assert "could not record the end of the run: disk full while writing status.json" in err

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from training import rundir
-from training.config import TrainConfig, default_snapshot_every, snapshot_epochs
+from training.config import TrainConfig, default_snapshot_every, snapshot_plan
 from training.trainer import train
 
 
@@ -15,13 +15,13 @@ def quiet(line):
     (5, 2, [0, 2, 4, 5]),
     (7, 10, [0, 7]),
 ])
-def test_snapshot_epochs_keep_the_first_the_last_and_every_nth(epochs, every, expected):
-    assert snapshot_epochs(epochs, every) == expected
+def test_snapshot_plan_keeps_the_first_the_last_and_every_nth(epochs, every, expected):
+    assert snapshot_plan(epochs, every) == expected
 
 
 @pytest.mark.parametrize("epochs", [1, 49, 50, 51, 100, 1000])
 def test_the_default_keeps_at_most_about_fifty_snapshots(epochs):
-    kept = snapshot_epochs(epochs, default_snapshot_every(epochs))
+    kept = snapshot_plan(epochs, default_snapshot_every(epochs))
     assert len(kept) <= 52 and kept[0] == 0 and kept[-1] == epochs
 
 

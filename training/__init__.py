@@ -1,4 +1,4 @@
-"""Training of embedding networks; writes run directories (see training.rundir).
+"""Training of embedding networks; writes run directories through ``runfmt`` (see training.rundir).
 
-Importing this package imports no torch: ``training.rundir`` is read by torch-free code.
+Importing this package imports no torch.
 """

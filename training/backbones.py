@@ -22,31 +22,13 @@ from training.model import Backbone, EmbeddingNet
 VGG_DROPOUT = 0.1  # spatial dropout rate of the VGG branch; seed 004's table does not give it
 
 
-class SmallCNN(Backbone):
+class SmallCNN(EmbeddingNet):
     """Seed 000's out-lab net: conv 1→16 5×5, PReLU, max-pool; conv 16→64 3×3, PReLU, max-pool;
     fully connected 64·s·s → 256 → 64 → D with PReLU (s = 5 at 28 px)."""
 
     name = "small-cnn"
-
-    def __init__(self, image_size: int = 28, embedding_dim: int = 2, normalize: bool = False):
-        super().__init__(image_size, embedding_dim, normalize)
-        self.convnet = nn.Sequential(
-            nn.Conv2d(1, 16, 5), nn.PReLU(), nn.MaxPool2d(2, stride=2),
-            nn.Conv2d(16, 64, 3), nn.PReLU(), nn.MaxPool2d(2, stride=2),
-        )
-        side = ((image_size - 4) // 2 - 2) // 2
-        self.fc = nn.Sequential(
-            nn.Linear(64 * side * side, 256), nn.PReLU(),
-            nn.Linear(256, 64), nn.PReLU(),
-            nn.Linear(64, embedding_dim),
-        )
-
-    @property
-    def head(self) -> nn.Module:
-        return self.fc[-1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.finish(self.fc(self.convnet(x).flatten(1)))
+    convolutions = ((16, 5), (64, 3))
+    hidden = (256, 64)
 
 
 class VGGBranch(Backbone):

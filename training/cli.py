@@ -18,12 +18,11 @@ from pathlib import Path
 
 from training import presets, rundir
 from training import sweep as sweeps
-from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
-from training.objectives import METHODS
+from training.config import OUTPUT, TrainConfig
+from training.options import add_arguments
 from training.errors import Cancelled, InputError
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_CANCELLED = 2, 1, 143
-DEFAULTS = TrainConfig()
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -88,110 +87,9 @@ def add_train_options(train: argparse.ArgumentParser):
     train.add_argument("--preset", choices=list(presets.PRESETS), default=None, metavar="NAME",
                        help="fill every option from one of the seeds' experiments (python -m training "
                             "presets lists them); options given here override it")
-    data = train.add_argument_group("data")
-    data.add_argument("--dataset", choices=DATASETS, default=DEFAULTS.dataset,
-                      help="mnist reads the bundled 5,000-image sample unless --data-dir is given")
-    data.add_argument("--data-dir", default=None,
-                      help="folder with the MNIST/Fashion-MNIST IDX files, or with one folder per class")
-    data.add_argument("--classes", nargs="+", default=[], metavar="CLASS",
-                      help="keep only these classes: digits or class indices, or folder names (default: all)")
-    data.add_argument("--image-size", type=int, default=DEFAULTS.image_size,
-                      help="folder images are made grayscale and resized to this many pixels square")
-    data.add_argument("--test-fraction", type=float, default=DEFAULTS.test_fraction,
-                      help="share of each class kept for test where the source has no test split")
-    data.add_argument("--val-fraction", type=float, default=DEFAULTS.val_fraction,
-                      help="share of each training class kept for the validation loss")
-    data.add_argument("--max-train", type=int, default=None,
-                      help="use at most this many training images (stratified, seeded)")
-    data.add_argument("--shifts", type=int, nargs="*", default=DEFAULTS.shifts, metavar="PX",
-                      help="horizontal shifts in pixels of the shifted-augmented test set")
-    data.add_argument("--holdout-classes", nargs="+", default=[], metavar="CLASS",
-                      help="keep these classes out of training (train, val and test) and embed all "
-                           "their images as the split heldout")
-    data.add_argument("--train-shifts", type=int, nargs="+", default=[], metavar="PX",
-                      help="add copies of the training images shifted by these pixels to training; a "
-                           "copy counts as similar to its source (seed 000, question 8)")
-
-    model = train.add_argument_group("model and loss")
-    model.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
-                       help="; ".join(f"{name}: {METHODS[name][2]}" for name in LOSSES))
-    model.add_argument("--embedding-dim", type=int, default=DEFAULTS.embedding_dim,
-                       help="size of the embedding")
-    model.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=DEFAULTS.normalize,
-                       help="L2-normalise the embedding (seed 004 uses margin 1 with it)")
-    model.add_argument("--backbone", choices=BACKBONES, default=DEFAULTS.backbone,
-                       help="the network that embeds: seed-cnn (seed 000's starter CNN), small-cnn "
-                            "(seed 000's out-lab net), vgg (seed 004's branch), resnet18 "
-                            "(torchvision's, one-channel 3x3 stem)")
-    model.add_argument("--pretrained", default=None, metavar="PATH",
-                       help="start the backbone below its head from these local weights: a state dict "
-                            "(ImageNet's resnet18 file fits resnet18) or a run's checkpoint.pt")
-    model.add_argument("--freeze", action=argparse.BooleanOptionalAction, default=DEFAULTS.freeze,
-                       help="train only the backbone's new head (seed 002, transfer approach 1); "
-                            "without it every layer is fine-tuned")
-    model.add_argument("--margin", type=float, default=DEFAULTS.margin,
-                       help="margin m of the contrastive, triplet and three-way losses")
-    model.add_argument("--regime", choices=REGIMES, default=DEFAULTS.regime,
-                       help="how positive and negative partners are drawn (seed 000; contrastive, "
-                            "triplet without a miner, bce)")
-    model.add_argument("--nn-k", type=int, default=DEFAULTS.nn_k,
-                       help="nn regimes and contrastive-3way: positives come from this many nearest "
-                            "same-class neighbours")
-
-    mining = train.add_argument_group("triplet mining (--loss triplet)")
-    mining.add_argument("--miner", choices=MINERS, default=DEFAULTS.miner,
-                        help="none uses the regime's triplets; batch-hard and semi-hard mine each "
-                             "class-balanced batch with pytorch-metric-learning")
-    mining.add_argument("--classes-per-batch", type=int, default=None, metavar="P",
-                        help="with a miner: P classes in each batch (default: every class, at most 10)")
-    mining.add_argument("--images-per-class", type=int, default=DEFAULTS.images_per_class, metavar="K",
-                        help="with a miner: K images of each class in each batch")
-
-    three_way = train.add_argument_group("three-way contrastive (--loss contrastive-3way)")
-    three_way.add_argument("--margin-fn", type=float, default=None,
-                           help="margin m_fn of the false-negative pairs (default: --margin / 2)")
-    three_way.add_argument("--weight-fn", type=float, default=DEFAULTS.weight_fn,
-                           help="weight w_fn of the false-negative pairs")
-
-    magnet = train.add_argument_group("magnet loss (--loss magnet)")
-    magnet.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
-                        help="margin α between a point's cluster and the impostor clusters")
-    magnet.add_argument("--magnet-k", type=int, default=DEFAULTS.magnet_k,
-                        help="K clusters per class, by k-means in the embedding space")
-    magnet.add_argument("--magnet-m", type=int, default=DEFAULTS.magnet_m,
-                        help="clusters per batch: a seed cluster and its m − 1 nearest impostor clusters")
-    magnet.add_argument("--magnet-d", type=int, default=DEFAULTS.magnet_d,
-                        help="examples drawn from each cluster of a batch")
-    magnet.add_argument("--magnet-l", type=int, default=DEFAULTS.magnet_l,
-                        help="evaluation: softmax over the L closest cluster centres")
-    magnet.add_argument("--magnet-refresh", type=int, default=DEFAULTS.magnet_refresh, metavar="EPOCHS",
-                        help="re-run k-means on the current embeddings every this many epochs")
-
-    optim = train.add_argument_group("optimisation")
-    optim.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training pairs")
-    optim.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
-                       help="pairs (or triplets) per optimiser step (not magnet, nor a miner: their "
-                            "batches are m × d and P × K images)")
-    optim.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam learning rate")
-    optim.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                       help="seed of splits, pairs, weights and batch order")
-    optim.add_argument("--device", choices=DEVICES, default=DEFAULTS.device,
-                       help="auto uses CUDA when available; under torchrun each rank takes its own GPU")
-    optim.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS.precision,
-                       help="auto is bf16 autocast on CUDA and fp32 on CPU; tf32 allows TF32 matmuls")
-    optim.add_argument("--compile", action=argparse.BooleanOptionalAction, default=DEFAULTS.compile,
-                       help="torch.compile the network: a compile at start, faster steps after")
-
-    output = train.add_argument_group("output")
-    _add_runs_dir(output)
-    output.add_argument("--snapshot-every", type=int, default=None, metavar="N",
-                        help="keep the embeddings of every N-th epoch; epoch 0 and the last are "
-                             "always kept (default: about 50 snapshots in all)")
-    output.add_argument("--snapshot-max-points", type=int, default=None, metavar="K",
-                        help="per split, store a seeded subset of K points in each snapshot (the same "
-                             "points every epoch); the last epoch stores every point")
-    output.add_argument("--name", default=None, help="label added to the run directory's name")
-    return output
+    groups = add_arguments(train, TrainConfig)  # every option from its declaration (training.options)
+    _add_runs_dir(groups[OUTPUT])
+    return groups[OUTPUT]
 
 
 def _add_runs_dir(group) -> None:
@@ -280,7 +178,6 @@ def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False
 
 
 ENV_PRECOMPUTE = "EXPLORER_PRECOMPUTE_MAPS"
-PRECOMPUTED = ("tsne",)  # PCA and raw maps take a moment; t-SNE is worth having ready
 
 
 def precompute_maps(run_dir: Path) -> None:
@@ -288,11 +185,11 @@ def precompute_maps(run_dir: Path) -> None:
     instant. ``EXPLORER_PRECOMPUTE_MAPS=0`` turns it off."""
     if os.environ.get(ENV_PRECOMPUTE, "1") == "0":
         return
-    for method in PRECOMPUTED:
-        subprocess.Popen([sys.executable, "-m", "explorer", "project", str(run_dir), "--method", method,
-                          "--device", "auto"],  # as the app maps: on the GPU where there is one
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+    # explorer.projection_methods says which maps are worth having ready (t-SNE: PCA and raw take a moment)
+    subprocess.Popen([sys.executable, "-m", "explorer", "project", str(run_dir), "--precomputed",
+                      "--device", "auto"],  # as the app maps: on the GPU where there is one
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
 
 def _leave_process_group() -> None:
     if "torch" in sys.modules:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from pathlib import Path
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from training.errors import InputError
 from training.objectives import METHOD_OPTIONS, METHODS, used_options
+from training.options import check, option
 
 DATASETS = ("mnist", "fashion-mnist", "folder")
 LOSSES = tuple(METHODS)
@@ -25,109 +25,192 @@ KNOWN_CLASSES = {
 }
 MAX_SNAPSHOTS = 50  # the default --snapshot-every keeps at most about this many snapshots
 MIN_IMAGE_SIZE = 16  # the starter CNN's two 5x5 convolutions and poolings need at least 16 px
-# Upper bounds: beyond these a value is a typo, and it would allocate or run without end.
-LIMITS = {"epochs": 100_000, "embedding_dim": 4096, "image_size": 512, "seed": 4_294_967_295, "lr": 10.0,
-          "margin": 1000.0, "margin_fn": 1000.0, "alpha": 1000.0, "weight_fn": 1000.0,
-          "magnet_k": 1000, "magnet_m": 1000, "magnet_d": 10_000, "magnet_l": 10_000,
-          "images_per_class": 10_000, "classes_per_batch": 10_000}
+
+REGIME_HELP = {
+    "random": "positive = any image of the same class, negative = any image of another class (the in-lab)",
+    "nn-other": "positive = one of the k nearest same-class neighbours (pixel space), negative = another "
+                "class (out-lab regime 1)",
+    "nn-non-neighbour": "positive as nn-other; negative = another class or a same-class image that is not a "
+                        "neighbour (out-lab regime 2)",
+}
+DATA, MODEL, MINING = "data", "model and loss", "triplet mining (--loss triplet)"
+THREE_WAY, MAGNET = "three-way contrastive (--loss contrastive-3way)", "magnet loss (--loss magnet)"
+PROXIES = "ArcFace and Proxy-Anchor (--loss arcface, proxy-anchor)"
+OPTIM, OUTPUT = "optimisation", "output"
 
 
+def _method_help() -> dict:
+    return {name: method.help for name, method in METHODS.items()}
+
+
+# Every option, with its default (the comment says why) and its declaration (training.options):
+# the command line, the form, validation and docs/training-options.md are derived from these.
 @dataclass
 class TrainConfig:
     # Data
-    dataset: str = "mnist"  # mnist (bundled 5,000-image sample unless --data-dir), fashion-mnist, folder
-    data_dir: str | None = None  # IDX files for mnist / fashion-mnist, class folders for folder
-    classes: list[str] = field(default_factory=list)  # keep only these (digits, or folder names); empty keeps all
-    image_size: int = 28  # folder images are converted to grayscale and resized to this square
-    test_fraction: float = 0.2  # share of each class held out for test, where the source has no split
-    val_fraction: float = 0.1  # share of each training class held out for validation loss
-    max_train: int | None = None  # cap on training images (stratified, seeded); None keeps all
-    shifts: list[int] = field(default_factory=lambda: [-6, -3, 3, 6])  # px, seed 000's shifted test set
-    holdout_classes: list[str] = field(default_factory=list)  # kept out of training, embedded as the split heldout
-    train_shifts: list[int] = field(default_factory=list)  # px; shifted copies of the training images join training
+    dataset: str = option(  # the bundled 5,000-image MNIST sample unless --data-dir
+        "mnist", group=DATA, label="Data set", choices=DATASETS,
+        help="mnist reads the bundled 5,000-image sample unless --data-dir is given; fashion-mnist needs its "
+             "IDX files; folder needs one sub-folder of images per class")
+    data_dir: str | None = option(
+        None, group=DATA, label="Data directory",
+        help="folder with the MNIST/Fashion-MNIST IDX files, or with one folder per class")
+    classes: list[str] = option(  # empty keeps all
+        factory=list, group=DATA, label="Classes", metavar="CLASS",
+        help="keep only these classes: digits or class indices, or folder names (default: all)")
+    image_size: int = option(  # the starter CNN's two 5x5 convolutions and poolings need 16 px
+        28, group=DATA, label="Image size", least=MIN_IMAGE_SIZE, most=512,
+        help="folder images are made grayscale and resized to this many pixels square")
+    test_fraction: float = option(  # where the source has no split
+        0.2, group=DATA, label="Test fraction", least=0, above=True, most=1, below=True,
+        help="share of each class kept for test where the source has no test split")
+    val_fraction: float = option(
+        0.1, group=DATA, label="Validation fraction", least=0, above=True, most=1, below=True,
+        help="share of each training class kept for the validation loss")
+    max_train: int | None = option(  # None keeps all
+        None, group=DATA, label="Max training images", least=0, above=True,
+        help="use at most this many training images (stratified, seeded)")
+    shifts: list[int] = option(  # seed 000's shifted test set
+        factory=lambda: [-6, -3, 3, 6], group=DATA, label="Shifts", metavar="PX",
+        help="horizontal shifts in pixels of the shifted-augmented test set")
+    holdout_classes: list[str] = option(
+        factory=list, group=DATA, label="Held-out classes", metavar="CLASS",
+        help="keep these classes out of training (train, val and test) and embed all their images as the "
+             "split heldout")
+    train_shifts: list[int] = option(
+        factory=list, group=DATA, label="Training shifts", metavar="PX",
+        help="add copies of the training images shifted by these pixels to training; a copy counts as "
+             "similar to its source (seed 000, question 8)")
 
     # Model and loss
-    loss: str = "contrastive"  # a method of training.objectives.METHODS; contrastive is seed 000's lab
-    embedding_dim: int = 2  # 2 can be plotted as it is, as in seed 000
-    normalize: bool = False  # L2-normalise the embedding; seed 004 pairs this with margin 1
-    backbone: str = "seed-cnn"  # a network of training.backbones; seed-cnn is seed 000's starter CNN
-    pretrained: str | None = None  # local weights (a state dict or a run's checkpoint.pt) below the head
-    freeze: bool = False  # train only the backbone's head (seed 002, transfer approach 1)
-    margin: float = 1.0  # m of the contrastive, triplet and three-way losses
-    regime: str = "random"  # how pairs are drawn: random, nn-other, nn-non-neighbour (seed 000)
-    nn_k: int = 5  # positives come from this many nearest same-class neighbours in pixel space
+    loss: str = option(  # contrastive is seed 000's lab
+        "contrastive", group=MODEL, label="Loss", choices=lambda: LOSSES, choice_help=_method_help,
+        help="the training method")
+    embedding_dim: int = option(  # 2 can be plotted as it is, as in seed 000
+        2, group=MODEL, label="Embedding size", least=0, above=True, most=4096,
+        help="size of the embedding; 2 can be drawn as it is, larger sizes are projected")
+    normalize: bool = option(  # seed 004 pairs this with margin 1
+        False, group=MODEL, label="L2-normalise",
+        help="L2-normalise the embedding (seed 004 uses margin 1 with it)")
+    backbone: str = option(  # seed-cnn is seed 000's starter CNN
+        "seed-cnn", group=MODEL, label="Backbone", choices=BACKBONES,
+        help="the network that embeds: seed-cnn (seed 000's starter CNN), small-cnn (seed 000's out-lab net), "
+             "vgg (seed 004's branch), resnet18 (torchvision's, one-channel 3x3 stem)")
+    pretrained: str | None = option(
+        None, group=MODEL, label="Pretrained weights", metavar="PATH",
+        help="start the backbone below its head from these local weights: a state dict (ImageNet's "
+             "resnet18 file fits resnet18) or a run's checkpoint.pt")
+    freeze: bool = option(
+        False, group=MODEL, label="Freeze the backbone",
+        help="train only the backbone's new head (seed 002, transfer approach 1); without it every layer "
+             "is fine-tuned")
+    margin: float = option(
+        1.0, group=MODEL, label="Margin", short="margin {}", least=0, above=True, most=1000.0,
+        help="margin m of the contrastive, triplet and three-way losses")
+    regime: str = option(  # seed 000's in-lab
+        "random", group=MODEL, label="Pair regime", short="{} pairs", choices=REGIMES,
+        choice_help=lambda: REGIME_HELP, help="how positive and negative partners are drawn (seed 000)")
+    nn_k: int = option(
+        5, group=MODEL, label="Neighbours k", short="k {}", least=0, above=True,
+        help="nn regimes and contrastive-3way: positives come from this many nearest same-class neighbours "
+             "in pixel space")
 
     # Triplet mining (seed 004): online, inside class-balanced batches
-    miner: str = "none"  # none keeps the regime's triplets; batch-hard, semi-hard mine each batch (PML)
-    classes_per_batch: int | None = None  # P of a mined batch; None takes every class, at most 10
-    images_per_class: int = 16  # K of a mined batch: 10 classes x 16 = 160 images a step on MNIST
+    miner: str = option(  # none keeps the regime's triplets
+        "none", group=MINING, label="Miner", short="{} miner", choices=MINERS,
+        help="none uses the regime's triplets; batch-hard and semi-hard mine each class-balanced batch "
+             "with pytorch-metric-learning")
+    classes_per_batch: int | None = option(  # None takes every class, at most 10
+        None, group=MINING, label="Classes per batch P", short="P {}", metavar="P", least=2, most=10_000,
+        help="with a miner: P classes in each batch (default: every class, at most 10)")
+    images_per_class: int = option(  # 10 classes x 16 = 160 images a step on MNIST
+        16, group=MINING, label="Images per class K", short="K {}", metavar="K", least=2, most=10_000,
+        help="with a miner: K images of each class in each batch")
 
     # Three-way contrastive (seed 000, out-lab idea 2)
-    margin_fn: float | None = None  # margin of false-negative pairs; None is margin / 2
-    weight_fn: float = 0.5  # weight of false-negative pairs: pushed away half as hard as negatives
+    margin_fn: float | None = option(  # None is margin / 2
+        None, group=THREE_WAY, label="False-negative margin", short="m_fn {}", least=0, above=True,
+        most=1000.0, help="margin m_fn of the false-negative pairs (default: --margin / 2)")
+    weight_fn: float = option(  # pushed away half as hard as negatives
+        0.5, group=THREE_WAY, label="False-negative weight", short="w_fn {}", least=0, most=1000.0,
+        help="weight w_fn of the false-negative pairs, against 1 for negatives")
 
     # Magnet loss (seed 001; its run: epochs 15, m 8, d 8, k 3, alpha 1, and alpha 1.5)
-    alpha: float = 1.0  # margin alpha between a point's own cluster and the impostor clusters
-    magnet_k: int = 3  # K clusters per class, by k-means in the embedding space
-    magnet_m: int = 8  # clusters per batch: a seed cluster and its m - 1 nearest impostor clusters
-    magnet_d: int = 8  # examples drawn from each cluster of a batch
-    magnet_l: int = 8  # evaluation: softmax over the L closest cluster centres (as many as a batch has)
-    magnet_refresh: int = 1  # re-run k-means on the current embeddings every this many epochs
+    alpha: float = option(
+        1.0, group=MAGNET, label="Margin α", short="α {}", least=0, most=1000.0,
+        help="margin α between a point's cluster and the impostor clusters")
+    magnet_k: int = option(
+        3, group=MAGNET, label="Clusters per class k", short="k {}", least=1, most=1000,
+        help="K clusters per class, by k-means in the embedding space")
+    magnet_m: int = option(  # a batch needs impostor clusters
+        8, group=MAGNET, label="Clusters per batch m", short="m {}", least=2, most=1000,
+        help="clusters per batch: a seed cluster and its m − 1 nearest impostor clusters")
+    magnet_d: int = option(  # a cluster's batch mean needs two examples
+        8, group=MAGNET, label="Examples per cluster d", short="d {}", least=2, most=10_000,
+        help="examples drawn from each cluster of a batch")
+    magnet_l: int = option(  # as many as a batch has
+        8, group=MAGNET, label="Closest centres L", short="L {}", least=1, most=10_000,
+        help="evaluation: softmax over the L closest cluster centres")
+    magnet_refresh: int = option(
+        1, group=MAGNET, label="Refresh clusters every", short="refresh every {}", metavar="EPOCHS", least=1,
+        help="re-run k-means on the current embeddings every this many epochs")
+
+    # ArcFace and Proxy-Anchor (pytorch-metric-learning): a learnable vector per class
+    arcface_margin: float = option(  # PML's default
+        28.6, group=PROXIES, label="Angular margin (°)", short="margin {}°", metavar="DEGREES", least=0,
+        above=True, most=90.0, help="ArcFace's additive angular margin, in degrees")
+    arcface_scale: float = option(  # PML's default
+        64.0, group=PROXIES, label="Scale s", short="s {}", least=0, above=True, most=1000.0,
+        help="ArcFace's scale s of the softmax")
+    proxy_margin: float = option(  # PML's default
+        0.1, group=PROXIES, label="Margin δ", short="δ {}", least=0, above=True, most=10.0,
+        help="Proxy-Anchor's margin δ")
+    proxy_alpha: float = option(  # PML's default
+        32.0, group=PROXIES, label="Scale α", short="α {}", least=0, above=True, most=1000.0,
+        help="Proxy-Anchor's scale α")
 
     # Optimisation
-    epochs: int = 5  # a few epochs separate 4 from 9 in 2-D
-    batch_size: int = 128  # pairs (or triplets) per step
-    lr: float = 1e-3  # Adam's learning rate
-    seed: int = 0  # drives splits, pairs, weights and batch order
-    device: str = "auto"  # auto takes cuda when available
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; tf32 allows TF32 matmuls
-    compile: bool = False  # torch.compile the network (pays a compile at start, faster steps after)
-
-    # Snapshots
-    snapshot_every: int | None = None  # keep every N-th epoch's embeddings; None keeps about 50 in all
-    snapshot_max_points: int | None = None  # per split, store a seeded subset this large (last epoch: all)
+    epochs: int = option(  # a few epochs separate 4 from 9 in 2-D
+        5, group=OPTIM, label="Epochs", least=0, above=True, most=100_000, help="passes over the training pairs")
+    batch_size: int = option(
+        128, group=OPTIM, label="Batch size", short="batch {}", least=0, above=True,
+        help="pairs (or triplets, or images) per optimiser step (not magnet, nor a miner: their batches "
+             "are m × d and P × K images)")
+    lr: float = option(
+        1e-3, group=OPTIM, label="Learning rate", least=0, above=True, most=10.0, help="Adam learning rate")
+    seed: int = option(
+        0, group=OPTIM, label="Seed", least=0, most=4_294_967_295,
+        help="seed of splits, pairs, weights and batch order")
+    device: str = option(
+        "auto", group=OPTIM, label="Device", choices=DEVICES,
+        help="auto uses CUDA when available; under torchrun each rank takes its own GPU")
+    precision: str = option(
+        "auto", group=OPTIM, label="Precision", choices=PRECISIONS,
+        help="auto is bf16 autocast on CUDA and fp32 on CPU; tf32 allows TF32 matmuls")
+    compile: bool = option(  # pays a compile at start, faster steps after
+        False, group=OPTIM, label="Compile", help="torch.compile the network: a compile at start, faster steps after")
 
     # Output
-    runs_dir: str = "runs"  # parent of the run directory; EXPLORER_RUNS_DIR sets the default
-    name: str | None = None  # optional label in the run directory's name
-    preset: str | None = None  # the --preset (training.presets) the options came from; a record only
+    runs_dir: str = option(  # EXPLORER_RUNS_DIR sets the default
+        "runs", group=OUTPUT, label="Runs directory", flag=False,
+        help="where runs live (default: $EXPLORER_RUNS_DIR or ./runs)")
+    snapshot_every: int | None = option(  # None keeps about 50 in all
+        None, group=OUTPUT, label="Snapshot every", metavar="N", least=0, above=True,
+        help="keep the embeddings of every N-th epoch; epoch 0 and the last are always kept (default: "
+             "about 50 snapshots in all)")
+    snapshot_max_points: int | None = option(  # the last epoch stores all
+        None, group=OUTPUT, label="Snapshot points", metavar="K", least=0, above=True,
+        help="per split, store a seeded subset of K points in each snapshot (the same points every epoch); "
+             "the last epoch stores every point")
+    name: str | None = option(None, group=OUTPUT, label="Run name", help="label added to the run directory's name")
+    preset: str | None = option(  # a record only
+        None, group=OUTPUT, label="Preset", flag=False,
+        help="the --preset (training.presets) the options came from")
 
     def validate(self) -> "TrainConfig":
         """Check every option; raise InputError with one sentence naming the first bad one."""
         _check_types(self)  # values from JSON (--options, the app) may be of any type
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("regime", self.regime, REGIMES)
-        _choice("device", self.device, DEVICES)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("miner", self.miner, MINERS)
-        _choice("backbone", self.backbone, BACKBONES)
-        _positive("epochs", self.epochs)
-        _positive("embedding-dim", self.embedding_dim)
-        _positive("margin", self.margin)
-        _positive("batch-size", self.batch_size)
-        _positive("lr", self.lr)
-        _positive("nn-k", self.nn_k)
-        for name in ("max_train", "snapshot_every", "snapshot_max_points", "margin_fn"):
-            if getattr(self, name) is not None:
-                _positive(name.replace("_", "-"), getattr(self, name))
-        _at_least("magnet-k", self.magnet_k, 1)
-        _at_least("magnet-m", self.magnet_m, 2)  # a batch needs impostor clusters
-        _at_least("magnet-d", self.magnet_d, 2)  # a cluster's batch mean needs two examples
-        _at_least("magnet-l", self.magnet_l, 1)
-        _at_least("magnet-refresh", self.magnet_refresh, 1)
-        _at_least("images-per-class", self.images_per_class, 2)  # a positive needs two
-        if self.classes_per_batch is not None:
-            _at_least("classes-per-batch", self.classes_per_batch, 2)  # a negative needs two
-        for name in ("weight_fn", "alpha"):
-            if not getattr(self, name) >= 0:
-                raise InputError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
-        if self.image_size < MIN_IMAGE_SIZE:
-            raise InputError(f"--image-size must be at least {MIN_IMAGE_SIZE}, got {self.image_size}")
-        for name in ("test_fraction", "val_fraction"):
-            value = getattr(self, name)
-            if not 0 < value < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
+        check(self)  # each option's declared choices and limits
         if self.dataset in ("fashion-mnist", "folder") and not self.data_dir:
             raise InputError(f"--dataset {self.dataset} needs --data-dir DIR pointing at its files")
         if self.data_dir and Path(self.data_dir).expanduser().is_file():
@@ -135,9 +218,6 @@ class TrainConfig:
                              f"holds the data set")
         if self.data_dir and not Path(self.data_dir).expanduser().is_dir():
             raise InputError(f"--data-dir {self.data_dir} does not exist or is not a directory")
-        if self.seed < 0:
-            raise InputError(f"--seed must be 0 or more, got {self.seed}")
-        _check_limits(self)
         if Path(self.runs_dir).expanduser().exists() and not Path(self.runs_dir).expanduser().is_dir():
             raise InputError(f"--runs-dir {self.runs_dir} is a file, not a folder: choose a folder for the runs")
         for shift in self.shifts:
@@ -242,10 +322,12 @@ class TrainConfig:
         if precision == "auto":
             precision = "bf16" if device_type == "cuda" else "fp32"
         every = self.snapshot_every or default_snapshot_every(self.epochs)
-        margin_fn = self.margin_fn
-        if margin_fn is None and "margin_fn" in METHODS[self.loss].options:
-            margin_fn = self.margin / 2
+        margin_fn = self.false_negative_margin() if "margin_fn" in METHODS[self.loss].options else self.margin_fn
         return dataclasses.replace(self, precision=precision, snapshot_every=every, margin_fn=margin_fn)
+
+    def false_negative_margin(self) -> float:
+        """m_fn of the three-way loss: --margin-fn, or half the margin when it is not given."""
+        return self.margin / 2 if self.margin_fn is None else self.margin_fn
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -261,30 +343,9 @@ def default_snapshot_every(epochs: int) -> int:
     return max(1, -(-epochs // MAX_SNAPSHOTS))
 
 
-def snapshot_epochs(epochs: int, every: int) -> list[int]:
+def snapshot_plan(epochs: int, every: int) -> list[int]:
     """The epochs that get a snapshot: 0 (the untrained network), every ``every``-th, and the last."""
     return sorted({0, epochs, *range(every, epochs + 1, every)})
-
-
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"unknown --{option} {value!r}; choose one of: {', '.join(allowed)}")
-
-
-def _positive(option: str, value: float) -> None:
-    if not value > 0:
-        raise InputError(f"--{option} must be positive, got {value}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"--{option} must be a finite number, got {value}")
-
-
-def _check_limits(config: TrainConfig) -> None:
-    for name, limit in LIMITS.items():
-        value = getattr(config, name)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
-        if value is not None and value > limit:
-            raise InputError(f"--{name.replace('_', '-')} must be at most {limit if isinstance(limit, int) else f'{limit:g}'}, got {value}")
 
 
 _TYPES = {"str": ((str,), "text"), "int": ((int,), "a whole number"), "float": ((int, float), "a number"),
@@ -314,8 +375,3 @@ def _check_types(config: TrainConfig) -> None:
         wanted = (f"a list of {_TYPES.get(kind[5:-1], ((), 'values'))[1]}" if kind.startswith("list[")
                   else _TYPES.get(kind, ((), kind))[1])
         raise InputError(f"--{f.name.replace('_', '-')} must be {wanted}, got {value!r}"[:200])
-
-
-def _at_least(option: str, value: int, least: int) -> None:
-    if not value >= least:
-        raise InputError(f"--{option} must be at least {least}, got {value}")

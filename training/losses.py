@@ -133,7 +133,3 @@ def magnet_terms(own: torch.Tensor, scaled: torch.Tensor, impostor: torch.Tensor
     logits = torch.where(has[:, None], logits, torch.zeros_like(logits))  # keeps the gradient finite
     terms = torch.relu(own + alpha + torch.logsumexp(logits, dim=1))
     return torch.where(has, terms, torch.zeros_like(terms))
-
-
-def make_loss(name: str, margin: float) -> nn.Module:
-    return {"contrastive": ContrastiveLoss, "triplet": TripletLoss}[name](margin)

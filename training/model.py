@@ -56,22 +56,26 @@ class Backbone(nn.Module):
 
 
 class EmbeddingNet(Backbone):
-    """Seed 000's starter CNN (``seed-cnn``), for square grayscale images of any size from 16 px up."""
+    """Seed 000's starter CNN (``seed-cnn``), for square grayscale images of any size from 16 px up:
+    two convolutions, each with PReLU and a 2×2 max-pool, then fully connected layers with PReLU and
+    the embedding. Subclasses change only the widths (``small-cnn``, training.backbones.SmallCNN)."""
 
     name = "seed-cnn"
+    convolutions = ((32, 5), (64, 5))  # (channels, kernel size) of each convolution
+    hidden = (256, 256)  # widths of the fully connected layers before the embedding
 
     def __init__(self, image_size: int = 28, embedding_dim: int = 2, normalize: bool = False):
         super().__init__(image_size, embedding_dim, normalize)
-        self.convnet = nn.Sequential(
-            nn.Conv2d(1, 32, 5), nn.PReLU(), nn.MaxPool2d(2, stride=2),
-            nn.Conv2d(32, 64, 5), nn.PReLU(), nn.MaxPool2d(2, stride=2),
-        )
-        side = ((image_size - 4) // 2 - 4) // 2
-        self.fc = nn.Sequential(
-            nn.Linear(64 * side * side, 256), nn.PReLU(),
-            nn.Linear(256, 256), nn.PReLU(),
-            nn.Linear(256, embedding_dim),
-        )
+        layers, channels, side = [], 1, image_size
+        for out, kernel in self.convolutions:
+            layers += [nn.Conv2d(channels, out, kernel), nn.PReLU(), nn.MaxPool2d(2, stride=2)]
+            channels, side = out, (side - kernel + 1) // 2
+        self.convnet = nn.Sequential(*layers)
+        dense, width = [], channels * side * side
+        for out in self.hidden:
+            dense += [nn.Linear(width, out), nn.PReLU()]
+            width = out
+        self.fc = nn.Sequential(*dense, nn.Linear(width, embedding_dim))
 
     @property
     def head(self) -> nn.Module:

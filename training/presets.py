@@ -133,3 +133,19 @@ def lines() -> list[str]:
     """One line per preset: its name, then what it is."""
     width = max(map(len, PRESETS))
     return [f"{name:<{width}}  {p.help}" for name, p in PRESETS.items()]
+
+
+def _check_known(presets: dict[str, Preset]) -> None:
+    """Every option a preset names is a declared option of TrainConfig: a typo fails here, on import."""
+    from training.config import TrainConfig
+    from training.options import declared
+
+    known = set(declared(TrainConfig))
+    for name, chosen in presets.items():
+        unknown = (set(chosen.options) | set(chosen.swept) | set(chosen.needs)) - known
+        if unknown:
+            raise ValueError(f"preset {name} names options that TrainConfig does not declare: "
+                             f"{', '.join(sorted(unknown))}")
+
+
+_check_known(PRESETS)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from training import rundir
-from training.config import snapshot_epochs
+from training.config import snapshot_plan
 from training.model import embed
 from training.monitor import knn_accuracy
 
@@ -43,7 +43,7 @@ class Recorder:
         self.class_names = class_names
         self.splits = splits
         self.objective = objective
-        self.kept = set(snapshot_epochs(config.epochs, config.snapshot_every))
+        self.kept = set(snapshot_plan(config.epochs, config.snapshot_every))
         self.subsets = self._subsets(config.snapshot_max_points, config.seed)
 
     def record(self, epoch: int, backbone: torch.nn.Module, train_loss: float | None,

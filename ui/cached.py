@@ -1,7 +1,8 @@
 """Cached calls into explorer/: every run and analysis the pages show, keyed by (run path, mtime, ...).
 
-Nothing here computes an analysis itself; it only decides what is cached and for how long. Caches
-are keyed by the run's path and the modification time of its files (``run_mtime``), never by
+Nothing here computes an analysis itself; it only decides what is cached and for how long. Every
+per-run cache is made by one helper, ``per_run``: it is keyed by the run's path and the
+modification time of its files (``run_mtime``, runfmt's last-changed stamp), never by
 arrays (st.cache_data hashes only a sample of a large array), so a run that is still writing gets
 fresh results and a finished run is computed once per server process. Opened runs (memory-mapped
 images, the last few snapshots) are read-only and live in st.cache_resource; derived frames and
@@ -10,6 +11,7 @@ prepared downloads in st.cache_data.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from pathlib import Path
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 
 # ---------------------------------------------------------------- runs on disk
 
@@ -41,30 +43,39 @@ def runs_dir_problem() -> str | None:
 
 
 def run_mtime(path: str | Path) -> float:
-    """Latest modification time of a run's own files: the cache key of everything read from it.
-    The snapshots folder's mtime changes whenever a snapshot file is added (format 2)."""
-    path = Path(path)
-    names = (rundir.CONFIG, rundir.STATUS, rundir.METRICS, rundir.EMBEDDINGS, rundir.EMBEDDINGS_V1,
-             rundir.PAIRS)
-    times = []
-    for name in names:
-        try:
-            times.append((path / name).stat().st_mtime)
-        except OSError:
-            pass
-    return max(times, default=0.0)
+    """Latest modification time of a run's own files: the cache key of everything read from it."""
+    return rundir.last_changed(path)
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
-def _open_run(path: str, mtime: float):
+def per_run(max_entries: int, resource: bool = False):
+    """Cache ``compute(path, *args)`` per run path, the run's last change and the other arguments
+    (st.cache_resource with ``resource``: shared read-only objects; else st.cache_data: a copy
+    per caller). The decorated function is called as before, ``f(path, *args)``."""
+    def decorate(compute):
+        def cached(path: str, mtime: float, *args, **kwargs):
+            return compute(path, *args, **kwargs)
+
+        # Streamlit keys a cache by the function's module, qualified name and source: give each its own name.
+        cached.__module__, cached.__qualname__ = compute.__module__, f"{compute.__qualname__}.cached"
+        store = (st.cache_resource if resource else st.cache_data)(max_entries=max_entries, show_spinner=False)(cached)
+
+        @functools.wraps(compute)
+        def by_path(path, *args, **kwargs):
+            plain = [a.item() if isinstance(a, np.generic) else a for a in args]  # numpy scalars key as numbers
+            return store(*_key(path), *plain, **kwargs)
+
+        by_path.clear = store.clear
+        return by_path
+
+    return decorate
+
+
+@per_run(max_entries=24, resource=True)
+def open_run(path: str | Path):
+    """The explorer's Run for a run directory, reopened only when its files change."""
     from explorer.runs import load_run
 
     return load_run(path)
-
-
-def open_run(path: str | Path):
-    """The explorer's Run for a run directory, reopened only when its files change."""
-    return _open_run(str(path), run_mtime(path))
 
 
 def _key(path) -> tuple[str, float]:
@@ -95,8 +106,8 @@ def projection_params_key(params: dict) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _projection(path: str, mtime: float, epoch: int, method: str, params: str, mode: str) -> pd.DataFrame:
+@per_run(max_entries=64)
+def _projection(path: str, epoch: int, method: str, params: str, mode: str) -> pd.DataFrame:
     from explorer.projections import projection
 
     return projection(open_run(path), epoch, method, json.loads(params), mode, device=map_device(method))
@@ -109,25 +120,32 @@ def map_device(method: str) -> str:
     return resolve_device("auto", method)
 
 
+def _computed_with_progress(on_disk: bool, text: str, compute) -> None:
+    """A map not yet on disk is computed here, ``compute(progress)``, with a progress bar (long
+    t-SNE and UMAP fits); the caller then reads it through the cache."""
+    if on_disk:
+        return
+    bar = st.progress(0.0, text=text)
+    try:
+        compute(lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
+    finally:
+        bar.empty()
+
+
 def projection(path, epoch: int, method: str, params: dict, mode: str = "shared") -> pd.DataFrame:
     """The explorer's 2-D map. A map not yet on disk is computed here with a progress bar (long
     t-SNE and UMAP fits), then read through the cache."""
     from explorer.projections import projection as compute
 
-    run = open_run(path)
-    if not projection_is_cached(path, epoch, method, params, mode):
-        bar = st.progress(0.0, text=f"{method}: starting")
-        try:
-            compute(run, epoch, method, params, mode, device=map_device(method),
-                    progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-        finally:
-            bar.empty()
-    path, mtime = _key(path)
-    return _projection(path, mtime, int(epoch), method, projection_params_key(params), mode)
+    _computed_with_progress(
+        projection_is_cached(path, epoch, method, params, mode), f"{method}: starting",
+        lambda progress: compute(open_run(path), epoch, method, params, mode, device=map_device(method),
+                                 progress=progress))
+    return _projection(path, int(epoch), method, projection_params_key(params), mode)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _replay(path: str, mtime: float, epochs: tuple[int, ...], method: str, params: str, mode: str) -> pd.DataFrame:
+@per_run(max_entries=8)
+def _replay(path: str, epochs: tuple[int, ...], method: str, params: str, mode: str) -> pd.DataFrame:
     from explorer.projections import replay
 
     return replay(open_run(path), list(epochs), method, json.loads(params), mode, device=map_device(method))
@@ -140,17 +158,12 @@ def replay(path, epochs: list[int], method: str, params: dict, mode: str = "shar
     from explorer.projections import check_params, replay_cache_path
     from explorer.projections import replay as compute
 
-    run = open_run(path)
-    device = map_device(method)
-    if not replay_cache_path(run, list(epochs), method, check_params(method, params), mode, 0, device=device).exists():
-        bar = st.progress(0.0, text=f"{method}: the maps of {len(epochs)} epochs, each aligned to the one before")
-        try:
-            compute(run, list(epochs), method, params, mode, device=device,
-                    progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-        finally:
-            bar.empty()
-    path, mtime = _key(path)
-    return _replay(path, mtime, tuple(int(e) for e in epochs), method, projection_params_key(params), mode)
+    run, device = open_run(path), map_device(method)
+    on_disk = replay_cache_path(run, list(epochs), method, check_params(method, params), mode, 0, device=device).exists()
+    _computed_with_progress(
+        on_disk, f"{method}: the maps of {len(epochs)} epochs, each aligned to the one before",
+        lambda progress: compute(run, list(epochs), method, params, mode, device=device, progress=progress))
+    return _replay(path, tuple(int(e) for e in epochs), method, projection_params_key(params), mode)
 
 
 def projection_is_cached(path, epoch: int, method: str, params: dict, mode: str = "shared") -> bool:
@@ -162,19 +175,15 @@ def projection_is_cached(path, epoch: int, method: str, params: dict, mode: str 
                       device=map_device(method)).exists()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _split_sizes(path: str, mtime: float) -> dict[str, int]:
+@per_run(max_entries=16)
+def split_sizes(path: str) -> dict[str, int]:
+    """How many images each split has (a snapshot may hold only some of them)."""
     run = open_run(path)
     return {split: int(len(run.images(split))) for split in run.splits}
 
 
-def split_sizes(path) -> dict[str, int]:
-    """How many images each split has (a snapshot may hold only some of them)."""
-    return _split_sizes(*_key(path))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _epoch_counts(path: str, mtime: float, epoch: int) -> dict[str, int]:
+@per_run(max_entries=64)
+def _epoch_counts(path: str, epoch: int) -> dict[str, int]:
     points = open_run(path).points(epoch)
     return {str(k): int(v) for k, v in points["split"].value_counts().items()}
 
@@ -182,15 +191,15 @@ def _epoch_counts(path: str, mtime: float, epoch: int) -> dict[str, int]:
 def subsampled(path, epoch: int) -> dict[str, tuple[int, int]]:
     """{split: (points in this epoch's snapshot, images of the split)} for the splits whose
     snapshot holds only some rows (``--snapshot-max-points``); empty when the epoch has all."""
-    counts, sizes = _epoch_counts(*_key(path), int(epoch)), split_sizes(path)
+    counts, sizes = _epoch_counts(path, int(epoch)), split_sizes(path)
     return {s: (counts.get(s, 0), n) for s, n in sizes.items() if counts.get(s, 0) < n}
 
 
 # ---------------------------------------------------------------- analyses of one epoch
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _classify(path: str, mtime: float, epoch: int, classifiers: tuple[str, ...]):
+@per_run(max_entries=32)
+def _classify(path: str, epoch: int, classifiers: tuple[str, ...]):
     from explorer.classifiers import classify as run_classify
     from explorer.magnet import magnet_evaluations
 
@@ -211,7 +220,7 @@ def classifiers_of(path) -> tuple[str, ...]:
 def classify(path, epoch: int, classifiers: tuple[str, ...] | None = None):
     """explorer.classifiers.classify (and, for a magnet run, magnet.magnet_evaluations): a list of
     Evaluation (classifier x test/shifted/each shift)."""
-    return _classify(*_key(path), int(epoch), tuple(classifiers or classifiers_of(path)))
+    return _classify(path, int(epoch), tuple(classifiers or classifiers_of(path)))
 
 
 def evaluation(path, epoch: int, classifier: str, subset: str):
@@ -221,8 +230,8 @@ def evaluation(path, epoch: int, classifier: str, subset: str):
     raise ValueError(f"no {classifier} evaluation on {subset} at epoch {epoch}")
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _fitted_knn(path: str, mtime: float, epoch: int):
+@per_run(max_entries=8, resource=True)
+def _fitted_knn(path: str, epoch: int):
     from explorer.classifiers import fitted
 
     return fitted(open_run(path), epoch, "knn")[0]
@@ -236,7 +245,7 @@ def knn_predictions_of(path, epoch: int, keys) -> dict[str, dict[int, int]]:
     keys = [(str(s), int(r)) for s, r in keys if s in ("test", "shifted")]
     if not keys:
         return {}
-    return predict_points(_fitted_knn(*_key(path), int(epoch)), open_run(path), epoch, keys)
+    return predict_points(_fitted_knn(path, int(epoch)), open_run(path), epoch, keys)
 
 
 def knn_predictions(path, epoch: int) -> dict[str, dict[int, int]]:
@@ -251,35 +260,29 @@ def knn_predictions(path, epoch: int) -> dict[str, dict[int, int]]:
     return predicted
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _pair_sets(path: str, mtime: float, epoch: int) -> pd.DataFrame:
+@per_run(max_entries=32)
+def pair_sets(path: str, epoch: int) -> pd.DataFrame:
+    """explorer.verification.run_pair_sets: set (test, test_own, train), i, j, y, distance, labels."""
     from explorer.verification import run_pair_sets
 
     return run_pair_sets(open_run(path), epoch)
 
 
-def pair_sets(path, epoch: int) -> pd.DataFrame:
-    """explorer.verification.run_pair_sets: set (test, test_own, train), i, j, y, distance, labels."""
-    return _pair_sets(*_key(path), int(epoch))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _verification(path: str, mtime: float, epoch: int, pair_set: str, far: float):
+@per_run(max_entries=32)
+def verification(path: str, epoch: int, pair_set: str = "test", far: float = 0.01):
+    """(histogram, roc, verification summary) of one pair set at one epoch."""
     from explorer import distances
 
-    rows = _pair_sets(path, mtime, epoch)
+    rows = pair_sets(path, epoch)
     rows = rows[rows["set"] == pair_set]
     return (distances.histogram(rows["distance"], rows["y"]), distances.roc(rows["distance"], rows["y"]),
             distances.verification(rows["distance"], rows["y"], far))
 
 
-def verification(path, epoch: int, pair_set: str = "test", far: float = 0.01):
-    """(histogram, roc, verification summary) of one pair set at one epoch."""
-    return _verification(*_key(path), int(epoch), pair_set, float(far))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _head(path: str, mtime: float, epoch: int, far: float):
+@per_run(max_entries=16)
+def head_verification(path: str, epoch: int, far: float = 0.01) -> dict | None:
+    """A BCE run's head against the embedding distance on the same (its own test) pairs:
+    {"pairs": n, "head": (roc, summary), "distance": (roc, summary)}, or None without a head."""
     from explorer import distances, head
 
     pairs = head.head_pairs(open_run(path), epoch)
@@ -291,14 +294,9 @@ def _head(path: str, mtime: float, epoch: int, far: float):
                          distances.verification(pairs["distance"], pairs["y"], far))}
 
 
-def head_verification(path, epoch: int, far: float = 0.01) -> dict | None:
-    """A BCE run's head against the embedding distance on the same (its own test) pairs:
-    {"pairs": n, "head": (roc, summary), "distance": (roc, summary)}, or None without a head."""
-    return _head(*_key(path), int(epoch), float(far))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _typed_pairs(path: str, mtime: float, epoch: int, split: str):
+@per_run(max_entries=16)
+def typed_pairs(path: str, epoch: int, split: str = "test"):
+    """A three-way run's (type histogram, type summary) of its own ``split`` pairs, or None."""
     from explorer import pairtypes
 
     frame = pairtypes.typed_pair_distances(open_run(path), epoch, split)
@@ -307,52 +305,34 @@ def _typed_pairs(path: str, mtime: float, epoch: int, split: str):
     return pairtypes.type_histogram(frame), pairtypes.type_summary(frame)
 
 
-def typed_pairs(path, epoch: int, split: str = "test"):
-    """A three-way run's (type histogram, type summary) of its own ``split`` pairs, or None."""
-    return _typed_pairs(*_key(path), int(epoch), split)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _magnet_clusters(path: str, mtime: float, epoch: int):
+@per_run(max_entries=32)
+def magnet_clusters(path: str, epoch: int) -> dict | None:
+    """explorer.magnet.clusters of one snapshot (centres, their classes, σ², L), read once."""
     from explorer.magnet import clusters
 
     return clusters(open_run(path), epoch)
 
 
-def magnet_clusters(path, epoch: int) -> dict | None:
-    """explorer.magnet.clusters of one snapshot (centres, their classes, σ², L), read once."""
-    return _magnet_clusters(*_key(path), int(epoch))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _reconstructions(path: str, mtime: float, epoch: int):
-    from training import rundir
-
-    arrays = rundir.read_snapshot_arrays(Path(path), epoch)
-    if "reconstructions" not in arrays or "reconstruction_rows" not in arrays:
-        return None
-    return arrays["reconstruction_rows"], arrays["reconstructions"]
-
-
-def reconstructions(path, epoch: int):
+@per_run(max_entries=16)
+def reconstructions(path: str, epoch: int):
     """(test rows, uint8 images) an autoencoder or PCA snapshot reconstructed, or None."""
-    return _reconstructions(*_key(path), int(epoch))
+    arrays = rundir.read_snapshot_arrays(Path(path), epoch)
+    if rundir.RECONSTRUCTIONS not in arrays or rundir.RECONSTRUCTION_ROWS not in arrays:
+        return None
+    return arrays[rundir.RECONSTRUCTION_ROWS], arrays[rundir.RECONSTRUCTIONS]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _enrolment(path: str, mtime: float, epoch: int, shots: int, distractors: bool):
+@per_run(max_entries=16)
+def enrolment(path: str, epoch: int, shots: int, distractors: bool):
+    """explorer.enrol.enrol of the run's held-out classes."""
     from explorer.enrol import enrol
 
     return enrol(open_run(path), epoch, shots=shots, distractors=distractors)
 
 
-def enrolment(path, epoch: int, shots: int, distractors: bool):
-    """explorer.enrol.enrol of the run's held-out classes."""
-    return _enrolment(*_key(path), int(epoch), int(shots), bool(distractors))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _unseen(path: str, mtime: float, epoch: int, far: float):
+@per_run(max_entries=16)
+def unseen_verification(path: str, epoch: int, far: float = 0.01):
+    """(histogram, roc, summary) of seeded pairs of held-out images."""
     from explorer import distances
     from explorer.enrol import unseen_pairs
 
@@ -360,38 +340,26 @@ def _unseen(path: str, mtime: float, epoch: int, far: float):
     return distances.histogram(d, y), distances.roc(d, y), distances.verification(d, y, far)
 
 
-def unseen_verification(path, epoch: int, far: float = 0.01):
-    """(histogram, roc, summary) of seeded pairs of held-out images."""
-    return _unseen(*_key(path), int(epoch), float(far))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _pair_set_summary(path: str, mtime: float, epoch: int, far: float) -> pd.DataFrame:
+@per_run(max_entries=32)
+def pair_set_summary(path: str, epoch: int, far: float = 0.01) -> pd.DataFrame:
     from explorer.verification import pair_set_summary
 
-    return pair_set_summary(_pair_sets(path, mtime, epoch), far)
+    return pair_set_summary(pair_sets(path, epoch), far)
 
 
-def pair_set_summary(path, epoch: int, far: float = 0.01) -> pd.DataFrame:
-    return _pair_set_summary(*_key(path), int(epoch), float(far))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _per_class(path: str, mtime: float, epoch: int, pair_set: str) -> pd.DataFrame:
+@per_run(max_entries=32)
+def per_class_verification(path: str, epoch: int, pair_set: str) -> pd.DataFrame:
     from explorer.verification import per_class_verification
 
-    rows = _pair_sets(path, mtime, epoch)
+    rows = pair_sets(path, epoch)
     rows = rows[rows["set"] == pair_set]
     return per_class_verification(rows["distance"], rows["y"], rows["label_i"], rows["label_j"],
                                   open_run(path).class_names)
 
 
-def per_class_verification(path, epoch: int, pair_set: str) -> pd.DataFrame:
-    return _per_class(*_key(path), int(epoch), pair_set)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _hard_pairs(path: str, mtime: float, epoch: int, split: str) -> pd.DataFrame:
+@per_run(max_entries=16)
+def hard_pairs(path: str, epoch: int, split: str = "train") -> pd.DataFrame:
+    """explorer.hardpairs.run_hard_pairs with a class_pair column, hardest first."""
     from explorer.hardpairs import class_pair, run_hard_pairs
 
     frame = run_hard_pairs(open_run(path), epoch, split)
@@ -399,46 +367,29 @@ def _hard_pairs(path: str, mtime: float, epoch: int, split: str) -> pd.DataFrame
     return frame
 
 
-def hard_pairs(path, epoch: int, split: str = "train") -> pd.DataFrame:
-    """explorer.hardpairs.run_hard_pairs with a class_pair column, hardest first."""
-    return _hard_pairs(*_key(path), int(epoch), split)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _suspicious(path: str, mtime: float, epoch: int, split: str, k: int) -> pd.DataFrame:
+@per_run(max_entries=16)
+def suspicious(path: str, epoch: int, split: str = "train", k: int = 10) -> pd.DataFrame:
     from explorer.suspicious import run_suspicious
 
     return run_suspicious(open_run(path), epoch, split, k)
 
 
-def suspicious(path, epoch: int, split: str = "train", k: int = 10) -> pd.DataFrame:
-    return _suspicious(*_key(path), int(epoch), split, int(k))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _shift_table(path: str, mtime: float, epoch: int, classifier: str) -> pd.DataFrame:
+@per_run(max_entries=32)
+def shift_table(path: str, epoch: int, classifier: str = "knn") -> pd.DataFrame:
     from explorer.shifts import run_shift_table
 
     return run_shift_table(open_run(path), epoch, classifier)
 
 
-def shift_table(path, epoch: int, classifier: str = "knn") -> pd.DataFrame:
-    return _shift_table(*_key(path), int(epoch), classifier)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _geometry(path: str, mtime: float) -> pd.DataFrame:
+@per_run(max_entries=16)
+def geometry_over_epochs(path: str) -> pd.DataFrame:
     from explorer.geometry import geometry_over_epochs
 
     return geometry_over_epochs(open_run(path))
 
 
-def geometry_over_epochs(path) -> pd.DataFrame:
-    return _geometry(*_key(path))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _centroids(path: str, mtime: float, epoch: int, split: str) -> np.ndarray:
+@per_run(max_entries=32)
+def centroid_distances(path: str, epoch: int, split: str) -> np.ndarray:
     from explorer.geometry import centroid_distances
 
     run = open_run(path)
@@ -446,33 +397,21 @@ def _centroids(path: str, mtime: float, epoch: int, split: str) -> np.ndarray:
     return centroid_distances(X, y, run.n_classes)
 
 
-def centroid_distances(path, epoch: int, split: str) -> np.ndarray:
-    return _centroids(*_key(path), int(epoch), split)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _gallery(path: str, mtime: float, epoch: int, split: str, row: int, k: int) -> pd.DataFrame:
+@per_run(max_entries=64)
+def gallery(path: str, epoch: int, split: str, row: int, k: int = 10) -> pd.DataFrame:
+    """The k nearest training points of one point, in embedding space."""
     from explorer.neighbours import gallery
 
     return gallery(open_run(path), split, row, epoch, reference="train", k=k)
 
 
-def gallery(path, epoch: int, split: str, row: int, k: int = 10) -> pd.DataFrame:
-    """The k nearest training points of one point, in embedding space."""
-    return _gallery(*_key(path), int(epoch), split, int(row), int(k))
-
-
 # ---------------------------------------------------------------- downloads, prepared before offered
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _epoch_csv(path: str, mtime: float, epoch: int) -> bytes:
-    return open_run(path).points(epoch).to_csv(index=False).encode()
-
-
-def epoch_csv(path, epoch: int) -> bytes:
+@per_run(max_entries=8)
+def epoch_csv(path: str, epoch: int) -> bytes:
     """One epoch's embeddings as CSV bytes (identity columns and e0..e{D-1})."""
-    return _epoch_csv(*_key(path), int(epoch))
+    return open_run(path).points(epoch).to_csv(index=False).encode()
 
 
 def all_epochs_csv(path, progress=None) -> bytes:

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from explorer.projection_methods import methods_for
 from explorer.runs import sampling
-from training import rundir
+import runfmt as rundir
 from ui import cached
 from ui.widgets import (
     COLOUR_NAMES,
@@ -188,7 +189,7 @@ def maps_section(runs, names) -> None:
 
     st.subheader("Maps")
     dims = {run.embedding_dim for run in runs}
-    methods = (["raw"] if dims == {2} else []) + ["pca", "tsne", "umap"]
+    methods = methods_for(dims)
     c1, c2, c3 = st.columns([4, 3, 3])
     method = c1.segmented_control("Projection (the same for every run)", methods, default=methods[0],
                                   format_func=METHOD_NAMES.get, key=f"cmp_method-{dims == {2}}",

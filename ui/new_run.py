@@ -16,25 +16,18 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from training import rundir
-from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, REGIMES, TrainConfig
+import runfmt as rundir
+from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, TrainConfig
 from training.objectives import METHOD_OPTIONS, METHODS, used_options
+from training.options import declared, kind_of
 from training.presets import PRESETS
 from training.errors import InputError
 from ui import cached
-from ui.widgets import ERROR_ICON, FORM_LABELS, demo_panel, error_panel, in_form_words, job_panel, launch_run
+from ui.jobs import FORM_LABELS, demo_panel, in_form_words, job_panel, launch_run
+from ui.widgets import ERROR_ICON, error_panel
 
 DEFAULTS = TrainConfig()
-
-REGIME_HELP = {
-    "random": "random: positive = any image of the same class, negative = any image of another "
-              "class (the in-lab)",
-    "nn-other": "nn-other: positive = one of the k nearest same-class neighbours (pixel space), "
-                "negative = another class (out-lab regime 1)",
-    "nn-non-neighbour": "nn-non-neighbour: positive as nn-other; negative = another class or a "
-                        "same-class image that is not a neighbour (out-lab regime 2)",
-}
-
+DECLARED = declared(TrainConfig)
 
 def _loss_help() -> str:
     return "\n\n".join(f"{name}: {METHODS[name].help}" for name in LOSSES)
@@ -118,28 +111,16 @@ class Field(NamedTuple):
     help: str
 
 
-# How the form shows each method option. A method's box shows only the options its loss reads
-# (training.objectives.used_options), so a magnet run never offers a pair regime.
-METHOD_FIELDS = {
-    "margin": Field(float, "m of the loss"),
-    "miner": Field(MINERS, "none uses the regime's triplets; batch-hard and semi-hard mine triplets inside "
-                           "class-balanced batches (pytorch-metric-learning)"),
-    "regime": Field(REGIMES, "\n\n".join(REGIME_HELP.values())),
-    "nn_k": Field(int, "positives come from this many nearest same-class neighbours in pixel space "
-                       "(nn regimes, three-way)"),
-    "batch_size": Field(int, "pairs or triplets per step"),
-    "classes_per_batch": Field(int, "classes in each mined batch; 0 takes every class, at most 10"),
-    "images_per_class": Field(int, "images of each class in a mined batch"),
-    "margin_fn": Field(float, "m_fn: same-class non-neighbours are pushed out to this distance; 0 is half "
-                              "the margin"),
-    "weight_fn": Field(float, "w_fn: how hard false negatives are pushed away, against 1 for negatives"),
-    "alpha": Field(float, "between a point's own cluster and the impostor clusters"),
-    "magnet_k": Field(int, "k-means clusters of each class in the embedding space"),
-    "magnet_m": Field(int, "a seed cluster and its m − 1 nearest impostor clusters"),
-    "magnet_d": Field(int, "images drawn from each cluster of a batch"),
-    "magnet_l": Field(int, "evaluation: softmax over the L closest cluster centres"),
-    "magnet_refresh": Field(int, "epochs between two k-means refreshes of the clusters"),
-}
+def _field(option: str) -> Field:
+    described = DECLARED[option]
+    kind = described.allowed() or {"int": int, "float": float}[kind_of(TrainConfig, option)]
+    return Field(kind, described.full_help("\n\n"))
+
+
+# How the form shows each method option, from its declaration (training.options). A method's box
+# shows only the options its loss reads (training.objectives.used_options), so a magnet run never
+# offers a pair regime.
+METHOD_FIELDS = {option: _field(option) for option in METHOD_OPTIONS}
 LIST_FIELDS = ("classes", "shifts", "holdout_classes", "train_shifts")  # typed as space-separated text
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from explorer import seeds
 from explorer.sweeps import run_mtime
-from training import rundir
+import runfmt as rundir
 from ui import cached
 from ui.widgets import PAGE_NEW, error_panel
 

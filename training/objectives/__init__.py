@@ -2,8 +2,9 @@
 
 A method is an ``Objective`` subclass (see ``base``): a sampler that yields index tuples for each
 batch, a loss over the batch's embeddings, optional per-epoch hooks and extra outputs. Adding a
-method means writing one such class and adding one entry here; the loop, the CLI's ``--loss``
-choices, the options a method accepts (``TrainConfig.validate``) and the app's form follow. This
+method means writing one such class and adding one entry here (its options declared on
+``TrainConfig``, see training.options); the loop, the CLI's ``--loss`` choices, the options a
+method accepts (``TrainConfig.validate``), the app's form and the options table follow. This
 module imports no torch, so the CLI and the app can list the methods without it.
 """
 
@@ -17,16 +18,9 @@ class Method(NamedTuple):
     module: str
     cls: str
     help: str  # one line for --help and the app's form
-    options: tuple[str, ...]  # the TrainConfig fields of METHOD_OPTIONS this method reads
+    options: tuple[str, ...]  # the TrainConfig fields this method reads beyond those every method reads
     backbone: bool = True  # False: the method brings its own embedding (pca); --backbone does not apply
 
-
-# Options that only some methods read. Every other option (data, embedding size, --normalize,
-# optimisation, snapshots) applies to every method. A method's form shows only its own ones, and
-# TrainConfig.validate refuses a value other than the default for an option the method ignores.
-METHOD_OPTIONS = ("margin", "regime", "nn_k", "batch_size", "miner", "classes_per_batch",
-                  "images_per_class", "margin_fn", "weight_fn", "alpha", "magnet_k", "magnet_m",
-                  "magnet_d", "magnet_l", "magnet_refresh")
 
 METHODS: dict[str, Method] = {
     "contrastive": Method(
@@ -62,12 +56,28 @@ METHODS: dict[str, Method] = {
         "seed 002's baseline: a convolutional autoencoder whose bottleneck is the embedding "
         "(mean squared reconstruction error)",
         ("batch_size",)),
+    "arcface": Method(
+        "training.objectives.proxies", "ArcFace",
+        "ArcFace (pytorch-metric-learning): softmax over the angles to learnable class vectors, "
+        "with an additive angular margin",
+        ("batch_size", "arcface_margin", "arcface_scale")),
+    "proxy-anchor": Method(
+        "training.objectives.proxies", "ProxyAnchor",
+        "Proxy-Anchor (pytorch-metric-learning): each class's learnable proxy anchors its "
+        "positives and negatives in the batch",
+        ("batch_size", "proxy_margin", "proxy_alpha")),
     "pca": Method(
         "training.objectives.baselines", "PCA",
         "seed 002's linear baseline: the PCA of the training pixels, no training",
         (), backbone=False),
 }
 
+
+# Options that only some methods read: those the entries above list. Every other option (data,
+# embedding size, --normalize, optimisation, snapshots) applies to every method. A method's form
+# shows only its own ones, and TrainConfig.validate refuses a value other than the default for an
+# option the method ignores.
+METHOD_OPTIONS = tuple(dict.fromkeys(o for method in METHODS.values() for o in method.options))
 
 MINED = ("classes_per_batch", "images_per_class")  # triplet's options with a --miner
 UNMINED = ("regime", "batch_size")  # triplet's options without one

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from training import rundir
 from training.errors import InputError
 from training.model import Backbone
 from training.objectives.pairwise import SPLITS_WITH_TUPLES, RegimeTuples
@@ -254,5 +255,5 @@ def reconstructions(decoded: torch.Tensor, data) -> dict[str, np.ndarray]:
     """Decoded normalised images (k, 1, h, w) as the snapshot's uint8 ``reconstructions`` of test
     rows 0..k-1."""
     pixels = (decoded.squeeze(1).float().cpu().numpy() * data.std + data.mean) * 255
-    return {"reconstructions": np.clip(np.rint(pixels), 0, 255).astype(np.uint8),
-            "reconstruction_rows": np.arange(len(pixels), dtype=np.int64)}
+    return {rundir.RECONSTRUCTIONS: np.clip(np.rint(pixels), 0, 255).astype(np.uint8),
+            rundir.RECONSTRUCTION_ROWS: np.arange(len(pixels), dtype=np.int64)}

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from training import rundir
 from training.losses import SiameseBCELoss
 from training.model import PairHead
 from training.objectives.pairwise import RegimeTuples
@@ -62,4 +63,4 @@ class SiameseBCE(RegimeTuples):
         pairs = self.device_tuples.get("test_pairs")
         if pairs is None or "test" not in embeddings:
             return {}
-        return {"head_test_scores": self.scores(embeddings["test"], pairs).cpu().numpy().astype(np.float32)}
+        return {rundir.HEAD_TEST_SCORES: self.scores(embeddings["test"], pairs).cpu().numpy().astype(np.float32)}

@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from training import rundir
 from training.errors import InputError
 from training.losses import MagnetLoss, magnet_terms
 from training.objectives.pairwise import RegimeTuples
@@ -198,14 +199,14 @@ class Magnet(RegimeTuples):
                 cluster = assignments
             else:
                 cluster = torch.cdist(points.float(), centres).argmin(dim=1) if len(points) else points.new_zeros(0)
-            outputs[split] = {"magnet_cluster": cluster.long().cpu().numpy()}
+            outputs[split] = {rundir.MAGNET_CLUSTER: cluster.long().cpu().numpy()}
         return outputs
 
     def snapshot_arrays(self, embeddings: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         _, centres, classes, sigma2 = self._snapshot_clusters(embeddings)
-        return {"magnet_centres": centres.cpu().numpy().astype(np.float32),
-                "magnet_centre_classes": classes.cpu().numpy().astype(np.int64),
-                "magnet_sigma2": np.float64(sigma2)}
+        return {rundir.MAGNET_CENTRES: centres.cpu().numpy().astype(np.float32),
+                rundir.MAGNET_CENTRE_CLASSES: classes.cpu().numpy().astype(np.int64),
+                rundir.MAGNET_SIGMA2: np.float64(sigma2)}
 
     def _snapshot_clusters(self, embeddings: dict[str, torch.Tensor]):
         found = self._epoch_clusters

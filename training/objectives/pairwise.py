@@ -179,9 +179,10 @@ def make_miner(name: str, margin: float):
     raise ValueError(f"unknown miner {name!r}")
 
 
-class ThreeWayContrastive(RegimeTuples):
+class ThreeWayContrastive(Contrastive):
     """Seed 000's three pair types, each anchor with one pair of each type (fewer where a small
-    class has no non-neighbour), trained on (i, j, type) rows."""
+    class has no non-neighbour), trained on (i, j, type) rows: pairs like the contrastive loss's,
+    with a type where it has similar."""
 
     kind = "typed_pairs"
 
@@ -196,11 +197,4 @@ class ThreeWayContrastive(RegimeTuples):
 
     def make_criterion(self):
         config = self.config
-        margin_fn = config.margin / 2 if config.margin_fn is None else config.margin_fn
-        return ThreeWayContrastiveLoss(config.margin, margin_fn, config.weight_fn)
-
-    def loss(self, network, images: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-        b = len(batch)
-        embeddings = network(images[torch.cat([batch[:, 0], batch[:, 1]])])
-        local = torch.arange(b, device=batch.device)
-        return self.criterion(embeddings, (local, local + b, batch[:, 2]))
+        return ThreeWayContrastiveLoss(config.margin, config.false_negative_margin(), config.weight_fn)

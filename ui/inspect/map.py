@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from training import rundir
+from explorer.projection_methods import default, methods_for
+import runfmt as rundir
 from ui import cached
 from ui.inspect import clusters, overlays
 from ui.widgets import (
@@ -37,7 +38,7 @@ from ui.widgets import (
 
 SCOPE = "inspect"
 CONTAINER = "mapbox-inspect"
-TSNE_ITERATIONS = 150  # explorer.projections.METHODS["tsne"]["n_iter"]: quick, and quality holds
+TSNE_ITERATIONS = default("tsne", "n_iter")  # quick, and quality holds
 MAX_REPLAY_POINTS = 400_000  # points over all frames of the replay; above, some epochs are skipped
 
 
@@ -62,7 +63,7 @@ def map_controls(run) -> MapChoice:
     """The map's settings in two rows: projection, layout, colour, parameters and filter; then
     the epoch, Replay and a search box."""
     two_d = run.embedding_dim == 2
-    methods = (["raw"] if two_d else []) + ["pca", "tsne", "umap"]
+    methods = methods_for(run.embedding_dim)
     c1, c2, c3, c4, c5 = st.columns([26, 19, 15, 6, 10], vertical_alignment="bottom")
     method = c1.segmented_control("Projection", methods, default=methods[0], key=f"map_method-{two_d}",
                                   required=True, format_func=METHOD_NAMES.get,
@@ -127,15 +128,16 @@ def _parameters(cell, method: str) -> dict:
     with cell.popover(":material/tune:", disabled=method == "raw", width="stretch",
                       help="The projection's parameters" if method != "raw" else "raw 2-D has no parameters"):
         if method == "pca":
-            params["whiten"] = st.toggle("Whiten", value=False, key="map_whiten")
+            params["whiten"] = st.toggle("Whiten", value=default("pca", "whiten"), key="map_whiten")
         elif method == "tsne":
-            params["perplexity"] = float(st.slider("Perplexity", 5, 100, 30, key="map_perplexity"))
+            params["perplexity"] = float(st.slider("Perplexity", 5, 100, int(default("tsne", "perplexity")), key="map_perplexity"))
             params["n_iter"] = st.slider("Iterations (after 100 with early exaggeration)", 50, 2000,
                                          TSNE_ITERATIONS, step=50, key="map_n_iter")
             params["metric"] = st.selectbox("Metric", ["euclidean", "cosine"], key="map_tsne_metric")
         elif method == "umap":
-            params["n_neighbors"] = st.slider("Neighbours", 2, 100, 15, key="map_n_neighbors")
-            params["min_dist"] = st.slider("Min. distance", 0.0, 1.0, 0.1, step=0.05, key="map_min_dist")
+            params["n_neighbors"] = st.slider("Neighbours", 2, 100, default("umap", "n_neighbors"), key="map_n_neighbors")
+            params["min_dist"] = st.slider("Min. distance", 0.0, 1.0, default("umap", "min_dist"), step=0.05,
+                                             key="map_min_dist")
             params["metric"] = st.selectbox("Metric", ["euclidean", "cosine"], key="map_umap_metric")
     return params
 

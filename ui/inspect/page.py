@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 from ui import cached, url_state
 from ui.inspect import map as map_panel
 from ui.inspect import picker, selection, tabs
-from ui.widgets import ERROR_ICON, PAGE_NEW, demo_panel, error_panel
+from ui.jobs import demo_panel
+from ui.widgets import ERROR_ICON, PAGE_NEW, error_panel
 
 
 def render() -> None:

@@ -7,16 +7,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 from ui import cached, url_state
+from ui.jobs import job_panel, resume_button
 from ui.widgets import (
     PAGE_NEW,
     STATE_ICONS,
     STATE_MARKDOWN,
     class_list,
-    job_panel,
     progress_text,
-    resume_button,
     run_label,
     split_name,
 )
@@ -123,10 +122,14 @@ def header(run, row) -> None:
                 resume_button(str(run.path), key=f"resume-header-{run.name}", type="primary")
 
 
-SETUP_WORDS = {"regime": "{} pairs", "margin": "margin {}", "batch_size": "batch {}", "nn_k": "k {}",
-               "miner": "{} miner", "classes_per_batch": "P {}", "images_per_class": "K {}",
-               "margin_fn": "m_fn {}", "weight_fn": "w_fn {}", "alpha": "α {}", "magnet_k": "k {}",
-               "magnet_m": "m {}", "magnet_d": "d {}", "magnet_l": "L {}", "magnet_refresh": "refresh every {}"}
+def _setup_words() -> dict[str, str]:
+    from training.config import TrainConfig
+    from training.options import declared
+
+    return {name: option.short for name, option in declared(TrainConfig).items() if option.short}
+
+
+SETUP_WORDS = _setup_words()  # a method option's words in the run header, from its declaration
 
 
 def method_setup(config: dict) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from training import rundir
+import runfmt as rundir
 from ui import cached
 from ui.inspect.map import SCOPE
 from ui.widgets import (
