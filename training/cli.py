@@ -18,7 +18,7 @@ from pathlib import Path
 
 from training import presets, rundir
 from training import sweep as sweeps
-from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
+from training.config import BACKBONES, CONTRASTIVE_FORMS, DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
 from training.objectives import METHODS
 from training.errors import Cancelled, InputError
 
@@ -131,6 +131,9 @@ def add_train_options(train: argparse.ArgumentParser):
                             "without it every layer is fine-tuned")
     model.add_argument("--margin", type=float, default=DEFAULTS.margin,
                        help="margin m of the contrastive, triplet and three-way losses")
+    model.add_argument("--contrastive-form", choices=CONTRASTIVE_FORMS, default=DEFAULTS.contrastive_form,
+                       help="whose contrastive loss (--loss contrastive): seed000 ½·y·d² + ½·(1−y)·max(0, m − d)², "
+                            "seed002 y·d² + (1−y)·max(m − d, 0), seed004 y·d + (1−y)·max(m − d, 0)")
     model.add_argument("--regime", choices=REGIMES, default=DEFAULTS.regime,
                        help="how positive and negative partners are drawn (seed 000; contrastive, "
                             "triplet without a miner, bce)")

@@ -17,6 +17,7 @@ REGIMES = ("random", "nn-other", "nn-non-neighbour")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 MINERS = ("none", "batch-hard", "semi-hard")
+CONTRASTIVE_FORMS = ("seed000", "seed002", "seed004")  # training.losses.CONTRASTIVE_FORMS, without torch
 BACKBONES = ("seed-cnn", "small-cnn", "vgg", "resnet18")  # training.backbones.REGISTRY's names, without torch
 KNOWN_CLASSES = {
     "mnist": [str(d) for d in range(10)],
@@ -54,6 +55,7 @@ class TrainConfig:
     pretrained: str | None = None  # local weights (a state dict or a run's checkpoint.pt) below the head
     freeze: bool = False  # train only the backbone's head (seed 002, transfer approach 1)
     margin: float = 1.0  # m of the contrastive, triplet and three-way losses
+    contrastive_form: str = "seed000"  # whose contrastive loss: seed000 ½d² and ½max(0,m−d)², seed002, seed004
     regime: str = "random"  # how pairs are drawn: random, nn-other, nn-non-neighbour (seed 000)
     nn_k: int = 5  # positives come from this many nearest same-class neighbours in pixel space
 
@@ -101,6 +103,7 @@ class TrainConfig:
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
         _choice("miner", self.miner, MINERS)
+        _choice("contrastive-form", self.contrastive_form, CONTRASTIVE_FORMS)
         _choice("backbone", self.backbone, BACKBONES)
         _positive("epochs", self.epochs)
         _positive("embedding-dim", self.embedding_dim)
@@ -233,8 +236,11 @@ class TrainConfig:
         """The readable middle of the run directory's name, e.g. ``mnist-4-9-contrastive-random``."""
         regime = self.regime if "regime" in used_options(self.loss, self.miner) else None
         miner = self.miner if self.miner != "none" else None
-        hint = "-".join(filter(None, [self.name, self.dataset, "-".join(self.classes), self.loss, regime, miner]))
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", hint)[:80]
+        form = self.contrastive_form if self.loss == "contrastive" and self.contrastive_form != "seed000" else None
+        held = "held-out-" + "-".join(self.holdout_classes) if self.holdout_classes else None
+        hint = "-".join(filter(None, [self.name, self.dataset, "-".join(self.classes), self.loss, form, regime,
+                                      miner, held]))
+        return shorten_words(re.sub(r"[^A-Za-z0-9_.-]+", "_", hint), 80)
 
     def resolved(self, device_type: str) -> "TrainConfig":
         """A copy with the automatic choices made for ``device_type``, as config.json records them."""
@@ -255,6 +261,14 @@ class TrainConfig:
         """The options of a saved config.json (its other keys, such as class_names, are dropped)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in saved.items() if k in names})
+
+
+def shorten_words(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` characters at a word boundary (``-`` or ``_``), never mid-word."""
+    if len(name) <= limit:
+        return name
+    cut = max(name.rfind("-", 0, limit + 1), name.rfind("_", 0, limit + 1))
+    return name[:cut if cut > 0 else limit].rstrip("-_")
 
 
 def default_snapshot_every(epochs: int) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.runs import sampling
+from explorer.runs import method_words, sampling
 from training import rundir
 from ui import cached
 from ui.widgets import (
@@ -209,7 +209,7 @@ def maps_section(runs, names) -> None:
     for run, name in zip(runs, names):
         frame = cached.projection(run.path, run.last_epoch, method, {})
         part = frame[frame["split"] == split].copy()
-        title = f"{name}: {run.config.get('loss')}, {run.config.get('regime')}, epoch {run.last_epoch}"
+        title = f"{name}: {method_words(run.config)}, epoch {run.last_epoch}"
         title += f"<br>{len(part):,} points"
         if chosen:
             title += f" · {sum(1 for k in zip(part['split'], part['row']) if k in chosen)} selected"

@@ -24,15 +24,16 @@ class Method(NamedTuple):
 # Options that only some methods read. Every other option (data, embedding size, --normalize,
 # optimisation, snapshots) applies to every method. A method's form shows only its own ones, and
 # TrainConfig.validate refuses a value other than the default for an option the method ignores.
-METHOD_OPTIONS = ("margin", "regime", "nn_k", "batch_size", "miner", "classes_per_batch",
+METHOD_OPTIONS = ("margin", "contrastive_form", "regime", "nn_k", "batch_size", "miner", "classes_per_batch",
                   "images_per_class", "margin_fn", "weight_fn", "alpha", "magnet_k", "magnet_m",
                   "magnet_d", "magnet_l", "magnet_refresh")
 
 METHODS: dict[str, Method] = {
     "contrastive": Method(
         "training.objectives.pairwise", "Contrastive",
-        "seed 000: ½·y·d² + ½·(1−y)·max(0, m − d)² on the regime's pairs",
-        ("margin", "regime", "nn_k", "batch_size")),
+        "seed 000: ½·y·d² + ½·(1−y)·max(0, m − d)² on the regime's pairs (--contrastive-form "
+        "seed002: y·d² + (1−y)·max(m − d, 0); seed004: y·d + (1−y)·max(m − d, 0))",
+        ("margin", "contrastive_form", "regime", "nn_k", "batch_size")),
     "triplet": Method(
         "training.objectives.pairwise", "Triplet",
         "seeds 000/004: max(d(a, p) − d(a, n) + m, 0) on the regime's triplets, or on triplets "

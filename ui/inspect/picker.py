@@ -16,6 +16,7 @@ from ui.widgets import (
     progress_text,
     resume_button,
     run_label,
+    short_words,
     split_name,
 )
 
@@ -54,8 +55,10 @@ def runs_list(table: pd.DataFrame) -> None:
             "k-NN": table["test_knn_accuracy"],
             "regime": [_short_regime(r, l) for r, l in zip(table["regime"], table["loss"])],
             "ep": epochs,
-            "run": [split_name(n)[0] for n in table["name"]],
+            "run": [short_words(split_name(n)[0], NAME_CHARS) for n in table["name"]],
         })
+        full = pd.DataFrame({"run": [split_name(n)[0] for n in table["name"]]}, index=shown.index)
+        shown = shown.style.set_tooltips(full.reindex(columns=shown.columns).fillna(""))  # the whole name on hover
         column = st.column_config
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "": column.TextColumn("", width=28, help="state: ✓ finished, ▶ running, ⏸ interrupted, "
@@ -72,15 +75,21 @@ def _int(value) -> str:
 
 
 def _short_regime(regime, loss) -> str:
-    names = {"random": "random", "nn-other": "nn-other", "nn-non-neighbour": "nn-non-nb"}
+    names = {"random": "random", "nn-other": "nn-other", "nn-non-neighbour": "nn-non-nb",
+             "batch-hard": "mined: batch-hard", "semi-hard": "mined: semi-hard"}
     if regime is None or pd.isna(regime):
-        return ""
-    return ("trip " if loss == "triplet" else "") + names.get(regime, str(regime))
+        return loss if isinstance(loss, str) else ""  # a method without a regime (magnet) names itself
+    return ("trip " if loss == "triplet" and regime not in ("batch-hard", "semi-hard") else "") + names.get(regime, str(regime))
+
+
+NAME_CHARS = 40  # a run's name in the sidebar's table, cut at a word boundary (the whole name on hover)
+TITLE_CHARS = 64
 
 
 def title(row) -> None:
     name, started = split_name(row["name"])
-    st.title(f"{STATE_MARKDOWN.get(row['state'], '')} {name}")
+    shown = short_words(name, TITLE_CHARS)
+    st.title(f"{STATE_MARKDOWN.get(row['state'], '')} {shown}", help=name if shown != name else None)
     if started:
         st.caption(f"Started {started}")
 
