@@ -57,8 +57,9 @@ def runs_list(table: pd.DataFrame) -> None:
             "ep": epochs,
             "run": [short_words(split_name(n)[0], NAME_CHARS) for n in table["name"]],
         })
-        full = pd.DataFrame({"run": [split_name(n)[0] for n in table["name"]]}, index=shown.index)
-        shown = shown.style.set_tooltips(full.reindex(columns=shown.columns).fillna(""))  # the whole name on hover
+        full = pd.DataFrame("", index=shown.index, columns=shown.columns)
+        full["run"] = [split_name(n)[0] for n in table["name"]]
+        shown = shown.style.set_tooltips(full)  # the whole name on hover
         column = st.column_config
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "": column.TextColumn("", width=28, help="state: ✓ finished, ▶ running, ⏸ interrupted, "
