@@ -17,7 +17,7 @@ from typing import NamedTuple
 import streamlit as st
 
 from training import rundir
-from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, REGIMES, TrainConfig
+from training.config import BACKBONES, CONTRASTIVE_FORMS, DATASETS, DEVICES, LOSSES, MINERS, REGIMES, TrainConfig
 from training.objectives import METHOD_OPTIONS, METHODS, used_options
 from training.presets import PRESETS
 from training.errors import InputError
@@ -122,6 +122,8 @@ class Field(NamedTuple):
 # (training.objectives.used_options), so a magnet run never offers a pair regime.
 METHOD_FIELDS = {
     "margin": Field(float, "m of the loss"),
+    "contrastive_form": Field(CONTRASTIVE_FORMS, "whose contrastive loss: seed000 ½·y·d² + ½·(1−y)·max(0, m − d)²; "
+                                                 "seed002 y·d² + (1−y)·max(m − d, 0); seed004 y·d + (1−y)·max(m − d, 0)"),
     "miner": Field(MINERS, "none uses the regime's triplets; batch-hard and semi-hard mine triplets inside "
                            "class-balanced batches (pytorch-metric-learning)"),
     "regime": Field(REGIMES, "\n\n".join(REGIME_HELP.values())),

@@ -532,6 +532,7 @@ FORM_LABELS = {
     "--magnet-l": "Closest centres L", "--magnet-refresh": "Refresh clusters every",
     "--backbone": "Backbone", "--pretrained": "Pretrained weights", "--freeze": "Freeze the backbone",
     "--holdout-classes": "Held-out classes", "--train-shifts": "Training shifts",
+    "--contrastive-form": "Contrastive form",
 }
 
 

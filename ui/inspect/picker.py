@@ -128,7 +128,7 @@ def header(run, row) -> None:
                 resume_button(str(run.path), key=f"resume-header-{run.name}", type="primary")
 
 
-SETUP_WORDS = {"regime": "{} pairs", "margin": "margin {}", "batch_size": "batch {}", "nn_k": "k {}",
+SETUP_WORDS = {"regime": "{} pairs", "contrastive_form": "{} form", "margin": "margin {}", "batch_size": "batch {}", "nn_k": "k {}",
                "miner": "{} miner", "classes_per_batch": "P {}", "images_per_class": "K {}",
                "margin_fn": "m_fn {}", "weight_fn": "w_fn {}", "alpha": "α {}", "magnet_k": "k {}",
                "magnet_m": "m {}", "magnet_d": "d {}", "magnet_l": "L {}", "magnet_refresh": "refresh every {}"}
