@@ -115,6 +115,11 @@ def header(run, row) -> None:
     parts += method_figures(run)
     st.markdown(" · ".join(parts), help="k-NN: a 5-NN classifier fitted on the train embeddings of "
                                         "the last epoch, as monitored during training")
+    from explorer.stuck import run_stuck
+
+    stuck = run_stuck(run)
+    if stuck:
+        st.warning(stuck, icon=":material/trending_flat:")
     if run.state == rundir.RUNNING:
         job_panel(str(run.path), follow_snapshots=True)
     elif run.state in rundir.RESUMABLE:
