@@ -103,7 +103,8 @@ def _check(claim: Claim, runs: pd.DataFrame) -> Result:
     ctx = Context(claim, runs)
     used = {p: f.counted["name"].tolist() for p, f in ctx.found.items()}
     unfinished = {p: f.unfinished for p, f in ctx.found.items() if f.unfinished}
-    near = {p: [f"{n}: {why}" for n, why in f.near] for p, f in ctx.found.items() if f.near}
+    near = {p: [f"{n}: {why.replace('not counted', f'not counted as {p}', 1)}" for n, why in f.near]
+            for p, f in ctx.found.items() if f.near}
     duplicates = [f"{a} repeats {b} (same options and seed): counted once" for f in ctx.found.values()
                   for a, b in f.duplicates]
     missing = [p for p, names in used.items() if not names]

@@ -251,7 +251,7 @@ def test_a_run_that_is_not_the_presets_experiment_does_not_count(tmp_path, claim
     result = check(tmp_path, claim_id)
     assert result.status == seeds.NOT_YET_RUN, result.evidence
     assert near.name not in sum(result.runs.values(), [])
-    assert any(reason in why and why.startswith(f"{near.name}: not counted: ") for why in result.near[preset]), result.near
+    assert any(reason in why and why.startswith(f"{near.name}: not counted as {preset}: ") for why in result.near[preset]), result.near
 
 
 def test_mnist_runs_do_not_decide_a_fashion_mnist_claim(tmp_path):

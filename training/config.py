@@ -238,9 +238,11 @@ class TrainConfig:
         miner = self.miner if self.miner != "none" else None
         form = self.contrastive_form if self.loss == "contrastive" and self.contrastive_form != "seed000" else None
         held = "held-out-" + "-".join(self.holdout_classes) if self.holdout_classes else None
-        hint = "-".join(filter(None, [self.name, self.dataset, "-".join(self.classes), self.loss, form, regime,
-                                      miner, held]))
-        return shorten_words(re.sub(r"[^A-Za-z0-9_.-]+", "_", hint), 80)
+        what = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(filter(None, [self.dataset, "-".join(self.classes), held,
+                                                                       self.loss, form, regime, miner])))
+        room = max(80 - len(what) - 1, 16)  # a long label (a sweep's values and seed) gives way first
+        label = shorten_words(re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name), room) if self.name else ""
+        return shorten_words("-".join(filter(None, [label, what])), 80)
 
     def resolved(self, device_type: str) -> "TrainConfig":
         """A copy with the automatic choices made for ``device_type``, as config.json records them."""
