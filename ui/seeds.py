@@ -58,8 +58,12 @@ def render() -> None:
         column.metric(status.capitalize(), f"{n} of {len(results)}")
     with error_panel("the table of claims"):
         table = seeds.claims_table(results)
-        st.dataframe(table, hide_index=True, column_config={
+        st.dataframe(table, hide_index=True, column_order=["seed", "claim", "verdict", "rule", "evidence", "runs"],
+                     column_config={
             "claim": st.column_config.TextColumn(width="medium"),
+            "verdict": st.column_config.TextColumn(width="medium", help="the status, and how many runs a side it "
+                                                                        "rests on (weak with fewer than three)"),
+            "rule": st.column_config.TextColumn(width="medium"),
             "evidence": st.column_config.TextColumn(width="large"),
             "runs": st.column_config.NumberColumn("runs used", format="%d")})
     for seed, title in seeds.SEEDS.items():

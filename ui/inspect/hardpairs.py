@@ -61,7 +61,7 @@ def hard_pairs_tab(run, epoch: int) -> None:
 
     form = frame.attrs.get("form", "seed000")
     formula = "max(d(a, p) − d(a, n) + m, 0)" if loss == "triplet" else FORMULAS.get(form, FORMULAS["seed000"])
-    where = (f"the triplets its {miner} miner picks on epoch {epoch}'s embeddings, in seeded class-balanced batches "
+    where = (f"those its {miner} miner picks on epoch {epoch}'s embeddings, in seeded class-balanced batches "
              f"of {run.config.get('classes_per_batch') or 'every (at most 10)'} classes × "
              f"{run.config.get('images_per_class')} images drawn from the snapshot's {split} points, as in training"
              if miner != "none" else f"those the run drew (pairs.npz) under its {run.config.get('regime')} regime")

@@ -34,10 +34,12 @@ def run_picker(table: pd.DataFrame) -> str | None:
             kept = st.session_state.get("_kept-run_choice")
             readable = [p for p, s in zip(paths, table["state"]) if s != "unreadable"]
             st.session_state["run_choice"] = kept if kept in paths else (readable or paths)[0]
+        chosen = st.session_state["run_choice"]
         path = st.selectbox("Run", paths, key="run_choice", format_func=labels.get,
                             label_visibility="collapsed",
-                            help="Runs in the runs directory, newest first: state, name, data set, "
-                                 "loss, pair regime, epochs and test k-NN accuracy")
+                            help="Runs in the runs directory, newest first: state, name (cut between words), data "
+                                 "set, loss, pair regime or miner, epochs and test k-NN accuracy. This one in full: "
+                                 f"`{chosen.rsplit('/', 1)[-1]}`")
         st.session_state["_kept-run_choice"] = path
         runs_list(table)
         st.caption(f"Runs directory: `{cached.runs_dir()}`")
@@ -57,9 +59,6 @@ def runs_list(table: pd.DataFrame) -> None:
             "ep": epochs,
             "run": [short_words(split_name(n)[0], NAME_CHARS) for n in table["name"]],
         })
-        full = pd.DataFrame("", index=shown.index, columns=shown.columns)
-        full["run"] = [split_name(n)[0] for n in table["name"]]
-        shown = shown.style.set_tooltips(full)  # the whole name on hover
         column = st.column_config
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "": column.TextColumn("", width=28, help="state: ✓ finished, ▶ running, ⏸ interrupted, "
@@ -67,7 +66,8 @@ def runs_list(table: pd.DataFrame) -> None:
             "k-NN": column.NumberColumn("k-NN", format="%.3f", width=52, help="test k-NN accuracy, last epoch"),
             "regime": column.TextColumn("regime", width=92, help="loss and pair regime"),
             "ep": column.TextColumn("ep", width=38, help="epochs (done/planned while not finished)"),
-            "run": column.TextColumn("run", width="medium"),
+            "run": column.TextColumn("run", width="medium", help="the run's name, cut between words; the picker's "
+                                                                  "and the page title's hover show it whole"),
         })
 
 
