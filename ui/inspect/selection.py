@@ -53,8 +53,9 @@ def selection_panel(run, epoch: int) -> None:
         thumbnails_of(run, chosen, epoch)
         keys = [f"{s}:{r}" for s, r in zip(chosen["split"], chosen["row"])][:2000]
         records = {k: r for k, r in zip(keys, chosen.to_dict("records"))}
-        pick = st.selectbox("Look closer at one of them: its nearest neighbours, and for a shifted image "
-                            "its source and its other shifts (marked on the map)", [None] + keys,
+        pick = st.selectbox("Look closer at one of them: its nearest neighbours, and for a test or shifted image "
+                            "its source and all its shifts, with k-NN's prediction for each (marked on the map)",
+                            [None] + keys,
                             key=f"closer-{SCOPE}",
                             format_func=lambda k: "choose a point…" if k is None else _describe(records[k]))
         if pick is not None:
