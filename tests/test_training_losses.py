@@ -271,3 +271,14 @@ def test_each_form_has_a_finite_gradient_at_zero_distance(form):
     x = torch.tensor(POINTS, requires_grad=True)
     ContrastiveLoss(1.0, form)(x, as_tuple([(0, 5, 0), (0, 5, 1)])).backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_the_contrastive_objective_trains_the_runs_form():
+    from training.config import TrainConfig
+    from training.objectives.pairwise import Contrastive
+
+    objective = Contrastive.__new__(Contrastive)  # only its criterion is wanted here
+    for form in ("seed000", "seed002", "seed004"):
+        objective.config = TrainConfig(contrastive_form=form, margin=0.5)
+        criterion = objective.make_criterion()
+        assert (criterion.form, criterion.margin) == (form, 0.5)
