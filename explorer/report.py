@@ -293,6 +293,10 @@ def _run_table(run: Run, epoch: int) -> str:
     keys = ("dataset", "class_names", "loss", "regime", "embedding_dim", "margin", "epochs",
             "batch_size", "lr", "seed", "shifts", "nn_k")
     rows = {k: run.config.get(k) for k in keys if k in run.config}
+    from explorer.runs import method_words
+
+    rows.pop("regime", None)
+    rows["method"] = method_words(run.config)  # the loss and its regime or miner; none for magnet
     rows = {"run": run.name, "state": run.describe(), "report epoch": epoch, **rows}
     return _table(pd.DataFrame({"value": [str(v) for v in rows.values()]}, index=list(rows)))
 
