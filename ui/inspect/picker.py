@@ -15,6 +15,7 @@ from ui.widgets import (
     job_panel,
     progress_text,
     resume_button,
+    LABEL_CHARS,
     run_label,
     short_words,
     split_name,
@@ -41,6 +42,9 @@ def run_picker(table: pd.DataFrame) -> str | None:
                                  "set, loss, pair regime or miner, epochs and test k-NN accuracy. This one in full: "
                                  f"`{chosen.rsplit('/', 1)[-1]}`")
         st.session_state["_kept-run_choice"] = path
+        full = split_name(path.rsplit("/", 1)[-1])[0]
+        if short_words(full, LABEL_CHARS) != full:  # the label cut the name between words
+            st.caption("The run's name is shortened above; hover here for it in full.", help=f"`{full}`")
         runs_list(table)
         st.caption(f"Runs directory: `{cached.runs_dir()}`")
     return path
