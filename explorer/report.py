@@ -283,7 +283,7 @@ def _seeds_section(run: Run, out: list[str]) -> None:
     out.append(f"<p>The claims this run's preset takes part in, checked on the finished runs in "
                f"{html.escape(str(where))}. <code>python -m explorer seeds {html.escape(str(where))}</code> "
                f"checks every claim.</p>")
-    rows = pd.DataFrame([{"seed": r.claim.seed, "claim": r.claim.statement, "status": r.status,
+    rows = pd.DataFrame([{"seed": r.claim.seed, "claim": r.claim.statement, "status": r.verdict,
                           "evidence": r.evidence, "checked": r.claim.rule,
                           "to run": "; ".join(seeds.commands(r.claim, r.missing, where))} for r in results])
     out.append(rows.to_html(classes="table claims", border=0, index=False, escape=True))

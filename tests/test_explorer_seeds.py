@@ -370,9 +370,41 @@ def test_the_report_lists_the_claims_its_run_takes_part_in(tmp_path):
     _seeds_section(load_run(inlab), out)
     text = "\n".join(out)
     assert "Shifted ±6 px copies are confused more than ±3 px ones." in text and "Training with shifts" in text
-    assert "<td>reproduced</td>" in text and "<td>not yet run</td>" in text
+    assert "<td>reproduced in 1 run; spread unknown</td>" in text and "<td>not yet run</td>" in text
     assert f"python -m training train --preset seed000-augmented --runs-dir {tmp_path}" in text
     assert "Regime 2" not in text  # a claim this run takes no part in
     out = []
     _seeds_section(load_run(run(tmp_path, None, 1)), out)
     assert "matches no seed preset" in out[0] and f"python -m explorer seeds {tmp_path}" in out[0]
+
+
+# ---------------------------------------------------------------- the other claims' rules
+
+
+@pytest.mark.parametrize("accuracy, status", [({8: [0.8], 32: [0.9], 128: [0.92]}, seeds.REPRODUCED),
+                                              ({8: [0.8], 32: [0.82], 128: [0.9]}, seeds.NOT_REPRODUCED),
+                                              ({8: [0.8], 32: [0.9]}, seeds.NOT_YET_RUN)])
+def test_gains_slow_beyond_32_dimensions(tmp_path, accuracy, status):
+    sizes(tmp_path, accuracy)
+    result = check(tmp_path, "004-slowing")
+    assert result.status == status, result.evidence
+
+
+@pytest.mark.parametrize("classifier, status", [(0.89, seeds.REPRODUCED), (0.7, seeds.NOT_REPRODUCED)])
+def test_the_classifier_baseline_is_close_to_the_siamese_net(tmp_path, classifier, status):
+    set_accuracy(run(tmp_path, "seed004-classifier", 0), classifier)
+    set_accuracy(run(tmp_path, "seed004-bce", 1), 0.9)
+    result = check(tmp_path, "004-classifier")
+    assert result.status == status, result.evidence
+    assert f"{abs(classifier - 0.9):.3f} apart" in result.evidence
+
+
+def test_the_six_pixel_confusion_is_counted_on_the_nines(monkeypatch):
+    import pandas as pd
+
+    from explorer import claim_measures
+
+    table = pd.DataFrame({"shift": [-6, 6, 6, 6, 3, -3], "class_name": ["9", "9", "4", "9", "4", "4"],
+                          "correct": [False, False, False, True, False, False]})
+    monkeypatch.setattr(claim_measures, "shift_table", lambda path: table)
+    assert claim_measures.share_of_class_in_errors("any") == pytest.approx(2 / 3)  # ±3 px errors do not count
