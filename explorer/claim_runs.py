@@ -27,8 +27,8 @@ from training.objectives import METHOD_OPTIONS, METHODS, used_options
 from training.presets import PRESETS
 
 # Compared for every preset, whether the preset names them or leaves them at their default.
-EXPERIMENT = ("dataset", "classes", "holdout_classes", "loss", "contrastive_form", "regime", "miner", "backbone",
-              "freeze", "embedding_dim", "epochs", "normalize", "alpha", "train_shifts")
+EXPERIMENT = ("dataset", "classes", "holdout_classes", "max_train", "loss", "contrastive_form", "regime", "miner",
+              "backbone", "freeze", "embedding_dim", "epochs", "normalize", "alpha", "train_shifts")
 # Never compared: they do not change the experiment (or name files that differ between machines).
 FREE_ALWAYS = ("seed", "runs_dir", "name", "preset", "device", "precision", "compile", "snapshot_every",
                "snapshot_max_points", "data_dir", "pretrained")
@@ -66,6 +66,8 @@ def _value(config: dict, option: str):
 
 
 def show(value) -> str:
+    if value is None:
+        return "all"  # max_train: every training image
     if isinstance(value, tuple):
         return " ".join(map(str, value)) or "none"
     if isinstance(value, float):

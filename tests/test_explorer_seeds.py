@@ -236,6 +236,7 @@ def test_embedding_sizes_2_and_4_are_clearly_worse_than_32(tmp_path, accuracy, s
     ("000-shifts", "seed000-inlab", {"embedding_dim": 32}, "embedding dim 32, the preset has 2"),
     ("000-shifts", "seed000-inlab", {"epochs": 2}, "epochs 2, the preset trains 5"),
     ("000-shifts", "seed000-inlab", {"normalize": True}, "normalize yes, the preset has no"),
+    ("000-shifts", "seed000-inlab", {"max_train": 300}, "max train 300, the preset has all"),
     ("000-shifts", "seed000-inlab", {"train_shifts": [-3, 3]}, "train shifts -3 3, the preset has none"),
     ("001-loss", "seed001-magnet", {"magnet_k": 1, "classes": ["0", "1"], "epochs": 1},
      "epochs 1, the preset trains 15"),
