@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.runs import method_words, sampling
+from explorer.runs import method_words, sampling_words
 from training import rundir
 from ui import cached
 from ui.widgets import (
@@ -140,7 +140,8 @@ def metrics_table(runs, names) -> None:
         title, started = split_name(run.name)
         setup[name] = {"run": title, "started": started,
                        "data": f"{run.config.get('dataset')} ({class_list(run.class_names)})",
-                       "loss": run.config.get("loss"), "pairs drawn by": sampling(run.config) or "the method itself",
+                       "loss": method_words({**run.config, "regime": None, "miner": None}),
+                       "pairs drawn by": sampling_words(run.config) or "the method itself",
                        "backbone": run.config.get("backbone") or "seed-cnn",
                        "training shifts (px)": " ".join(map(str, run.config.get("train_shifts") or [])) or "none",
                        "embedding size": str(run.embedding_dim), "margin": str(run.config.get("margin")),
