@@ -284,7 +284,7 @@ def _seeds_section(run: Run, out: list[str]) -> None:
     out.append(f"<p>The claims this run's preset takes part in, checked on the finished runs in "
                f"{html.escape(str(where))}. <code>python -m explorer seeds {html.escape(str(where))}</code> "
                f"checks every claim.</p>")
-    rows = pd.DataFrame([{"seed": r.claim.seed, "claim": r.claim.statement, "status": r.status,
+    rows = pd.DataFrame([{"seed": r.claim.seed, "claim": r.claim.statement, "status": r.verdict,
                           "evidence": r.evidence, "checked": r.claim.rule,
                           "to run": "; ".join(seeds.commands(r.claim, r.missing, where))} for r in results])
     out.append(rows.to_html(classes="table claims", border=0, index=False, escape=True))
@@ -294,6 +294,10 @@ def _run_table(run: Run, epoch: int) -> str:
     keys = ("dataset", "class_names", "loss", "regime", "embedding_dim", "margin", "epochs",
             "batch_size", "lr", "seed", "shifts", "nn_k")
     rows = {k: run.config.get(k) for k in keys if k in run.config}
+    from explorer.runs import method_words
+
+    rows.pop("regime", None)
+    rows["method"] = method_words(run.config)  # the loss and its regime or miner; none for magnet
     rows = {"run": run.name, "state": run.describe(), "report epoch": epoch, **rows}
     return _table(pd.DataFrame({"value": [str(v) for v in rows.values()]}, index=list(rows)))
 

@@ -290,7 +290,7 @@ def list_runs(root: str | os.PathLike | None = None, strict: bool = False) -> pd
     for path in rundir.list_run_dirs(root, strict):
         row = {"name": path.name, "path": str(path), "state": "unreadable", "epoch": None,
                "epochs": None, "dataset": None, "loss": None, "regime": None,
-               "embedding_dim": None, "test_knn_accuracy": None, "error": None}
+               "embedding_dim": None, "test_knn_accuracy": None, "error": None, "method": None}
         try:
             config = rundir.read_config(path)
             status = rundir.read_status(path)
@@ -300,13 +300,14 @@ def list_runs(root: str | os.PathLike | None = None, strict: bool = False) -> pd
         else:
             row.update({k: config.get(k) for k in ("dataset", "loss", "regime", "embedding_dim")})
             row["regime"] = sampling(config)
+            row["method"] = method_words(config)
             row.update({k: status.get(k) for k in ("state", "epoch", "epochs", "error")})
             test = metrics[(metrics["split"] == "test") & metrics["knn_accuracy"].notna()]
             if len(test):
                 row["test_knn_accuracy"] = float(test.sort_values("epoch")["knn_accuracy"].iloc[-1])
         rows.append(row)
     columns = ["name", "path", "state", "epoch", "epochs", "dataset", "loss", "regime",
-               "embedding_dim", "test_knn_accuracy", "error"]
+               "embedding_dim", "test_knn_accuracy", "error", "method"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -319,3 +320,23 @@ def sampling(config: dict) -> str | None:
     if loss not in METHODS or "regime" in used_options(loss, miner):
         return config.get("regime")
     return miner if miner != "none" else None
+
+
+def sampling_words(config: dict) -> str | None:
+    """``sampling`` in words: "nn-other pairs", "batch-hard miner", or None (the method draws its own)."""
+    found = sampling(config)
+    if not found or not isinstance(found, str):
+        return None
+    miner = config.get("miner") or "none"
+    return f"{found} miner" if found == miner and miner != "none" else f"{found} pairs"
+
+
+def method_words(config: dict) -> str:
+    """The run's loss and how it drew its batches, as every title and picker names it:
+    "triplet, batch-hard miner", "contrastive (seed 004 form), random pairs", "magnet"."""
+    loss = str(config.get("loss") or "?")
+    form = config.get("contrastive_form") or "seed000"
+    if loss == "contrastive" and form != "seed000":
+        loss += f" (seed {form[4:]} form)"
+    how = sampling_words(config)
+    return f"{loss}, {how}" if how else loss

@@ -105,3 +105,30 @@ def most_moved(table: pd.DataFrame, n: int = 10, by: str = "displacement") -> pd
     }).reset_index().merge(worst.rename(columns={"shift": "worst_shift"}), on="source_index")
     order = ["max_displacement", "n_changed"] if by == "displacement" else ["n_changed", "max_displacement"]
     return frame.sort_values(order, ascending=False).head(n).reset_index(drop=True)
+
+
+def turned_wrong(table: pd.DataFrame, n: int = 8) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The test images whose shift costs them their class: (turned, wrong_sources).
+
+    ``turned``: sources that k-NN classifies right and at least one of whose shifted copies it
+    classifies wrong, most wrong copies first (then the furthest moved), at most ``n``.
+    ``wrong_sources``: sources k-NN already gets wrong, unshifted, apart (most wrong copies first),
+    at most ``n``. Columns: source_index, label, source_prediction, n_copies, n_wrong,
+    max_displacement, wrong_shifts (the shifts whose copy is wrong, in order)."""
+    if not len(table):
+        empty = pd.DataFrame(columns=["source_index", "label", "source_prediction", "n_copies", "n_wrong",
+                                      "max_displacement", "wrong_shifts"])
+        return empty, empty.copy()
+    grouped = table.groupby("source_index", sort=False)
+    frame = pd.DataFrame({
+        "label": grouped["label"].first(), "source_prediction": grouped["source_prediction"].first(),
+        "n_copies": grouped.size(), "n_wrong": grouped["correct"].apply(lambda c: int((~c.astype(bool)).sum())),
+        "max_displacement": grouped["displacement"].max(),
+        "wrong_shifts": grouped.apply(lambda g: tuple(sorted(int(s) for s in g.loc[~g["correct"].astype(bool), "shift"])),
+                                      include_groups=False),
+    }).reset_index()
+    right = frame["source_prediction"] == frame["label"]
+    order = ["n_wrong", "max_displacement"]
+    turned = frame[right & (frame["n_wrong"] > 0)].sort_values(order, ascending=False)
+    wrong = frame[~right].sort_values(order, ascending=False)
+    return turned.head(n).reset_index(drop=True), wrong.head(n).reset_index(drop=True)

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from explorer import classifiers, distances, geometry, head, magnet, retrieval, shifts, verification
+from explorer import classifiers, distances, geometry, head, magnet, retrieval, shifts, stuck, verification
 from explorer.runs import Run
 
 Progress = Callable[[float, str], None]
@@ -97,6 +97,7 @@ def summarize(run: Run, analysis: Analysis | None = None, epoch: int | None = No
                                           "normalize", "miner")},
         "final_metrics": _final_metrics(run.metrics),
         "subsample": subsample,
+        "stuck": stuck.run_stuck(run),
     }
     if analysis is None and run.epochs:
         analysis = analyse(run, epoch, far=far, random_state=random_state, progress=progress)
@@ -186,8 +187,13 @@ def _final_metrics(metrics: pd.DataFrame) -> dict:
 def format_summary(summary: dict) -> str:
     """The summary as aligned text lines for a terminal."""
     lines = [f"run        {summary['run']} ({summary['state']}, epoch {summary['epochs_done']} of {summary['epochs']})",
-             f"setup      {summary['dataset']}, {summary['loss']} loss, {summary['regime']} pairs, "
+             f"setup      {summary['dataset']}, {summary['loss']} loss, "
+             + (f"{summary['miner']} miner, " if summary.get("miner") not in (None, "none") else
+                f"{summary['regime']} pairs, " if summary.get("loss") not in ("magnet", "classifier", "autoencoder", "pca")
+                else "") +
              f"{summary['embedding_dim']}-D embedding"]
+    if summary.get("stuck"):
+        lines.append(f"WARNING    {summary['stuck']}")
     lines += [f"note       {note}" for note in summary["notes"]]
     if summary.get("error"):
         lines.append(f"error      {summary['error']}")

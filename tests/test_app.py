@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import re
+
 import pytest
 from fakerun import make_fake_run
 from streamlit.testing.v1 import AppTest
@@ -388,6 +390,11 @@ def test_a_single_point_shows_its_neighbours_source_and_shifts_on_the_map(runs):
     assert_clean(at)
     text = text_of(at)
     assert "Nearest training neighbours" in text and "source test image" in text
+    # k-NN's prediction for the source and for every shifted copy, not only the picked one
+    (family,) = [i for i in strips(at) if i.proto.imgs[0].caption.startswith("source 0px")]
+    captions = [c.caption for c in family.proto.imgs]
+    assert len(captions) == 5 and all(" → " in c for c in captions), captions
+    assert sum("(this)" in c for c in captions) == 1
     fig = the_map(at)
     overlays = [t for t in fig["data"] if not t.get("customdata") and values(t.get("x")) not in ([], [None])]
     hover = " ".join(" ".join(t.get("text") or []) for t in overlays)
@@ -541,9 +548,20 @@ def test_suspicious_points_rank_neighbour_disagreement_with_images(runs):
 def test_shifts_tab_shows_the_strays_on_the_map_with_lines(runs):
     at = start(analysis_tab="Shifts")
     assert_clean(at)
-    if "No shifted copy changes class" in text_of(at):
+    if "No test image that k-NN gets right has a shifted copy" in text_of(at):
         pytest.skip("no stray in this fake run")
-    at.button(key="shift_strays_select").click().run()
+    # every "show these N" shows N: one strip per source, the right sources first, wrong ones apart
+    shown = int(re.search(r"Show these (\d+)", at.button(key="shift_turned_select").label).group(1))
+    wrong = at.button(key="shift_wrong_select").label if any(
+        b.key == "shift_wrong_select" for b in at.button) else None
+    n_wrong = int(re.search(r"Show these (\d+)", wrong).group(1)) if wrong else 0
+    found = [[c.caption for c in i.proto.imgs] for i in strips(at) if i.proto.imgs[0].caption.startswith("test ")]
+    assert len(found) == shown + n_wrong
+    for captions in found[:shown]:  # the source right, some copy wrong
+        assert not captions[0].endswith("✗") and any(c.endswith("✗") for c in captions[1:])
+    for captions in found[shown:]:  # a wrong source gets its ✗
+        assert captions[0].endswith("✗")
+    at.button(key="shift_turned_select").click().run()
     assert_clean(at)
     assert at.session_state["map_lines"] is True
     assert any(t.get("mode") == "lines" for t in the_map(at)["data"])

@@ -147,3 +147,22 @@ def test_the_run_header_names_the_options_of_arcface_and_proxy_anchor(config, wo
     from ui.inspect.picker import method_setup
 
     assert method_setup(config) == words
+
+
+def test_a_run_stuck_at_chance_says_so_on_its_page(tmp_path, monkeypatch):
+    import math
+
+    stuck = make_fake_run(tmp_path, "20260101-000000-bce-stuck", epochs=2, loss="bce", separation=0.0)
+    metrics = rundir.read_metrics(stuck)
+    metrics.loc[metrics["split"] == "train", "loss"] = math.log(2)
+    rundir.write_metrics(stuck, metrics.to_dict("records"))
+    learned = make_fake_run(tmp_path, "20260101-000001-bce-learned", epochs=2, loss="bce", separation=8.0)
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    for path, expected in ((stuck, 1), (learned, 0)):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.session_state["run_choice"] = str(path)
+        at.run()
+        warnings = [w.value for w in at.warning if w.value.startswith("Stuck at chance")]
+        assert len(warnings) == expected, [w.value for w in at.warning]
+        if expected:
+            assert "BCE loss is still 0.693" in warnings[0] and "too few epochs (2)" in warnings[0]

@@ -13,12 +13,15 @@ from fakesweep import make_preset_run, make_sweep, place_shifted, scale_classes,
 from streamlit.testing.v1 import AppTest
 from test_app import APP, PAGE_COMPARE, PAGE_INSPECT, TIMEOUT, assert_clean, charts, text_of, values
 
+from explorer import seeds
 from training import rundir
+from training.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_SEEDS = "ui/pages/seeds.py"
 REGIMES = ["nn-other", "nn-non-neighbour"]
-SEED000 = {"dataset": "mnist", "classes": ["4", "9"], "loss": "contrastive", "embedding_dim": 2}
+SEED000 = {k: v for k, v in PRESETS["seed000-outlab-regime1"].options.items() if k != "regime"}
+INLAB = PRESETS["seed000-inlab"].options
 ACCURACY = {"nn-other": 0.70, "nn-non-neighbour": 0.90}  # ± 0.01 over seeds 0, 1, 2
 
 
@@ -26,17 +29,17 @@ ACCURACY = {"nn-other": 0.70, "nn-non-neighbour": 0.90}  # ± 0.01 over seeds 0,
 def runs_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     # the issue's example: three seeds over two regimes, started from the regime-1 preset;
-    # regime 2 spreads each class twice as wide
+    # regime 2 spreads each class three times as wide
     make_sweep(root, "regimes", {"regime": REGIMES}, preset="seed000-outlab-regime1", options=SEED000,
                accuracy=lambda v, s: ACCURACY[v["regime"]] + 0.01 * (s - 1), created_at=3000,
-               change=lambda path, v, s: scale_classes(path, 2.0 if v["regime"] == "nn-non-neighbour" else 1.0))
+               change=lambda path, v, s: scale_classes(path, 3.0 if v["regime"] == "nn-non-neighbour" else 1.0))
     # two options swept, not all runs done
     make_sweep(root, "sizes", {"embedding_dim": [2, 4, 8], "loss": ["contrastive", "triplet"]}, seeds=(0, 1),
                accuracy=lambda v, s: 0.5 + 0.02 * v["embedding_dim"] + 0.01 * s,
                states={(0, 1): "running", (1, 1): "pending"}, created_at=2000)
     write_manifest(root, "broken", "{ not json")
     # seed 000's in-lab run: its ±6 px copies confused, its ±3 px ones not
-    inlab = make_preset_run(root, "20260301-000000-inlab", "seed000-inlab", separation=8.0, **SEED000)
+    inlab = make_preset_run(root, "20260301-000000-inlab", "seed000-inlab", separation=8.0, **INLAB)
     place_shifted(inlab, {3: 0.0, 6: 12.0})
     return root
 
@@ -170,31 +173,39 @@ def test_the_seeds_page_marks_each_claim_with_the_evidence_of_the_runs(runs):
     for seed in ("000", "001", "003", "004"):
         assert f"Seed {seed}:" in text
     # regime 2 spreads each class more: measured on the sweep's runs
-    assert ":green-badge[:material/check: reproduced] **Regime 2 spreads each class more than regime 1.**" in text
-    assert "under regime 2 vs" in text and "over 3 runs each" in text
-    assert ":green-badge[:material/check: reproduced] **Shifted ±6 px copies are confused more" in text
-    assert "k-NN accuracy at ±6 px" in text
+    # over three seeds a side: a strong verdict; one in-lab run: a weak one, in orange
+    assert (":green-badge[:material/check: reproduced over 3 seeds a side] **Regime 2 spreads each class more, "
+            "relative to the distance between classes.**") in text
+    assert "relative spread:" in text
+    assert (":orange-badge[:material/help: reproduced in 1 run; spread unknown] **Shifted ±6 px copies are "
+            "confused more") in text
+    assert "k-NN accuracy at ±6 px" in text and "**Rule:** 5-NN accuracy" in text
     assert ":gray-badge[:material/hourglass_empty: not yet run] **Training with shifts reduces that confusion.**" in text
     codes = "\n".join(c.value for c in at.code)
     assert f"python -m training train --preset seed000-augmented --runs-dir {runs}" in codes
-    assert f"python -m training sweep --preset seed004-embedding-size --seeds 0 1 2 --runs-dir {runs}" in codes
+    assert (f"python -m training sweep --preset seed004-embedding-size --seeds 0 1 2 --data-dir DATA_DIR "
+            f"--runs-dir {runs}") in codes
+    assert "**Needs data that is not bundled:** --data-dir: Fashion-MNIST" in text
     # one in-lab run: the spread between seeds is unknown, and the page says how to get it
     assert f"python -m training sweep --preset seed000-inlab --seeds 1 2 --runs-dir {runs}" in codes
-    table = frame(at, "evidence")
-    assert list(table["status"][:3]) == ["reproduced", "reproduced", "not yet run"]
-    assert [m.value for m in at.metric] == ["2 of 7", "0 of 7", "5 of 7"]
+    table = frame(at, "evidence").set_index("claim")
+    assert table.loc["Shifted ±6 px copies are confused more than ±3 px ones.", "status"] == "reproduced"
+    assert table.loc["Training with shifts reduces that confusion.", "status"] == "not yet run"
+    n = len(seeds.CLAIMS)
+    assert at.metric[2].value.endswith(f"of {n}") and int(at.metric[0].value.split()[0]) >= 2
 
 
 def test_the_seeds_page_on_no_runs_marks_every_claim_not_yet_run(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
     at = start(PAGE_SEEDS)
     assert_clean(at)
-    assert [m.value for m in at.metric] == ["0 of 7", "0 of 7", "7 of 7"]
+    n = len(seeds.CLAIMS)
+    assert [m.value for m in at.metric] == [f"0 of {n}", f"0 of {n}", f"{n} of {n}"]
     assert set(frame(at, "evidence")["status"]) == {"not yet run"}
 
 
 def test_a_damaged_run_of_a_preset_is_said_in_words_not_a_traceback(tmp_path, monkeypatch):
-    path = make_preset_run(tmp_path, "20260301-000000-inlab", "seed000-inlab", **SEED000)
+    path = make_preset_run(tmp_path, "20260301-000000-inlab", "seed000-inlab", **INLAB)
     for snapshot in (path / rundir.EMBEDDINGS).iterdir():
         snapshot.write_bytes(b"garbage")
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))

@@ -58,3 +58,50 @@ def test_run_hard_pairs_uses_the_runs_own_pairs_and_names_classes(tmp_path):
     assert class_pair(found).iloc[0].count("–") == 1
     with pytest.raises(ValueError, match="test_triplets"):
         run_hard_pairs(triplet, split="test")
+
+
+def test_the_contrastive_forms_of_seeds_002_and_004_by_hand():
+    d, y = [2.0, 0.25], [1, 0]
+    np.testing.assert_allclose(contrastive_losses(d, y, 1.0, "seed002"), [4.0, 0.75])
+    np.testing.assert_allclose(contrastive_losses(d, y, 1.0, "seed004"), [2.0, 0.75])
+
+
+def test_the_batch_hard_miner_picks_each_anchors_farthest_positive_and_nearest_negative():
+    from explorer.hardpairs import mined_triplets
+
+    X = np.array([[0.0, 0], [1, 0], [3, 0], [0, 1], [5, 5], [2, 0.5], [6, 5], [5, 8]])
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    found = mined_triplets(X, labels, "batch-hard", classes_per_batch=2, images_per_class=4)
+    expected = set()
+    for a in range(len(X)):  # a plain loop: the whole set is one batch of 2 classes × 4 images
+        same = [j for j in range(len(X)) if labels[j] == labels[a] and j != a]
+        other = [j for j in range(len(X)) if labels[j] != labels[a]]
+        p = max(same, key=lambda j: np.linalg.norm(X[a] - X[j]))
+        n = min(other, key=lambda j: np.linalg.norm(X[a] - X[j]))
+        expected.add((a, p, n))
+    assert {tuple(t) for t in found.tolist()} == expected
+
+
+def test_a_mined_runs_hard_triplets_are_the_miners_not_the_regimes(tmp_path):
+    path = make_fake_run(tmp_path, "mined", loss="triplet", n_classes=3, separation=1.0)
+    config = rundir.read_json(path / rundir.CONFIG)
+    rundir.write_json(path / rundir.CONFIG, {**config, "miner": "batch-hard", "images_per_class": 8})
+    frame = run_hard_pairs(load_run(path), split="train")
+    assert frame.attrs["mined"] == "batch-hard" and len(frame)
+    assert (frame["label_a"] == frame["label_b"]).all() and (frame["label_a"] != frame["label_n"]).all()
+    stored = {tuple(t) for t in load_run(path).pairs()["train_triplets"].tolist()}
+    assert not {tuple(t) for t in frame[["a", "b", "n"]].to_numpy().tolist()} <= stored
+
+
+def test_without_torch_a_mined_run_says_its_miner_cannot_run(tmp_path, monkeypatch):
+    import sys
+
+    from explorer.hardpairs import MinerUnavailable
+
+    path = make_fake_run(tmp_path, "mined", loss="triplet")
+    config = rundir.read_json(path / rundir.CONFIG)
+    rundir.write_json(path / rundir.CONFIG, {**config, "miner": "semi-hard"})
+    run = load_run(path)  # opening the run needs no torch
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails, as where it is not installed
+    with pytest.raises(MinerUnavailable, match="the semi-hard miner needs torch"):
+        run_hard_pairs(run, split="train")

@@ -228,3 +228,27 @@ def test_the_loss_of_every_step_is_read_when_asked_for(tmp_path):
     assert run.steps().empty
     rundir.append_steps(run.path, 1, 1, [0.9, 0.7])
     assert run.steps()["loss"].tolist() == [0.9, 0.7]
+
+
+def test_labels_name_the_miner_the_form_and_no_regime_for_a_method_without_one():
+    from explorer.runs import method_words
+
+    assert method_words({"loss": "triplet", "miner": "batch-hard", "regime": "random"}) == "triplet, batch-hard miner"
+    assert method_words({"loss": "triplet", "regime": "nn-other"}) == "triplet, nn-other pairs"
+    assert method_words({"loss": "contrastive", "contrastive_form": "seed004", "regime": "random"}) == \
+        "contrastive (seed 004 form), random pairs"
+    assert method_words({"loss": "contrastive", "regime": "random"}) == "contrastive, random pairs"  # an old run
+    assert method_words({"loss": "magnet", "regime": "random"}) == "magnet"
+
+
+def test_the_picker_label_of_a_magnet_run_has_no_nan(tmp_path):
+    import math
+
+    from ui.widgets import run_label
+
+    row = {"name": "20260101-000000-mnist-magnet-abcdef", "state": "finished", "dataset": "mnist",
+           "loss": "magnet", "regime": math.nan, "method": "magnet", "epochs": 15, "epoch": 15,
+           "test_knn_accuracy": 0.9}
+    assert "nan" not in run_label(row) and "magnet" in run_label(row)
+    del row["method"]
+    assert "nan" not in run_label(row)

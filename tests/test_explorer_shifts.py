@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from fakerun import make_fake_run
 
@@ -50,3 +51,24 @@ def test_run_shift_table_bigger_shifts_move_further(tmp_path):
     frame = accuracy_by_shift(t).set_index("shift")
     assert frame.loc[6, "mean_displacement"] > frame.loc[3, "mean_displacement"]
     assert frame.loc[-6, "mean_displacement"] > frame.loc[-3, "mean_displacement"]
+
+
+def test_turned_wrong_ranks_right_sources_whose_copies_turn_wrong_and_lists_wrong_sources_apart():
+    from explorer.shifts import turned_wrong
+
+    # source 0: right, two copies wrong; source 1: right, one copy wrong; source 2: right, none
+    # wrong; source 3: wrong itself, its copies all right (they "change class", yet it is no stray)
+    table = pd.DataFrame({
+        "source_index": [0, 0, 0, 1, 1, 2, 2, 3, 3],
+        "shift": [-6, 3, 6, -6, 6, -6, 6, -6, 6],
+        "label": [1, 1, 1, 0, 0, 0, 0, 1, 1],
+        "source_prediction": [1, 1, 1, 0, 0, 0, 0, 0, 0],
+        "prediction": [0, 1, 0, 0, 1, 0, 0, 1, 1],
+        "displacement": [1.0, 0.1, 2.0, 0.5, 3.0, 0.2, 0.2, 4.0, 4.0],
+    })
+    table["correct"] = table["prediction"] == table["label"]
+    turned, wrong = turned_wrong(table)
+    assert turned["source_index"].tolist() == [0, 1]
+    assert turned["n_wrong"].tolist() == [2, 1] and turned["wrong_shifts"].tolist() == [(-6, 6), (6,)]
+    assert wrong["source_index"].tolist() == [3] and wrong["n_wrong"].tolist() == [0]
+    assert turned_wrong(table, n=1)[0]["source_index"].tolist() == [0]

@@ -188,3 +188,15 @@ def test_a_projections_folder_linked_outside_is_neither_read_nor_written(tmp_pat
 
     frame = projection(load_run(run), method="pca")
     assert len(frame) > 1 and frame["x"].abs().max() < 1e6  # the planted map was not read
+
+
+def test_run_names_carry_held_out_classes_the_miner_and_the_form_and_are_cut_between_words():
+    from training.config import shorten_words
+
+    name = TrainConfig(name="a-rather-long-descriptive-name-for-checking-word-boundaries", classes=["4", "9", "7"],
+                       loss="triplet", miner="batch-hard", holdout_classes=["7"]).run_name_hint()
+    assert len(name) <= 80 and "held-out-7" in name and name.endswith("triplet-batch-hard")
+    assert all(word in "a-rather-long-descriptive-name-for-checking-word-boundaries".split("-")
+               for word in name.split("-mnist-")[0].split("-"))  # whole words only
+    assert TrainConfig(classes=["4", "9"], contrastive_form="seed004").run_name_hint() == "mnist-4-9-contrastive-seed004-random"
+    assert shorten_words("sweep_1a2b3c-embedding_dim_128-seed_2", 29) == "sweep_1a2b3c-embedding_dim"

@@ -145,3 +145,20 @@ def test_method_options_round_trip_through_the_apps_command_line(tmp_path, optio
                          ([f"--{key.replace('_', '-')}"] if value is True else [f"--{key.replace('_', '-')}", str(value)])]
     by_flags = build_parser().parse_args(flags)  # and the same options typed as flags
     assert config_from_args(by_flags, str(tmp_path)) == config
+
+
+def test_the_contrastive_form_reaches_the_config_and_is_refused_for_other_losses(tmp_path):
+    from training.cli import config_from_args, given_options
+    from training.config import TrainConfig
+    from training.errors import InputError
+
+    argv = ["train", "--contrastive-form", "seed004", "--runs-dir", str(tmp_path)]
+    config = config_from_args(build_parser().parse_args(argv), str(tmp_path)).validate()
+    assert config.contrastive_form == "seed004" and config.to_dict()["contrastive_form"] == "seed004"
+    assert TrainConfig.from_dict({"loss": "contrastive"}).contrastive_form == "seed000"  # an old config.json
+    argv = ["train", "--preset", "seed004-contrastive", "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path)]
+    assert config_from_args(build_parser().parse_args(argv), str(tmp_path), given_options(argv)).contrastive_form == "seed004"
+    with pytest.raises(InputError, match="--contrastive-form does not apply to --loss triplet"):
+        TrainConfig(loss="triplet", contrastive_form="seed002").validate()
+    with pytest.raises(InputError, match="unknown --contrastive-form 'seed003'"):
+        TrainConfig(contrastive_form="seed003").validate()

@@ -223,3 +223,62 @@ def test_magnet_gradient_is_finite_where_points_coincide_with_their_centre():
     x = torch.tensor([(0.0, 0.0), (0.0, 0.0), (1.0, 0.0), (1.0, 0.0)], requires_grad=True)
     MagnetLoss(1.0)(x, torch.tensor([0, 0, 1, 1]), torch.tensor([0, 0, 1, 1])).backward()
     assert torch.isfinite(x.grad).all()
+
+
+# ---------------------------------------------------------------- the seeds' contrastive forms
+
+
+def seed002_by_hand(points, pairs, margin):
+    """Seed 002: LOSS = y·d² + (1 − y)·max(margin − d, 0), averaged."""
+    total = 0.0
+    for i, j, y in pairs:
+        d = math.dist(points[i], points[j])
+        total += y * d ** 2 + (1 - y) * max(margin - d, 0.0)
+    return total / len(pairs)
+
+
+def seed004_by_hand(points, pairs, margin):
+    """Seed 004: L = (1/N)·Σ y·d + (1 − y)·max(margin − d, 0); nothing squared."""
+    total = 0.0
+    for i, j, y in pairs:
+        d = math.dist(points[i], points[j])
+        total += y * d + (1 - y) * max(margin - d, 0.0)
+    return total / len(pairs)
+
+
+@pytest.mark.parametrize("form, by_hand", [("seed000", contrastive_by_hand), ("seed002", seed002_by_hand),
+                                           ("seed004", seed004_by_hand)])
+@pytest.mark.parametrize("margin", [0.5, 1.0, 2.0])
+def test_each_contrastive_form_matches_its_seeds_formula(form, by_hand, margin):
+    pairs = [(0, 1, 1), (0, 2, 1), (0, 2, 0), (0, 3, 0), (0, 4, 0), (1, 2, 0), (0, 5, 1), (0, 5, 0)]
+    got = ContrastiveLoss(margin, form)(torch.tensor(POINTS), as_tuple(pairs))
+    assert got.item() == pytest.approx(by_hand(POINTS, pairs, margin), rel=1e-6)
+
+
+def test_the_forms_differ_where_the_seeds_do():
+    x = torch.tensor(POINTS)
+    positive, negative = as_tuple([(0, 1, 1)]), as_tuple([(0, 2, 0)])  # d = 5; d = 0.5 with m = 1
+    assert [ContrastiveLoss(1.0, f)(x, positive).item() for f in ("seed000", "seed002", "seed004")] == \
+        pytest.approx([12.5, 25.0, 5.0])
+    assert [ContrastiveLoss(1.0, f)(x, negative).item() for f in ("seed000", "seed002", "seed004")] == \
+        pytest.approx([0.125, 0.5, 0.5])
+    with pytest.raises(ValueError, match="unknown contrastive form"):
+        ContrastiveLoss(1.0, "seed003")
+
+
+@pytest.mark.parametrize("form", ["seed002", "seed004"])
+def test_each_form_has_a_finite_gradient_at_zero_distance(form):
+    x = torch.tensor(POINTS, requires_grad=True)
+    ContrastiveLoss(1.0, form)(x, as_tuple([(0, 5, 0), (0, 5, 1)])).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_the_contrastive_objective_trains_the_runs_form():
+    from training.config import TrainConfig
+    from training.objectives.pairwise import Contrastive
+
+    objective = Contrastive.__new__(Contrastive)  # only its criterion is wanted here
+    for form in ("seed000", "seed002", "seed004"):
+        objective.config = TrainConfig(contrastive_form=form, margin=0.5)
+        criterion = objective.make_criterion()
+        assert (criterion.form, criterion.margin) == (form, 0.5)

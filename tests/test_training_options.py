@@ -51,7 +51,6 @@ def test_the_command_line_is_derived_from_the_declarations(command):
 
 
 def test_the_form_the_run_header_and_claims_read_the_declarations():
-    from explorer import seeds
     from ui.inspect.picker import SETUP_WORDS
     from ui.new_run import FORM_DEFAULTS, METHOD_FIELDS
     from ui.jobs import FORM_LABELS
@@ -65,8 +64,11 @@ def test_the_form_the_run_header_and_claims_read_the_declarations():
     assert {o: FORM_DEFAULTS[o] for o in ("margin", "alpha", "proxy_alpha")} == {"margin": 1.0, "alpha": 1.0,
                                                                                  "proxy_alpha": 32.0}
     assert all(SETUP_WORDS[o] == options[o].short for o in METHOD_OPTIONS)
-    assert seeds.DEFAULTS == {k: default_of(TrainConfig, k) for k in seeds.DEFAULTS}
-    assert {k for wanted in seeds.KEY_OPTIONS.values() for k in wanted} <= set(options)
+    from explorer import claim_runs  # a config without an option reads as the option's declared default
+
+    assert all(claim_runs._value({}, o) == claim_runs._value({o: default_of(TrainConfig, o)}, o)
+               for o in claim_runs.EXPERIMENT)
+    assert set(claim_runs.EXPERIMENT) <= set(options)
 
 
 def test_every_method_reads_declared_options_only():

@@ -19,6 +19,7 @@ from pathlib import Path
 from training import presets, rundir
 from training import sweep as sweeps
 from training.config import OUTPUT, TrainConfig
+from training.objectives import METHODS
 from training.options import add_arguments
 from training.errors import Cancelled, InputError
 
@@ -216,6 +217,16 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
+def _sampling(config: dict) -> str:
+    """How the run drew its batches: its pair regime, its miner, or "-" for a method with neither."""
+    loss, miner = config.get("loss"), config.get("miner") or "none"
+    if loss == "triplet" and miner != "none":
+        return f"{miner} miner"
+    if loss in METHODS and "regime" not in METHODS[loss].options:
+        return "-"
+    return str(config.get("regime"))
+
+
 def list_runs(runs_dir: str) -> int:
     try:
         runs, links = rundir.list_run_dirs(runs_dir, strict=True), rundir.outside_links(runs_dir)
@@ -237,6 +248,6 @@ def list_runs(runs_dir: str) -> int:
         epochs = f"{status.get('epoch', '?')}/{status.get('epochs', '?')}"
         classes = config.get("classes")
         classes = " ".join(map(str, classes)) if isinstance(classes, list) else ""
-        what = f"{config.get('dataset')} {classes} / {config.get('loss')} / {config.get('regime')}"
+        what = f"{config.get('dataset')} {classes} / {config.get('loss')} / {_sampling(config)}"
         print(f"{path.name:<60} {status['state']:<10} {epochs:>7}  {what}")
     return 0

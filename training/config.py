@@ -17,6 +17,7 @@ REGIMES = ("random", "nn-other", "nn-non-neighbour")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 MINERS = ("none", "batch-hard", "semi-hard")
+CONTRASTIVE_FORMS = ("seed000", "seed002", "seed004")  # training.losses.CONTRASTIVE_FORMS, without torch
 BACKBONES = ("seed-cnn", "small-cnn", "vgg", "resnet18")  # training.backbones.REGISTRY's names, without torch
 KNOWN_CLASSES = {
     "mnist": [str(d) for d in range(10)],
@@ -107,6 +108,10 @@ class TrainConfig:
     margin: float = option(
         1.0, group=MODEL, label="Margin", short="margin {}", least=0, above=True, most=1000.0,
         help="margin m of the contrastive, triplet and three-way losses")
+    contrastive_form: str = option(  # seed 000's, the lab's
+        "seed000", group=MODEL, label="Contrastive form", short="{} form", choices=CONTRASTIVE_FORMS,
+        help="whose contrastive loss (--loss contrastive): seed000 ½·y·d² + ½·(1−y)·max(0, m − d)², "
+             "seed002 y·d² + (1−y)·max(m − d, 0), seed004 y·d + (1−y)·max(m − d, 0)")
     regime: str = option(  # seed 000's in-lab
         "random", group=MODEL, label="Pair regime", short="{} pairs", choices=REGIMES,
         choice_help=lambda: REGIME_HELP, help="how positive and negative partners are drawn (seed 000)")
@@ -313,8 +318,13 @@ class TrainConfig:
         """The readable middle of the run directory's name, e.g. ``mnist-4-9-contrastive-random``."""
         regime = self.regime if "regime" in used_options(self.loss, self.miner) else None
         miner = self.miner if self.miner != "none" else None
-        hint = "-".join(filter(None, [self.name, self.dataset, "-".join(self.classes), self.loss, regime, miner]))
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", hint)[:80]
+        form = self.contrastive_form if self.loss == "contrastive" and self.contrastive_form != "seed000" else None
+        held = "held-out-" + "-".join(self.holdout_classes) if self.holdout_classes else None
+        what = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(filter(None, [self.dataset, "-".join(self.classes), held,
+                                                                       self.loss, form, regime, miner])))
+        room = max(80 - len(what) - 1, 16)  # a long label (a sweep's values and seed) gives way first
+        label = shorten_words(re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name), room) if self.name else ""
+        return shorten_words("-".join(filter(None, [label, what])), 80)
 
     def resolved(self, device_type: str) -> "TrainConfig":
         """A copy with the automatic choices made for ``device_type``, as config.json records them."""
@@ -337,6 +347,14 @@ class TrainConfig:
         """The options of a saved config.json (its other keys, such as class_names, are dropped)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in saved.items() if k in names})
+
+
+def shorten_words(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` characters at a word boundary (``-`` or ``_``), never mid-word."""
+    if len(name) <= limit:
+        return name
+    cut = max(name.rfind("-", 0, limit + 1), name.rfind("_", 0, limit + 1))
+    return name[:cut if cut > 0 else limit].rstrip("-_")
 
 
 def default_snapshot_every(epochs: int) -> int:

@@ -15,12 +15,23 @@ def pair_distances(embeddings: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -
     return squared.clamp_min(1e-30).sqrt()
 
 
-class ContrastiveLoss(nn.Module):
-    """Seed 000: ½·y·d² + ½·(1−y)·max(0, m − d)², averaged over pairs; y = 1 for a similar pair."""
+CONTRASTIVE_FORMS = {  # --contrastive-form: each seed's contrastive loss per pair (y = 1: similar)
+    "seed000": "½·y·d² + ½·(1−y)·max(0, m − d)²",
+    "seed002": "y·d² + (1−y)·max(m − d, 0)",
+    "seed004": "y·d + (1−y)·max(m − d, 0)",
+}
 
-    def __init__(self, margin: float = 1.0):
+
+class ContrastiveLoss(nn.Module):
+    """The seeds' contrastive losses (CONTRASTIVE_FORMS), averaged over pairs; y = 1 for a similar
+    pair. seed000 (the default) squares both terms and halves them; seed002 squares only the
+    similar term; seed004 squares nothing."""
+
+    def __init__(self, margin: float = 1.0, form: str = "seed000"):
         super().__init__()
-        self.margin = margin
+        if form not in CONTRASTIVE_FORMS:
+            raise ValueError(f"unknown contrastive form {form!r}; choose one of {', '.join(CONTRASTIVE_FORMS)}")
+        self.margin, self.form = margin, form
 
     def forward(self, embeddings: torch.Tensor, pairs: tuple[torch.Tensor, ...]) -> torch.Tensor:
         a, b, similar = pairs
@@ -29,7 +40,13 @@ class ContrastiveLoss(nn.Module):
         y = similar.to(embeddings.dtype)
         squared = (embeddings[a] - embeddings[b]).pow(2).sum(dim=1)
         d = squared.clamp_min(1e-30).sqrt()
-        loss = 0.5 * y * squared + 0.5 * (1 - y) * torch.relu(self.margin - d).pow(2)
+        hinge = torch.relu(self.margin - d)
+        if self.form == "seed002":
+            loss = y * squared + (1 - y) * hinge
+        elif self.form == "seed004":
+            loss = y * d + (1 - y) * hinge
+        else:
+            loss = 0.5 * y * squared + 0.5 * (1 - y) * hinge.pow(2)
         return loss.mean()
 
 

@@ -49,6 +49,10 @@ PRESETS: dict[str, Preset] = {
         "seed 000 out-lab regime 2: negatives also among same-class non-neighbours (nn-non-neighbour), "
         "small CNN, 2-D",
         {**OUTLAB, "loss": "contrastive", "regime": "nn-non-neighbour"}),
+    "seed000-outlab-seed-cnn": Preset(
+        "seed 000 out-lab regime 1 with the lab's starter CNN instead of the smaller one (beside "
+        "seed000-outlab-regime1: does the smaller CNN spread more?)",
+        {**OUTLAB, "loss": "contrastive", "regime": "nn-other", "backbone": "seed-cnn"}),
     "seed000-triplet-nn": Preset(
         "seed 000 out-lab idea 1: triplet loss with a nearest-neighbour positive and an other-class "
         "negative, small CNN, 2-D",
@@ -67,6 +71,19 @@ PRESETS: dict[str, Preset] = {
     "seed001-magnet-alpha1.5": Preset(
         "seed 001: the same magnet run with alpha 1.5",
         {**MAGNET, "alpha": 1.5}),
+    "seed001-triplet": Preset(
+        "seed 001's comparison: triplet loss (random triplets) on MNIST's 10 digits, 2-D, 15 epochs, as the "
+        "magnet run",
+        {"dataset": "mnist", "classes": [], "loss": "triplet", "regime": "random", "embedding_dim": 2,
+         "epochs": 15}),
+    "seed002-contrastive": Preset(
+        "seed 002's Siamese net: contrastive loss in seed 002's form, y·d² + (1−y)·max(m − d, 0), on MNIST's "
+        "10 digits, 32-D (beside its autoencoder and PCA baselines)",
+        {"dataset": "mnist", "classes": [], "loss": "contrastive", "contrastive_form": "seed002",
+         "regime": "random", "embedding_dim": 32, "epochs": 5}),
+    "seed002-pca": Preset(
+        "seed 002's linear baseline: the PCA of MNIST's training pixels, 32-D, no training",
+        {"dataset": "mnist", "classes": [], "loss": "pca", "embedding_dim": 32, "epochs": 1}),
     "seed002-autoencoder": Preset(
         "seed 002's unsupervised baseline: a convolutional autoencoder on MNIST's 10 digits, 32-D bottleneck",
         {"dataset": "mnist", "classes": [], "loss": "autoencoder", "embedding_dim": 32, "epochs": 5}),
@@ -75,6 +92,12 @@ PRESETS: dict[str, Preset] = {
         "triplet loss on MNIST's 10 digits (needs --pretrained)",
         {"dataset": "mnist", "classes": [], "loss": "triplet", "regime": "random", "backbone": "resnet18",
          "freeze": True, "embedding_dim": 32, "epochs": 5},
+        needs={"pretrained": RESNET_WEIGHTS}),
+    "seed002-transfer-finetuned": Preset(
+        "seed 002 transfer approach 2: the same pretrained ResNet-18 and 32-D head, every weight fine-tuned "
+        "(needs --pretrained)",
+        {"dataset": "mnist", "classes": [], "loss": "triplet", "regime": "random", "backbone": "resnet18",
+         "freeze": False, "embedding_dim": 32, "epochs": 5},
         needs={"pretrained": RESNET_WEIGHTS}),
     "seed003-folder-triplet64": Preset(
         "seed 003: triplet loss, 64-D embeddings of a folder-per-class image set at 64 px, 100 epochs "
@@ -88,14 +111,24 @@ PRESETS: dict[str, Preset] = {
         {**SEED004, "loss": "bce"},
         needs={"data_dir": FASHION_FILES}),
     "seed004-contrastive": Preset(
-        "seed 004: contrastive loss on Fashion-MNIST, VGG branch, 32-D, L2-normalised, margin 1 "
-        "(needs --data-dir)",
-        {**SEED004, "loss": "contrastive", "margin": 1.0},
+        "seed 004: contrastive loss in seed 004's form, y·d + (1−y)·max(m − d, 0), on Fashion-MNIST, VGG "
+        "branch, 32-D, L2-normalised, margin 1 (needs --data-dir)",
+        {**SEED004, "loss": "contrastive", "contrastive_form": "seed004", "margin": 1.0},
         needs={"data_dir": FASHION_FILES}),
     "seed004-triplet": Preset(
         "seed 004: triplet loss on Fashion-MNIST, VGG branch, 32-D, L2-normalised, margin 1 "
         "(needs --data-dir)",
         {**SEED004, "loss": "triplet", "margin": 1.0},
+        needs={"data_dir": FASHION_FILES}),
+    "seed004-classifier": Preset(
+        "seed 004's baseline: the same VGG branch trained as a classifier (cross-entropy), its 32-D layer "
+        "before the head as the embedding (needs --data-dir)",
+        {**SEED004, "loss": "classifier", "normalize": False},
+        needs={"data_dir": FASHION_FILES}),
+    "seed004-enrol": Preset(
+        "seed 004's enrolment: the triplet run with Trouser and Bag held out of training, to enrol them "
+        "afterwards (the Enrol tab; needs --data-dir)",
+        {**SEED004, "loss": "triplet", "margin": 1.0, "holdout_classes": ["Trouser", "Bag"]},
         needs={"data_dir": FASHION_FILES}),
     "seed004-embedding-size": Preset(
         "seed 004: a sweep of the triplet run over embedding sizes 2 4 8 32 128 (python -m training "

@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.projection_methods import methods_for
-from explorer.runs import sampling
+from explorer.runs import method_words, sampling_words
 import runfmt as rundir
 from ui import cached
 from ui.widgets import (
@@ -141,7 +141,8 @@ def metrics_table(runs, names) -> None:
         title, started = split_name(run.name)
         setup[name] = {"run": title, "started": started,
                        "data": f"{run.config.get('dataset')} ({class_list(run.class_names)})",
-                       "loss": run.config.get("loss"), "pairs drawn by": sampling(run.config) or "the method itself",
+                       "loss": method_words({**run.config, "regime": None, "miner": None}),
+                       "pairs drawn by": sampling_words(run.config) or "the method itself",
                        "backbone": run.config.get("backbone") or "seed-cnn",
                        "training shifts (px)": " ".join(map(str, run.config.get("train_shifts") or [])) or "none",
                        "embedding size": str(run.embedding_dim), "margin": str(run.config.get("margin")),
@@ -210,7 +211,7 @@ def maps_section(runs, names) -> None:
     for run, name in zip(runs, names):
         frame = cached.projection(run.path, run.last_epoch, method, {})
         part = frame[frame["split"] == split].copy()
-        title = f"{name}: {run.config.get('loss')}, {run.config.get('regime')}, epoch {run.last_epoch}"
+        title = f"{name}: {method_words(run.config)}, epoch {run.last_epoch}"
         title += f"<br>{len(part):,} points"
         if chosen:
             title += f" · {sum(1 for k in zip(part['split'], part['row']) if k in chosen)} selected"

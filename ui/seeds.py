@@ -15,14 +15,20 @@ import runfmt as rundir
 from ui import cached
 from ui.widgets import PAGE_NEW, error_panel
 
-BADGES = {seeds.REPRODUCED: ":green-badge[:material/check: reproduced]",
-          seeds.NOT_REPRODUCED: ":red-badge[:material/close: not reproduced]",
+BADGES = {seeds.REPRODUCED: ":green-badge[:material/check: reproduced {}]",
+          seeds.NOT_REPRODUCED: ":red-badge[:material/close: not reproduced {}]",
           seeds.NOT_YET_RUN: ":gray-badge[:material/hourglass_empty: not yet run]"}
-NO_CLAIM = {"002": "Seed 002 makes no claim checked here: its presets `seed002-autoencoder` and "
-                   "`seed002-transfer-frozen` train baselines to put beside the others on the Compare page."}
+WEAK = {seeds.REPRODUCED: ":orange-badge[:material/help: reproduced {}]",
+        seeds.NOT_REPRODUCED: ":orange-badge[:material/help: not reproduced {}]"}
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+def badge(result) -> str:
+    """The verdict as a badge: a weak one (fewer than three seeds a side) in orange, with its strength."""
+    kind = WEAK if result.weak and result.status in WEAK else BADGES
+    return kind[result.status].format(result.strength).replace(" ]", "]")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)  # results hold the claims' checks: kept, not pickled
 def _results(root: str, key: tuple) -> list:
     return seeds.check_claims(root)
 
@@ -36,10 +42,12 @@ def check_claims(root) -> list:
 def render() -> None:
     st.title("Seed experiments")
     root = cached.runs_dir()
-    st.caption(f"The seed documents' claims, checked on the finished runs in {root}. A run belongs to a preset "
-               "by the preset recorded in its config.json, else by its options (explorer/seeds.py). A claim "
-               "compares the mean over runs; with two or more runs (seeds) on each side the difference must also "
-               "exceed the spread between seeds.")
+    st.caption(f"The seed documents' claims, checked on the finished runs in {root}. A run counts for a claim "
+               "only if it is the preset's experiment: every option the preset sets must match (data set, classes, "
+               "loss and its form, regime or miner, backbone, embedding size, epochs, normalisation, α, training "
+               "shifts), the seed and a sweep's swept option aside. Runs with the same options and seed count once. "
+               "A verdict from one run a side is marked weak (orange): the spread between seeds is unknown; with "
+               "two or more a side the difference must also exceed that spread. See docs/seed-claims.md.")
     results = None
     with error_panel("the seed claims"), st.spinner("Measuring the runs of the seeds' presets…"):
         results = check_claims(root)
@@ -50,14 +58,16 @@ def render() -> None:
         column.metric(status.capitalize(), f"{n} of {len(results)}")
     with error_panel("the table of claims"):
         table = seeds.claims_table(results)
-        st.dataframe(table, hide_index=True, column_config={
+        st.dataframe(table, hide_index=True, column_order=["seed", "claim", "verdict", "rule", "evidence", "runs"],
+                     column_config={
             "claim": st.column_config.TextColumn(width="medium"),
+            "verdict": st.column_config.TextColumn(width="medium", help="the status, and how many runs a side it "
+                                                                        "rests on (weak with fewer than three)"),
+            "rule": st.column_config.TextColumn(width="medium"),
             "evidence": st.column_config.TextColumn(width="large"),
             "runs": st.column_config.NumberColumn("runs used", format="%d")})
     for seed, title in seeds.SEEDS.items():
         st.subheader(f"Seed {seed}: {title}")
-        if seed in NO_CLAIM:
-            st.caption(NO_CLAIM[seed])
         for result in (r for r in results if r.claim.seed == seed):
             with error_panel(f"claim {result.claim.id}"):
                 claim_panel(result, root)
@@ -68,23 +78,32 @@ def render() -> None:
 def claim_panel(result, root) -> None:
     claim = result.claim
     with st.container(border=True, key=f"claim-{claim.id}"):
-        st.markdown(f"{BADGES[result.status]} **{claim.statement}**")
-        st.markdown(f"Measured: {result.evidence}." if result.status != seeds.NOT_YET_RUN else f"{result.evidence}.")
-        used = {p: names for p, names in result.runs.items() if names}
-        st.caption(f"Checked: {claim.rule}. Presets: {', '.join(f'`{p}`' for p in claim.presets)}"
-                   + (" (a run of any one of them)" if claim.any_of else "") + ".")
+        verdict, rule = st.columns([3, 2])
+        with verdict:
+            st.markdown(f"{badge(result)} **{claim.statement}**")
+            st.markdown(f"Measured: {result.evidence}." if result.status != seeds.NOT_YET_RUN else f"{result.evidence}.")
+        rule.caption(f"**Rule:** {claim.rule}. **Runs it:** "
+                     + ", ".join(f"`{p}`" for p in claim.presets)
+                     + (f" (as a sweep over {', '.join(claim.free)})" if claim.sweep else "") + ".")
+        needed = seeds.needs(claim)
+        if needed and result.status == seeds.NOT_YET_RUN:
+            st.caption("**Needs data that is not bundled:** " + " · ".join(needed))
         if result.missing:
             st.markdown("To run what is missing:" if result.status == seeds.NOT_YET_RUN else "To run more of it:")
             st.code("\n".join(seeds.commands(claim, result.missing, root)), language="bash", wrap_lines=True)
-        elif result.status != seeds.NOT_YET_RUN and (few := [p for p, n in used.items() if len(n) < 2]):
-            st.caption("With fewer than two runs a side the spread between seeds is unknown. Two more seeds "
-                       "beside seed 0:")
-            st.code("\n".join(seeds.commands(claim, few, root, seeds=(1, 2), sweep=True)), language="bash",
-                    wrap_lines=True)
-        if used or result.unfinished:
-            with st.expander(f"Runs ({sum(len(n) for n in used.values())} finished"
-                             + (f", {sum(len(n) for n in result.unfinished.values())} not" if result.unfinished else "")
-                             + ")"):
-                lines = [f"- `{preset}`: {', '.join(names)}" for preset, names in used.items()]
+        elif result.weak:
+            st.caption("With fewer than three seeds a side the verdict is weak. More seeds beside seed 0:")
+            st.code("\n".join(seeds.commands(claim, list(claim.presets), root, seeds=(1, 2), sweep=True)),
+                    language="bash", wrap_lines=True)
+        counted = sum(len(n) for n in result.runs.values())
+        near = sum(len(n) for n in result.near.values())
+        if counted or near or result.unfinished:
+            with st.expander(f"Runs: {counted} counted" + (f", {near} not counted" if near else "")
+                             + (f", {sum(len(n) for n in result.unfinished.values())} not finished"
+                                if result.unfinished else "")):
+                lines = [f"- `{preset}`: " + "; ".join(result.values.get(preset) or names)
+                         for preset, names in result.runs.items() if names]
+                lines += [f"- {line}" for line in result.duplicates]
                 lines += [f"- `{preset}`, not finished: {', '.join(names)}" for preset, names in result.unfinished.items()]
+                lines += [f"- `{preset}`, {why}" for preset, whys in result.near.items() for why in whys]
                 st.markdown("\n".join(lines))

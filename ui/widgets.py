@@ -89,9 +89,21 @@ def split_name(name: str) -> tuple[str, str]:
     return rest or name, f"{int(day)} {month_name} {year} {hour}:{minute}"
 
 
+def short_words(name: str, limit: int) -> str:
+    """``name`` cut to about ``limit`` characters at a word boundary (``-``, ``_``, space), with "…";
+    never mid-word. Show the whole name on hover beside it."""
+    if len(name) <= limit:
+        return name
+    cut = max(name.rfind(sep, 0, limit) for sep in "-_ ")
+    return name[:cut if cut > 0 else limit].rstrip("-_ ") + "…"
+
+
 def short_name(name: str) -> str:
     """Drop the random suffix of a run directory's name, keep date, time and description."""
     return re.sub(r"-[0-9a-f]{6}$", "", name)
+
+
+LABEL_CHARS = 56  # a run's name in a picker's label, cut at a word boundary
 
 
 def run_label(row) -> str:
@@ -99,10 +111,12 @@ def run_label(row) -> str:
     accuracy, and when it started (the start of the name, moved to the end)."""
     icon = STATE_ICONS.get(row["state"], "•")
     title, started = split_name(row["name"])
+    title = short_words(title, LABEL_CHARS)
     if row["state"] == "unreadable":
         return f"{icon} {title} · unreadable · {started}".rstrip(" ·")
     parts = [f"{icon} {title}", str(row["state"])]
-    parts += [str(row[k]) for k in ("dataset", "loss", "regime") if row.get(k)]
+    method = ("method",) if _present(row.get("method")) else ("loss", "regime")  # method: loss, regime or miner
+    parts += [str(row[k]) for k in ("dataset", *method) if _present(row.get(k))]
     if row.get("epochs") is not None and not pd.isna(row["epochs"]):
         done = row.get("epoch")
         parts.append(f"{int(done)}/{int(row['epochs'])} ep" if row["state"] != "finished" and done is not None
@@ -113,6 +127,11 @@ def run_label(row) -> str:
     if started:
         parts.append(started)
     return " · ".join(parts)
+
+
+def _present(value) -> bool:
+    """A table cell that holds something: not None, NaN or empty (a magnet run has no regime)."""
+    return value is not None and not (isinstance(value, float) and pd.isna(value)) and value != ""
 
 
 def progress_text(status: dict) -> str:

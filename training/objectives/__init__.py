@@ -25,8 +25,9 @@ class Method(NamedTuple):
 METHODS: dict[str, Method] = {
     "contrastive": Method(
         "training.objectives.pairwise", "Contrastive",
-        "seed 000: ½·y·d² + ½·(1−y)·max(0, m − d)² on the regime's pairs",
-        ("margin", "regime", "nn_k", "batch_size")),
+        "seed 000: ½·y·d² + ½·(1−y)·max(0, m − d)² on the regime's pairs (--contrastive-form "
+        "seed002: y·d² + (1−y)·max(m − d, 0); seed004: y·d + (1−y)·max(m − d, 0))",
+        ("margin", "contrastive_form", "regime", "nn_k", "batch_size")),
     "triplet": Method(
         "training.objectives.pairwise", "Triplet",
         "seeds 000/004: max(d(a, p) − d(a, n) + m, 0) on the regime's triplets, or on triplets "

@@ -106,7 +106,7 @@ class Contrastive(RegimeTuples):
     kind = "pairs"
 
     def make_criterion(self):
-        return ContrastiveLoss(self.config.margin)
+        return ContrastiveLoss(self.config.margin, getattr(self.config, "contrastive_form", "seed000"))
 
     def loss(self, network, images: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         """One forward pass over both images of every pair; the pairs index into it."""

@@ -13,17 +13,28 @@ PER_ROW = 4
 
 
 def hard_pairs_tab(run, epoch: int) -> None:
-    stored = run.pairs()
     triplet = run.config.get("loss") == "triplet"
+    miner = (run.config.get("miner") or "none") if triplet else "none"
     kind_word = "triplets" if triplet else "pairs"
-    splits = [s for s in ("train", "test") if s in run.splits and len(stored.get(f"{s}_{kind_word}", []))]
+    if miner != "none":  # mined on the snapshot's embeddings, not read from pairs.npz
+        splits = [s for s in ("train", "test") if s in run.splits]
+    else:
+        stored = run.pairs()
+        splits = [s for s in ("train", "test") if s in run.splits and len(stored.get(f"{s}_{kind_word}", []))]
     if not splits:
         st.info(f"This run has no {kind_word} in its pairs file yet.")
         return
     c1, c2, c3, c4 = st.columns([2, 3, 4, 2])
     split = c1.radio(f"The run's {kind_word} on", splits, key="hard_split", horizontal=True,
                      format_func=SPLIT_TITLES.get)
-    frame = cached.hard_pairs(run.path, epoch, split)
+    from explorer.hardpairs import MinerUnavailable
+
+    try:
+        frame = cached.hard_pairs(run.path, epoch, split)
+    except MinerUnavailable as e:
+        st.warning(f"This run's triplets come from its {miner} miner, which cannot run here: {e}.",
+                   icon=":material/warning:")
+        return
     if triplet:
         kinds = ["triplet"]
         c2.caption("Triplets: anchor, positive, negative; hardest when the negative lies closer than "
@@ -46,11 +57,18 @@ def hard_pairs_tab(run, epoch: int) -> None:
     losing = int((shown["loss"] > 0).sum())
     margin = frame.attrs.get("margin", run.config.get("margin"))
     loss = frame.attrs.get("loss", "contrastive")
-    formula = ("max(d(a, p) − d(a, n) + m, 0)" if loss == "triplet" else "½·d² for a positive, ½·max(0, m − d)² for "
-               "a negative")
-    st.caption(f"Hardness is the run's own {loss} loss, {formula}, with margin m = {margin}, at epoch {epoch}: "
-               f"{losing:,} of {len(shown):,} {kind_word} shown still cost something. The {kind_word} are those "
-               f"the run drew (pairs.npz) under its {run.config.get('regime')} regime."
+    from explorer.hardpairs import FORMULAS
+
+    form = frame.attrs.get("form", "seed000")
+    formula = "max(d(a, p) − d(a, n) + m, 0)" if loss == "triplet" else FORMULAS.get(form, FORMULAS["seed000"])
+    where = (f"those its {miner} miner picks on epoch {epoch}'s embeddings, in seeded class-balanced batches "
+             f"of {run.config.get('classes_per_batch') or 'every (at most 10)'} classes × "
+             f"{run.config.get('images_per_class')} images drawn from the snapshot's {split} points, as in training"
+             if miner != "none" else f"those the run drew (pairs.npz) under its {run.config.get('regime')} regime")
+    st.caption(f"Hardness is the run's own {loss} loss"
+               + (f" ({form} form)" if loss == "contrastive" else "") + f", {formula}, with margin m = {margin}, "
+               f"at epoch {epoch}: {losing:,} of {len(shown):,} {kind_word} shown still cost something. The "
+               f"{kind_word} are {where}."
                + (f" {frame.attrs['dropped']} left out: this epoch's snapshot lacks one of their images."
                   if frame.attrs.get("dropped") else ""))
     shown = shown.head(int(top))

@@ -16,7 +16,9 @@ from ui.widgets import (
     STATE_MARKDOWN,
     class_list,
     progress_text,
+    LABEL_CHARS,
     run_label,
+    short_words,
     split_name,
 )
 
@@ -36,12 +38,17 @@ def run_picker(table: pd.DataFrame) -> str | None:
             kept = st.session_state.get("_kept-run_choice")
             readable = [p for p, s in zip(paths, table["state"]) if s != "unreadable"]
             st.session_state["run_choice"] = kept if kept in paths else (readable or paths)[0]
+        chosen = st.session_state["run_choice"]
         path = st.selectbox("Run", paths, key="run_choice", format_func=labels.get,
                             label_visibility="collapsed",
-                            help="Runs in the runs directory, newest first: state, name, data set, "
-                                 "loss, pair regime, epochs and test k-NN accuracy")
+                            help="Runs in the runs directory, newest first: state, name (cut between words), data "
+                                 "set, loss, pair regime or miner, epochs and test k-NN accuracy. This one in full: "
+                                 f"`{chosen.rsplit('/', 1)[-1]}`")
         st.session_state["_kept-run_choice"] = path
         url_state.to_url("run", Path(path).name)
+        full = split_name(path.rsplit("/", 1)[-1])[0]
+        if short_words(full, LABEL_CHARS) != full:  # the label cut the name between words
+            st.caption("The run's name is shortened above; hover here for it in full.", help=f"`{full}`")
         runs_list(table)
         st.caption(f"Runs directory: `{cached.runs_dir()}`")
     return path
@@ -58,7 +65,7 @@ def runs_list(table: pd.DataFrame) -> None:
             "k-NN": table["test_knn_accuracy"],
             "regime": [_short_regime(r, l) for r, l in zip(table["regime"], table["loss"])],
             "ep": epochs,
-            "run": [split_name(n)[0] for n in table["name"]],
+            "run": [short_words(split_name(n)[0], NAME_CHARS) for n in table["name"]],
         })
         column = st.column_config
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
@@ -67,7 +74,8 @@ def runs_list(table: pd.DataFrame) -> None:
             "k-NN": column.NumberColumn("k-NN", format="%.3f", width=52, help="test k-NN accuracy, last epoch"),
             "regime": column.TextColumn("regime", width=92, help="loss and pair regime"),
             "ep": column.TextColumn("ep", width=38, help="epochs (done/planned while not finished)"),
-            "run": column.TextColumn("run", width="medium"),
+            "run": column.TextColumn("run", width="medium", help="the run's name, cut between words; the picker's "
+                                                                  "and the page title's hover show it whole"),
         })
 
 
@@ -76,15 +84,21 @@ def _int(value) -> str:
 
 
 def _short_regime(regime, loss) -> str:
-    names = {"random": "random", "nn-other": "nn-other", "nn-non-neighbour": "nn-non-nb"}
+    names = {"random": "random", "nn-other": "nn-other", "nn-non-neighbour": "nn-non-nb",
+             "batch-hard": "mined: batch-hard", "semi-hard": "mined: semi-hard"}
     if regime is None or pd.isna(regime):
-        return ""
-    return ("trip " if loss == "triplet" else "") + names.get(regime, str(regime))
+        return loss if isinstance(loss, str) else ""  # a method without a regime (magnet) names itself
+    return ("trip " if loss == "triplet" and regime not in ("batch-hard", "semi-hard") else "") + names.get(regime, str(regime))
+
+
+NAME_CHARS = 40  # a run's name in the sidebar's table, cut at a word boundary (the whole name on hover)
+TITLE_CHARS = 64
 
 
 def title(row) -> None:
     name, started = split_name(row["name"])
-    st.title(f"{STATE_MARKDOWN.get(row['state'], '')} {name}")
+    shown = short_words(name, TITLE_CHARS)
+    st.title(f"{STATE_MARKDOWN.get(row['state'], '')} {shown}", help=name if shown != name else None)
     if started:
         st.caption(f"Started {started}")
 
@@ -109,6 +123,11 @@ def header(run, row) -> None:
     parts += method_figures(run)
     st.markdown(" · ".join(parts), help="k-NN: a 5-NN classifier fitted on the train embeddings of "
                                         "the last epoch, as monitored during training")
+    from explorer.stuck import run_stuck
+
+    stuck = run_stuck(run)
+    if stuck:
+        st.warning(stuck, icon=":material/trending_flat:")
     if run.state == rundir.RUNNING:
         job_panel(str(run.path), follow_snapshots=True)
     elif run.state in rundir.RESUMABLE:

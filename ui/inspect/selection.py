@@ -53,8 +53,9 @@ def selection_panel(run, epoch: int) -> None:
         thumbnails_of(run, chosen, epoch)
         keys = [f"{s}:{r}" for s, r in zip(chosen["split"], chosen["row"])][:2000]
         records = {k: r for k, r in zip(keys, chosen.to_dict("records"))}
-        pick = st.selectbox("Look closer at one of them: its nearest neighbours, and for a shifted image "
-                            "its source and its other shifts (marked on the map)", [None] + keys,
+        pick = st.selectbox("Look closer at one of them: its nearest neighbours, and for a test or shifted image "
+                            "its source and all its shifts, with k-NN's prediction for each (marked on the map)",
+                            [None] + keys,
                             key=f"closer-{SCOPE}",
                             format_func=lambda k: "choose a point…" if k is None else _describe(records[k]))
         if pick is not None:
@@ -123,19 +124,35 @@ def single_point(run, epoch: int, point) -> None:
                     [f"#{k} {c} d={d:.2f}" + ("" if same else " ✗")
                      for k, c, d, same in zip(neighbours["rank"], neighbours["class_name"],
                                               neighbours["distance"], neighbours["same_class"])])
-        if split == "shifted" and int(point["source_index"]) >= 0:
-            source = int(point["source_index"])
-            siblings = run.points(epoch, "shifted")
-            siblings = siblings[siblings["source_index"] == source].sort_values("shift")
+        family = shift_family(run, epoch, point)
+        if family is not None:
+            source, siblings = family
+            predicted = cached.knn_predictions_of(  # the source and every copy, not only the picked point
+                run.path, epoch, [("test", source)] + [("shifted", int(r)) for r in siblings["row"]])
             st.markdown(f"**Its source test image (test row {source}) and all its shifts** (what k-NN "
-                        "predicts for each; red lines on the map join the source to its copies)")
+                        "predicts for each, ✗ when wrong; red lines on the map join the source to its copies)")
             images = [run.images("test")[source]] + [run.images("shifted")[r] for r in siblings["row"]]
             label = int(point["label"])
-            captions = [_shift_caption("source 0px", "test", source, label, run, predicted)]
-            captions += [_shift_caption(f"{int(s):+d}px" + (" (this)" if r == row else ""), "shifted", int(r),
+            this = row if split == "shifted" else None
+            captions = [_shift_caption("source 0px" + (" (this)" if split == "test" else ""), "test", source, label,
+                                       run, predicted)]
+            captions += [_shift_caption(f"{int(s):+d}px" + (" (this)" if r == this else ""), "shifted", int(r),
                                         label, run, predicted)
                          for s, r in zip(siblings["shift"], siblings["row"])]
             image_strip(images, captions)
+
+
+def shift_family(run, epoch: int, point):
+    """(source test row, its shifted copies at this epoch) for a shifted point or a test point with
+    copies; None otherwise."""
+    if "shifted" not in run.splits or point["split"] not in ("shifted", "test"):
+        return None
+    source = int(point["source_index"]) if point["split"] == "shifted" else int(point["row"])
+    if source < 0:
+        return None
+    siblings = run.points(epoch, "shifted")
+    siblings = siblings[siblings["source_index"] == source].sort_values("shift")
+    return (source, siblings) if len(siblings) else None
 
 
 def _shift_caption(text: str, split: str, row: int, label: int, run, predicted: dict) -> str:
