@@ -1,4 +1,4 @@
-"""``python -m training train|sweep|list|presets``: the command line of the training side.
+"""``python -m training train|sweep|embed|list|presets``: the command line of the training side.
 
 Exit status: 0 done, 2 bad input (one line on stderr), 1 the run failed, 143 cancelled.
 ``train`` prints the run directory as the last line of its standard output; ``sweep``
@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from training import embed as embedding
 from training import presets, rundir
 from training import sweep as sweeps
 from training.config import BACKBONES, DATASETS, DEVICES, LOSSES, MINERS, PRECISIONS, REGIMES, TrainConfig
@@ -67,6 +68,8 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
                                 conflict_handler="resolve", description=sweeps.DESCRIPTION)
     add_train_options(sweep)
     sweeps.add_sweep_options(sweep)
+
+    embedding.add_command(commands, add_train_options, OneLineParser, DefaultsFormatter)
 
     listing = commands.add_parser("list", help="list run directories with state and epochs")
     _add_runs_dir(listing)
@@ -205,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "presets":
         print("\n".join(presets.lines()))
         return 0
+    if args.command == "embed":
+        return embedding.main(args)
     if args.command == "sweep":
         return sweeps.main(args, given_options(argv), ["python", "-m", "training", *argv])
     runs_dir = args.runs_dir or str(rundir.default_runs_dir())
