@@ -40,7 +40,7 @@ STATE_MARKDOWN = {"running": ":blue[:material/progress_activity:]", "finished": 
 ERROR_ICON = ":material/error:"
 POLL_SECONDS = 1.0  # how often a running job's panel re-reads status.json
 
-METHOD_NAMES = {"raw": "raw 2-D", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+METHOD_NAMES = {"raw": "raw 2-D", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "imported": "imported"}
 COLOUR_NAMES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN right/wrong",
                 "cluster": "magnet cluster"}
 SPLIT_TITLES = {"train": "train", "test": "test", "shifted": "shifted test", "heldout": "held-out classes"}

@@ -62,7 +62,8 @@ def map_controls(run) -> MapChoice:
     """The map's settings in two rows: projection, layout, colour, parameters and filter; then
     the epoch, Replay and a search box."""
     two_d = run.embedding_dim == 2
-    methods = (["raw"] if two_d else []) + ["pca", "tsne", "umap"]
+    imported = ["imported"] if cached.has_imported_map(run.path) else []  # x, y of explorer import
+    methods = imported + (["raw"] if two_d else []) + ["pca", "tsne", "umap"]
     c1, c2, c3, c4, c5 = st.columns([26, 19, 15, 6, 10], vertical_alignment="bottom")
     method = c1.segmented_control("Projection", methods, default=methods[0], key=f"map_method-{two_d}",
                                   required=True, format_func=METHOD_NAMES.get,
