@@ -60,7 +60,8 @@ def test_an_exported_model_embeds_as_the_run_it_came_from(cli, trained, tmp_path
     assert_same_embeddings(run_dir, out)
     run = load_run(out)
     assert run.state == "finished" and run.epochs == [0] and run.steps().empty
-    assert run.config["embedded_from"]["kind"] == "exported"
+    assert run.config["embedded_from"]["kind"] == "exported" and run.config["loss"] == "embedded"
+    assert "embedded-model-mnist" in run.name
     assert set(run.metrics["split"]) >= {"test", "shifted"}  # k-NN accuracy of its one snapshot
     assert rundir.read_pairs(out)["test_pairs"].shape[1] == 3
 
@@ -109,3 +110,24 @@ def test_a_planted_pickle_is_refused_in_one_line(cli, tmp_path, how):
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "unpickled!" not in result.stdout + result.stderr and "Warning" not in result.stderr
+
+
+def test_every_page_opens_an_embedded_run(cli, trained, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from test_app import APP, PAGE_COMPARE, TABS, TIMEOUT, assert_clean, text_of
+
+    runs, run_dir = trained
+    torch.save(ours(run_dir).state_dict(), tmp_path / "weights.pt")
+    out = embedded(cli, runs, tmp_path / "weights.pt")
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(runs))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["run_choice"] = out
+    for tab in TABS:
+        at.session_state["analysis_tab"] = tab
+        at.run()
+        assert_clean(at)
+    at.session_state["analysis_tab"] = "Metrics over epochs"
+    at.run()
+    assert "No training curves" in text_of(at)
+    at.switch_page(PAGE_COMPARE).run()
+    assert_clean(at)

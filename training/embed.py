@@ -10,8 +10,10 @@ Nothing is unpickled: any other file is refused in one line.
 It takes a batch of normalised 1×H×W images (the training split's mean and std, as our runs) and
 returns one embedding per image. The data options are ``train``'s own (the same parser actions), so
 the splits, the shifted test set and the held-out classes are those a run with the same options
-trains on. The run directory holds one snapshot, epoch 0 of 0, with its metrics; it has no
-training curves, and config.json's ``embedded_from`` says where the embeddings came from.
+trains on. The run directory holds one snapshot, epoch 0 of 0, with its metrics and random pairs
+(as a contrastive run draws them); it has no training curves. In config.json, ``loss`` is
+``embedded`` (no seed claim counts the run) and ``embedded_from`` says where the embeddings came
+from.
 """
 
 from __future__ import annotations
@@ -90,10 +92,14 @@ def embed(config: TrainConfig, path: Path, batch_size: int = EMBED_BATCH) -> Pat
     prepared.config = dataclasses.replace(prepared.config, epochs=0, embedding_dim=model.embedding_dim,
                                           snapshot_every=1)
     model.batch_size = batch_size
-    run_dir = start_run_dir(prepared, model)
+    hint = "-".join(filter(None, [config.name, "embedded", path.stem, config.dataset, *config.classes]))
+    run_dir = start_run_dir(prepared, model, rundir.new_run_dir(config.runs_dir, rundir.safe_name(hint, 80)))
     saved = rundir.read_config(run_dir)
-    rundir.write_config(run_dir, {**saved, "embedded_from": {"model": str(path), "kind": kind,
-                                                             "command": "python -m training embed"}})
+    rundir.write_config(run_dir, {**saved, "loss": "embedded",  # not trained: no seed claim counts it
+                                  "embedded_from": {"model": str(path), "kind": kind,
+                                                    "command": "python -m training embed",
+                                                    "pairs": "pairs.npz holds random pairs, for the distance "
+                                                             "pages"}})
     recorder = Recorder(run_dir, prepared.config, prepared.data.class_names, splits, prepared.objective)
     try:
         recorder.record(0, model, None, 0.0)
