@@ -23,7 +23,7 @@ def test_each_run_is_a_job_and_the_sweep_view_follows_them(tmp_path, monkeypatch
         submitted.append(folder)
         return executor
 
-    monkeypatch.setattr(slurm.shutil, "which", lambda name: "/opt/slurm/bin/sbatch" if name == "sbatch" else None)
+    monkeypatch.setattr(slurm.shutil, "which", lambda name: f"/opt/slurm/bin/{name}")
     monkeypatch.setattr(slurm, "make_executor", local_executor)
     code = main([*SWEEP, "--runs-dir", str(tmp_path)])
     out = capsys.readouterr().out

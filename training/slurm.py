@@ -41,9 +41,10 @@ def add_options(group) -> None:
 
 def check(args: argparse.Namespace) -> None:
     """Refuse, before anything is written, a Slurm sweep that cannot be submitted from here."""
-    if shutil.which("sbatch") is None:
-        raise InputError("--launcher slurm needs Slurm's sbatch on the PATH and this machine has none: run the "
-                         "sweep on the cluster's login node, or use --launcher local")
+    missing = [command for command in ("sbatch", "srun") if shutil.which(command) is None]
+    if missing:
+        raise InputError(f"--launcher slurm needs Slurm's {' and '.join(missing)} on the PATH and this machine has "
+                         f"none: run the sweep on the cluster's login node, or use --launcher local")
     for name, least in (("slurm_time", 1), ("slurm_cpus", 1), ("slurm_gpus", 0)):
         if getattr(args, name) < least:
             raise InputError(f"--{name.replace('_', '-')} must be at least {least}, got {getattr(args, name)}")
@@ -108,7 +109,12 @@ def submit(executor, run_dir: Path, config: TrainConfig | None) -> Job:
     else:
         argv = [sys.executable, "-m", "training", "train", "--resume", str(run_dir)]
         epochs = rundir.read_status(run_dir).get("epochs", 0)
-    job = executor.submit(CommandFunction(argv, cwd=os.getcwd(), verbose=False))
+    try:
+        job = executor.submit(CommandFunction(argv, cwd=os.getcwd(), verbose=False))
+    except Exception as e:  # noqa: BLE001 - sbatch's refusal comes as several types
+        why = " ".join(str(e).split())[:300] or type(e).__name__
+        rundir.write_status(run_dir, rundir.FAILED, 0, epochs, error=f"Slurm did not take the job: {why}")
+        raise InputError(f"Slurm did not take the job: {why}") from None
     rundir.write_status(run_dir, rundir.RUNNING, 0 if config else rundir.read_status(run_dir).get("epoch", 0),
                         epochs, pid=None, host=f"slurm job {job.job_id}", slurm_job=str(job.job_id))
     return Job(job, run_dir, epochs)
@@ -123,7 +129,16 @@ def runner(args: argparse.Namespace, given: set[str], base):
     class SlurmRunner(base):
         def __init__(self, sweep_dir: Path, manifest: dict, parallel: int):
             super().__init__(sweep_dir, manifest, parallel if "parallel" in given else len(manifest["runs"]))
-            self.executor = make_executor(sweep_dir / JOBS_DIR, args)
+            self._executor = None
+
+        @property
+        def executor(self):
+            if self._executor is None:
+                try:
+                    self._executor = make_executor(self.sweep_dir / JOBS_DIR, args)
+                except Exception as e:  # noqa: BLE001 - submitit's checks of the cluster
+                    raise InputError(f"submitit cannot submit to Slurm here: {' '.join(str(e).split())}") from None
+            return self._executor
 
         def start_in(self, run_dir: Path, config: TrainConfig):
             return submit(self.executor, run_dir, config)

@@ -11,6 +11,7 @@ split and normalised by training.data, so the network trains on the training spl
 
 import argparse
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--embedding-dim", type=int, default=16)
     args = parser.parse_args()
     torch.manual_seed(0)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
 
     data = load_splits(TrainConfig())  # the defaults of python -m training train / embed
     images = torch.from_numpy(data.normalise(data.train.images)).unsqueeze(1)  # (n, 1, 28, 28)
