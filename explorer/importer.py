@@ -240,6 +240,7 @@ def write_run(path: Path, table: Table, images: np.ndarray, runs_dir: Path, name
     rows = {part: np.flatnonzero(split == part) for part in SPLITS}
     config = {"dataset": "imported", "loss": "imported", "embedding_dim": int(table.vectors.shape[1]),
               "class_names": class_names, "classes": [], "shifts": [], "seed": seed, "epochs": 0, "name": name,
+              "regime": "random",  # the pairs of pairs.npz: drawn at random, half of one class
               "normalize": False, "sizes": {part: int(len(r)) for part, r in rows.items()},
               "imported_from": {"file": str(path), "notes": table.notes, "command": "python -m explorer import"},
               "created_at": time.time()}

@@ -47,7 +47,7 @@ def add_command(commands, add_train_options, parser_class, formatter_class) -> N
     model.add_argument("--model", required=True, metavar="PATH",
                        help="an exported program (torch.export.save, .pt2), a TorchScript file, or a state "
                             "dict of --backbone (never unpickled)")
-    model.add_argument("--batch-size", type=int, default=EMBED_BATCH,
+    model.add_argument("--batch-size", type=int, default=EMBED_BATCH, dest="embed_batch_size",
                        help="images per forward pass (a program exported with a fixed batch size uses its own)")
     groups = {"data": embed.add_argument_group("data")}
     for group in scratch._action_groups:
@@ -64,9 +64,9 @@ def main(args: argparse.Namespace) -> int:
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     try:
         config = TrainConfig(**{**options, "runs_dir": runs_dir, "epochs": 1}).validate()
-        if args.batch_size < 1:
-            raise InputError(f"--batch-size must be positive, got {args.batch_size}")
-        run_dir = embed(config, Path(args.model), args.batch_size)
+        if args.embed_batch_size < 1:
+            raise InputError(f"--batch-size must be positive, got {args.embed_batch_size}")
+        run_dir = embed(config, Path(args.model), args.embed_batch_size)
     except InputError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
