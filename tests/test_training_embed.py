@@ -131,3 +131,42 @@ def test_every_page_opens_an_embedded_run(cli, trained, tmp_path, monkeypatch):
     assert "No training curves" in text_of(at)
     at.switch_page(PAGE_COMPARE).run()
     assert_clean(at)
+
+
+def rewritten(source, target, replace: dict) -> None:
+    """A copy of the zip ``source`` with the members whose names end with a key of ``replace``
+    given its bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            for suffix, value in replace.items():
+                if item.filename.endswith(suffix):
+                    data = value
+            new.writestr(item, data)
+
+
+@pytest.mark.parametrize("where", ["sample inputs", "pickled weight"])
+def test_an_exported_program_that_would_unpickle_is_refused(cli, tmp_path, where):
+    import io
+    import json
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 2)).eval()
+    torch.export.save(torch.export.export(model, (torch.zeros(2, 1, 28, 28),)), tmp_path / "clean.pt2")
+    planted = io.BytesIO()
+    torch.save({"x": Planted()}, planted)
+    if where == "sample inputs":
+        replace = {"data/sample_inputs/model.pt": planted.getvalue()}
+    else:
+        import zipfile
+
+        name = next(n for n in zipfile.ZipFile(tmp_path / "clean.pt2").namelist() if n.endswith("weights_config.json"))
+        config = json.loads(zipfile.ZipFile(tmp_path / "clean.pt2").read(name))
+        config["config"]["1.weight"]["use_pickle"] = True
+        replace = {"weights_config.json": json.dumps(config).encode(), "data/weights/weight_0": planted.getvalue()}
+    rewritten(tmp_path / "clean.pt2", tmp_path / "planted.pt2", replace)
+    result = cli("training", "embed", "--model", str(tmp_path / "planted.pt2"), "--runs-dir", str(tmp_path / "runs"))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "refused" in result.stderr, result.stderr
+    assert "unpickled!" not in result.stdout + result.stderr

@@ -5,7 +5,8 @@ The model is one of
 - a TorchScript file, read with ``torch.jit.load``;
 - a state dict (or a run's checkpoint.pt) of one of our backbones, read with
   ``torch.load(weights_only=True)``, with ``--backbone``, ``--embedding-dim`` and ``--normalize``.
-Nothing is unpickled: any other file is refused in one line.
+Nothing is unpickled: any other file is refused in one line, and so is an exported program whose
+archive would make ``torch.export.load`` unpickle (see ``vet_exported``).
 
 It takes a batch of normalised 1×H×W images (the training split's mean and std, as our runs) and
 returns one embedding per image. The data options are ``train``'s own (the same parser actions), so
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import sys
 import warnings
 import zipfile
@@ -190,6 +192,7 @@ def load_model(path: Path, kind: str, config: TrainConfig, image_size: int, devi
     import torch
 
     if kind == "exported":
+        vet_exported(path)
         try:
             program = torch.export.load(str(path))
         except Exception as e:
@@ -216,6 +219,44 @@ def load_model(path: Path, kind: str, config: TrainConfig, image_size: int, devi
                          f"{config.embedding_dim}: {first[:200]}") from None
     backbone = backbone.to(device).eval()
     return Model(backbone, config.backbone, kind)
+
+
+def vet_exported(path: Path) -> None:
+    """Refuse an exported program that would make ``torch.export.load`` unpickle: its loader reads
+    pickled weights and constants (``use_pickle``, custom and opaque objects, the legacy ``.pt``
+    files) with ``weights_only=False``, and falls back to it for sample inputs that a weights-only
+    load refuses. ``torch.export.save`` writes none of these for plain tensors."""
+    import json
+
+    import torch
+    from torch.export.pt2_archive import constants as pt2
+
+    def refuse(why: str) -> InputError:
+        return InputError(f"--model {path} refused: {why}, which would be unpickled; export the model with "
+                          f"plain tensor weights, or give its state dict")
+
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            inner = name.split("/", 1)[-1]
+            if inner.startswith((pt2.WEIGHTS_DIR, pt2.CONSTANTS_DIR)) and inner.endswith(".pt"):
+                raise refuse(f"it holds {inner}, a pickled file of the legacy format")
+            if inner.startswith((pt2.WEIGHTS_DIR, pt2.CONSTANTS_DIR)) and inner.endswith("_config.json"):
+                try:
+                    entries = json.loads(archive.read(name)).get("config", {})
+                except (ValueError, AttributeError):
+                    raise refuse(f"its {inner} is not the JSON torch.export.save writes") from None
+                for fqn, meta in entries.items():
+                    plain = str(meta.get("path_name", "")).startswith((pt2.WEIGHT_FILENAME_PREFIX,
+                                                                        pt2.TENSOR_CONSTANT_FILENAME_PREFIX))
+                    if meta.get("use_pickle") or not plain:
+                        raise refuse(f"its {fqn!r} is stored as a pickled object")
+            if inner.startswith(pt2.SAMPLE_INPUTS_DIR):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        torch.load(io.BytesIO(archive.read(name)), map_location="cpu", weights_only=True)
+                except Exception:  # noqa: BLE001 - torch's loader would retry it unrestricted
+                    raise refuse(f"its {inner} holds more than tensors") from None
 
 
 def read_weights(path: Path) -> dict:
