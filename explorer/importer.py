@@ -98,8 +98,8 @@ def _vectors(path: Path, frame: pd.DataFrame, vector: str | None) -> np.ndarray:
         sizes = np.array([len(v) if isinstance(v, (list, np.ndarray)) else -1 for v in values])
         if len(sizes) and (sizes != sizes[0]).any():
             row = int(np.flatnonzero(sizes != sizes[0])[0])
-            raise ImportInputError(f"{path}: column {vector!r} is ragged: row {row} has {sizes[row]} values, "
-                                   f"row 0 has {sizes[0]}; every embedding needs the same length")
+            raise ImportInputError(f"{path}: column {vector!r} is ragged: row {row} has {_values(sizes[row])}, "
+                                   f"row 0 has {_values(sizes[0])}; every embedding needs the same length")
         X = np.asarray(np.stack(values) if values else np.zeros((0, 0)), np.float32)
         return _finite(path, vector, X)
     columns = sorted(columns, key=lambda c: int(c[1:]))
@@ -109,6 +109,10 @@ def _vectors(path: Path, frame: pd.DataFrame, vector: str | None) -> np.ndarray:
     for c in columns:
         _finite(path, c, pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64))
     return frame[columns].to_numpy(np.float32)
+
+
+def _values(n: int) -> str:
+    return "no list" if n < 0 else f"{n} value" + ("" if n == 1 else "s")
 
 
 def _finite(path: Path, column: str, values: np.ndarray) -> np.ndarray:

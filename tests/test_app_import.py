@@ -44,7 +44,7 @@ def test_a_bad_file_is_one_error_line(runs):
 def test_an_imported_run_opens_with_its_own_map_and_says_it_has_no_curves(runs):
     at = import_page(runs / "good.parquet")
     assert_clean(at)
-    assert "Imported into" in text_of(at) and "no split column" in text_of(at)
+    assert "Imported into" in text_of(at) and "No split column" in text_of(at)
     [run] = rundir.list_run_dirs(runs / "runs")
     at.session_state["analysis_tab"] = "Metrics over epochs"
     at.switch_page(PAGE_INSPECT).run()
@@ -55,3 +55,20 @@ def test_an_imported_run_opens_with_its_own_map_and_says_it_has_no_curves(runs):
         at.session_state["analysis_tab"] = tab
         at.run()
         assert_clean(at)
+
+
+class Upload:
+    def __init__(self, path):
+        self.name, self._data = path.name, path.read_bytes()
+
+    def getvalue(self):
+        return self._data
+
+
+def test_an_upload_is_read_inside_the_runs_directory_and_removed(runs):
+    from ui.import_page import _import
+
+    root = runs / "runs"
+    run_dir, notes = _import(root, Upload(runs / "good.parquet"), "", None, "label", None, None, "up")
+    assert run_dir.parent == root and "up-imported-good" in run_dir.name and notes
+    assert sorted(p.name for p in root.iterdir()) == [run_dir.name]  # the upload's scratch folder is gone

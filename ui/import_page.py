@@ -38,11 +38,11 @@ def render() -> None:
     name = c1.text_input("Label added to the run's name", key="import_name")
     if not st.button("Import", type="primary", icon=":material/upload:", key="import_go"):
         return
-    with error_panel("the import"):
+    with error_panel():
         run_dir, notes = _import(root, upload, typed.strip(), labels_upload, label.strip() or "label",
                                  vector.strip() or None, images_dir.strip() or None, name.strip() or None)
         for note in notes:
-            st.info(note, icon=":material/info:")
+            st.info(note[:1].upper() + note[1:], icon=":material/info:")
         st.success(f"Imported into {run_dir.name}", icon=":material/check:")
         st.session_state["run_choice"] = str(run_dir)
         st.page_link(PAGE_INSPECT, label="Inspect it", icon=":material/search:")
