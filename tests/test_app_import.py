@@ -72,3 +72,12 @@ def test_an_upload_is_read_inside_the_runs_directory_and_removed(runs):
     run_dir, notes = _import(root, Upload(runs / "good.parquet"), "", None, "label", None, None, "up")
     assert run_dir.parent == root and "up-imported-good" in run_dir.name and notes
     assert sorted(p.name for p in root.iterdir()) == [run_dir.name]  # the upload's scratch folder is gone
+
+
+def test_an_uploaded_bad_file_is_named_as_uploaded(runs):
+    from explorer.importer import ImportInputError
+    from ui.import_page import _import
+
+    with pytest.raises(ImportInputError, match=r"^uploaded ragged.parquet: column 'embedding' is ragged"):
+        _import(runs / "runs", Upload(runs / "ragged.parquet"), "", None, "label", None, None, None)
+    assert list((runs / "runs").iterdir()) == []

@@ -60,6 +60,8 @@ def _import(root: Path, upload, typed: str, labels_upload, label, vector, images
         labels = _save(scratch, labels_upload) if labels_upload is not None else None
         return import_file(source, root, label=label, vector=vector, labels_file=labels, images_dir=images_dir,
                            name=name)
+    except ImportInputError as e:  # name an upload as the user knows it, not by its scratch copy
+        raise ImportInputError(str(e).replace(f"{scratch}/", "uploaded ")) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
