@@ -122,13 +122,14 @@ def test_every_page_opens_an_embedded_run(cli, trained, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(runs))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["run_choice"] = out
-    for tab in TABS:
+    for tab in [*TABS, "Enrol unseen classes"]:  # held-out class 7: the enrolment tab too
         at.session_state["analysis_tab"] = tab
         at.run()
         assert_clean(at)
     at.session_state["analysis_tab"] = "Metrics over epochs"
     at.run()
     assert "No training curves" in text_of(at)
+    assert "Enrol unseen classes" in [t.label for t in at.tabs]
     at.switch_page(PAGE_COMPARE).run()
     assert_clean(at)
 
