@@ -34,6 +34,7 @@ pages = [
     st.Page(PAGE_NEW, title="New run", icon=":material/rocket_launch:", url_path="new"),
     st.Page(PAGE_COMPARE, title="Compare runs", icon=":material/compare:", url_path="compare"),
     st.Page(PAGE_SEEDS, title="Seed experiments", icon=":material/fact_check:", url_path="seeds"),
+    st.Page("ui/pages/import_run.py", title="Import embeddings", icon=":material/upload:", url_path="import"),
     st.Page(_inspect_alias, title="Inspect a run", url_path="inspect", visibility="hidden"),
 ]
 page = st.navigation(pages, position="sidebar")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer summary|report|project|list|seeds``.
+"""Command line: ``python -m explorer summary|report|project|list|seeds|import|export``.
 
 Bad input (a missing or damaged run, an unknown method, a bad parameter) ends with exit status 2
 and one line ``error: ...`` on stderr; an unexpected failure with status 1 and one line (set
@@ -18,6 +18,7 @@ from pathlib import Path
 import runfmt as rundir
 from runfmt import RunDirError
 
+from explorer import exchange
 from explorer.projection_methods import METHODS, PRECOMPUTED
 from explorer.projections import DEVICES, MODES, parse_params, resolve_device
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     claims = commands.add_parser("seeds", help="check the seed documents' claims on the runs under a folder")
     claims.add_argument("root", nargs="?", help="folder of runs (default: $EXPLORER_RUNS_DIR or runs/)")
     claims.add_argument("--json", action="store_true", help="print one JSON list, one object per claim")
+    exchange.add_commands(commands)  # import and export (explorer/exchange.py)
     return parser
 
 
@@ -134,6 +136,8 @@ def _run(args) -> int:
 
     if args.command == "seeds":
         return _seeds(args)
+    if args.command in ("import", "export"):
+        return exchange.run(args)
     if args.command == "list":
         root = rundir.default_runs_dir() if args.root is None else Path(args.root)
         runs = list_runs(root, strict=True)

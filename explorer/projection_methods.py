@@ -18,9 +18,11 @@ class Projection:
     series_epochs: int = 4  # maps in the report's per-epoch series (fast methods show more)
     precomputed: bool = False  # mapped in the background as a run finishes (worth having ready)
     raw_only_2d: bool = False  # shown only for a 2-D embedding (its coordinates as they are)
+    imported_only: bool = False  # shown only for a run that brought its own map (explorer import)
 
 
 PROJECTIONS: dict[str, Projection] = {p.name: p for p in (
+    Projection("imported", "imported", "x", {}, series_epochs=1, imported_only=True),  # explorer.importer
     Projection("raw", "raw 2-D", "e", {}, series_epochs=6, raw_only_2d=True),
     Projection("pca", "PCA", "PC", {"whiten": False}, series_epochs=6),
     # A shorter schedule than openTSNE's 250 + 500 iterations: on these well-clustered embeddings
@@ -39,11 +41,13 @@ AXIS_NAMES = {name: p.axis for name, p in PROJECTIONS.items()}
 PRECOMPUTED = tuple(name for name, p in PROJECTIONS.items() if p.precomputed)
 
 
-def methods_for(embedding_dim: int | set) -> list[str]:
+def methods_for(embedding_dim: int | set, imported: bool = False) -> list[str]:
     """The methods a page offers for embeddings of this size (a set: several runs' sizes), the
-    first being the default: raw 2-D where every embedding is 2-D, then the others in order."""
+    first being the default: the map an imported run brought along, raw 2-D where every embedding
+    is 2-D, then the others in order."""
     two_d = embedding_dim == {2} if isinstance(embedding_dim, set) else embedding_dim == 2
-    return [name for name, p in PROJECTIONS.items() if two_d or not p.raw_only_2d]
+    return [name for name, p in PROJECTIONS.items()
+            if (two_d or not p.raw_only_2d) and (imported or not p.imported_only)]
 
 
 def default(method: str, param: str):

@@ -372,8 +372,13 @@ def projection(run: Run, epoch: int | None = None, method: str = "pca", params: 
     if cached is not None:
         return cached
 
-    frame = _compute(run.points(epoch), epoch, method, params, mode, random_state, max_fit_points, progress,
-                     device=device)
+    if method == "imported":  # the map an imported run brought along
+        from explorer.importer import imported_projection
+
+        frame = imported_projection(run, epoch, mode, random_state)
+    else:
+        frame = _compute(run.points(epoch), epoch, method, params, mode, random_state, max_fit_points, progress,
+                         device=device)
     if cache:
         _write_cache(path, frame)
     return frame

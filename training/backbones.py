@@ -10,6 +10,7 @@ a state dict, or a run's checkpoint.pt, read with ``weights_only=True``; nothing
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -162,7 +163,9 @@ def _read_state_dict(path: str) -> dict:
     if not file.is_file():
         raise InputError(f"--pretrained {path} does not exist or is not a file")
     try:
-        saved = torch.load(file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's two lines about a pickle protocol would precede ours
+            warnings.simplefilter("ignore", UserWarning)
+            saved = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a file that is not weights
         raise InputError(f"--pretrained {path} cannot be read as weights ({type(e).__name__})") from None
     if isinstance(saved, dict):

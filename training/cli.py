@@ -1,4 +1,4 @@
-"""``python -m training train|sweep|list|presets``: the command line of the training side.
+"""``python -m training train|sweep|embed|list|presets``: the command line of the training side.
 
 Exit status: 0 done, 2 bad input (one line on stderr), 1 the run failed, 143 cancelled.
 ``train`` prints the run directory as the last line of its standard output; ``sweep``
@@ -16,12 +16,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from training import embed as embedding
 from training import presets, rundir
 from training import sweep as sweeps
 from training.config import OUTPUT, TrainConfig
 from training.objectives import METHODS
 from training.options import add_arguments
 from training.errors import Cancelled, InputError
+from training.tensorboard_log import LiveScalars
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_CANCELLED = 2, 1, 143
 
@@ -61,12 +63,17 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     output.add_argument("--resume", default=None, metavar="RUN_DIR",
                         help="continue this interrupted, cancelled or failed run from its last complete "
                              "epoch, with its own options (others given here are ignored)")
+    output.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="also log the metrics and step losses to this TensorBoard folder as the run "
+                             "trains (training/tensorboard_log.py)")
 
     sweep = commands.add_parser("sweep", help="train one run per combination of the options given several "
                                 "values, and per seed", formatter_class=DefaultsFormatter,
                                 conflict_handler="resolve", description=sweeps.DESCRIPTION)
     add_train_options(sweep)
     sweeps.add_sweep_options(sweep)
+
+    embedding.add_command(commands, add_train_options, OneLineParser, DefaultsFormatter)
 
     listing = commands.add_parser("list", help="list run directories with state and epochs")
     _add_runs_dir(listing)
@@ -104,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "presets":
         print("\n".join(presets.lines()))
         return 0
+    if args.command == "embed":
+        return embedding.main(args)
     if args.command == "sweep":
         return sweeps.main(args, given_options(argv), ["python", "-m", "training", *argv])
     runs_dir = args.runs_dir or str(rundir.default_runs_dir())
@@ -119,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    log = LiveScalars(args.tensorboard) if args.tensorboard else None
     if args.resume:
-        return train(config, Path(args.resume), resume=True)
-    return train(config, Path(args.run_dir) if args.run_dir else None)
+        return train(config, Path(args.resume), resume=True, log=log)
+    return train(config, Path(args.run_dir) if args.run_dir else None, log=log)
 
 
 def config_from_args(args: argparse.Namespace, runs_dir: str, given: set[str] | None = None) -> TrainConfig:
@@ -129,7 +139,7 @@ def config_from_args(args: argparse.Namespace, runs_dir: str, given: set[str] | 
     starts runs, so that no value, such as a class named ``--lr``, can be read as a flag). With
     ``--preset``, the preset's options, under those of the flags that ``given`` names."""
     if args.options is None:
-        options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "resume", "options")}
+        options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "resume", "options", "tensorboard")}
         if args.preset:
             options = presets.options_for(args.preset, {k: options[k] for k in options if k in (given or ())})
         return TrainConfig(**{**options, "runs_dir": runs_dir})
@@ -146,15 +156,15 @@ def config_from_args(args: argparse.Namespace, runs_dir: str, given: set[str] | 
     return TrainConfig(**{**options, "runs_dir": runs_dir})
 
 
-def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False) -> int:
+def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False, log=None) -> int:
     previous = signal.signal(signal.SIGTERM, _cancel)  # torch takes seconds to import: cover that too
     try:
         from training import trainer
 
         if resume:
-            run_dir = trainer.resume(run_dir)
+            run_dir = trainer.resume(run_dir, log=log)
         else:
-            run_dir = trainer.train(config, run_dir=run_dir)
+            run_dir = trainer.train(config, log=log, run_dir=run_dir)
     except InputError as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -172,6 +182,8 @@ def train(config: TrainConfig, run_dir: Path | None = None, resume: bool = False
     finally:
         signal.signal(signal.SIGTERM, previous)
         _leave_process_group()
+        if log is not None:
+            log.close()
     if run_dir is not None:  # under torchrun, ranks other than 0 have none
         precompute_maps(run_dir)
         print(run_dir)

@@ -40,7 +40,7 @@ import time
 import uuid
 from pathlib import Path
 
-from training import launch, presets, rundir
+from training import launch, presets, rundir, slurm
 from training.config import TrainConfig
 from training.errors import Cancelled, InputError
 
@@ -81,6 +81,7 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--resume", default=None, metavar="SWEEP_DIR",
                        help="continue this sweep with its own options: skip its finished runs, resume "
                             "the stopped ones, start the rest")
+    slurm.add_options(group)  # --launcher local|slurm and the jobs' options (training/slurm.py)
 
 
 def main(args: argparse.Namespace, given: set[str], command: list[str]) -> int:
@@ -88,11 +89,13 @@ def main(args: argparse.Namespace, given: set[str], command: list[str]) -> int:
     try:
         try:
             _check_parallel(args.parallel)
+            if args.launcher == "slurm":
+                slurm.check(args)
             sweep_dir, manifest = reopen(args, given) if args.resume else create(args, given, command)
         except InputError as e:
             print(f"error: {_one_line(e)}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        return Runner(sweep_dir, manifest, args.parallel).run()
+        return slurm.runner(args, given, Runner)(sweep_dir, manifest, args.parallel).run()
     except (Cancelled, KeyboardInterrupt):
         print("cancelled before any run started", file=sys.stderr)
         return EXIT_CANCELLED
@@ -186,7 +189,7 @@ def save(sweep_dir: Path, manifest: dict) -> None:
 
 def reopen(args: argparse.Namespace, given: set[str]) -> tuple[Path, dict]:
     """The sweep that ``--resume`` names, checked again, with none of its runs still running."""
-    others = sorted(given - {"resume", "parallel"})
+    others = sorted(given - {"resume", "parallel", *slurm.OPTIONS})
     if others:
         raise InputError(f"--resume continues a sweep with its own options: give only --parallel beside it, "
                          f"not --{others[0].replace('_', '-')}")
@@ -295,11 +298,11 @@ class Runner:
         previous = self.runs_dir / entry["run"] if entry["run"] else None
         try:
             if previous is not None and resumable(previous):
-                run_dir, verb, process = previous, "resumed", launch.resume_process(previous)
+                run_dir, verb, process = previous, "resumed", self.resume_process(previous)
             else:
                 config = run_config(self.manifest, entry)
                 run_dir, verb = rundir.new_run_dir(self.runs_dir, config.run_name_hint()), "started"
-                process = launch.start_in(run_dir, config)
+                process = self.start_in(run_dir, config)
         except (InputError, OSError, rundir.RunDirError) as e:
             entry["state"] = rundir.FAILED
             save(self.sweep_dir, self.manifest)
@@ -309,6 +312,12 @@ class Runner:
         self.active[i] = (process, time.monotonic())
         save(self.sweep_dir, self.manifest)
         self.say(i, f"{verb} {what}: {run_dir.name}")
+
+    def start_in(self, run_dir: Path, config: TrainConfig):
+        return launch.start_in(run_dir, config)
+
+    def resume_process(self, run_dir: Path):
+        return launch.resume_process(run_dir)
 
     def reap(self) -> None:
         for i, (process, started) in list(self.active.items()):

@@ -166,6 +166,13 @@ def replay(path, epochs: list[int], method: str, params: dict, mode: str = "shar
     return _replay(path, tuple(int(e) for e in epochs), method, projection_params_key(params), mode)
 
 
+def has_imported_map(path) -> bool:
+    """Whether the run was imported with its own x, y (explorer.importer): its map "imported"."""
+    from explorer.importer import IMPORTED_MAP
+
+    return (Path(path) / rundir.PROJECTIONS_DIR / IMPORTED_MAP).is_file()
+
+
 def projection_is_cached(path, epoch: int, method: str, params: dict, mode: str = "shared") -> bool:
     from explorer.projections import cache_path, check_params
 

@@ -63,7 +63,7 @@ def map_controls(run) -> MapChoice:
     """The map's settings in two rows: projection, layout, colour, parameters and filter; then
     the epoch, Replay and a search box."""
     two_d = run.embedding_dim == 2
-    methods = methods_for(run.embedding_dim)
+    methods = methods_for(run.embedding_dim, imported=cached.has_imported_map(run.path))
     c1, c2, c3, c4, c5 = st.columns([26, 19, 15, 6, 10], vertical_alignment="bottom")
     method = c1.segmented_control("Projection", methods, default=methods[0], key=f"map_method-{two_d}",
                                   required=True, format_func=METHOD_NAMES.get,

@@ -107,6 +107,13 @@ def metrics_tab(run, epoch: int) -> None:
     if not len(run.metrics):
         st.info("metrics.csv has no rows yet.")
         return
+    origin = run.config.get("embedded_from") or run.config.get("imported_from")
+    if origin:
+        st.info(f"No training curves: this run was made by `{origin.get('command')}` from "
+                f"{origin.get('model') or origin.get('file')}, not trained here. Below are the metrics of its "
+                "one snapshot.", icon=":material/info:")
+        st.dataframe(run.metrics, hide_index=True)
+        return
     steps = run.steps()
     if len(steps):
         show_figure(figures.steps_figure(steps, run.metrics), f"{run.name}-steps", key="fig_steps")
