@@ -7,7 +7,6 @@ whenever its figure changes, so the figure draws the stored selection itself, in
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -23,13 +22,9 @@ from ui.widgets import (
     COLOUR_NAMES,
     METHOD_NAMES,
     SPLIT_TITLES,
-    chart_key,
     clear_selection,
     error_panel,
     export_figure,
-    map_companion,
-    on_map_select,
-    panel_axes,
     selection_points,
     set_selection,
     shift_caption,
@@ -230,25 +225,126 @@ def map_section(run) -> tuple[int, Callable[[], None] | None]:
 
 
 def draw_map(run, choice: MapChoice) -> None:
-    """The map with its selection, marks and notes, and its hover companion."""
+    """The map (the WebGL map element) with its selection, marks and notes."""
+    from ui.map_element import element, view
+    from ui.map_element.table import ids_of, points_of
+
     frame = map_frame(run, choice)
     shown = filtered(frame, choice)
     selected = selection_points(SCOPE, str(run.path))
     panels, where = map_panels(run, shown, choice, selected)
-    fig = build_map(run, panels, choice, selected + overlays.linked_copies(frame, selected, choice.lines), frame)
-    clusters.add_centres(fig, run, frame, choice, where)
-    overlays.add_overlays(fig, run, frame, choice, selected, where, picked_point(run, selected))
-    key = chart_key(SCOPE)
-    with st.container(key=CONTAINER):
-        st.plotly_chart(fig, key=key, config={"displaylogo": False},
-                        on_select=functools.partial(on_map_select, SCOPE, key, str(run.path), panel_axes(len(panels))),
-                        selection_mode=("points", "box", "lasso"))
-    atlas = cached.image_atlas(run.path)
-    hover = map_companion(SCOPE, CONTAINER, view=f"{run.path}|{choice.method}|{choice.params}|{choice.layout}",
-                          atlas=atlas, on_cleared=functools.partial(clear_selection, SCOPE))
-    notes(run, frame, shown, choice, hover)
-    export_figure(fig, f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
+    table = map_table(run, choice, frame)
+    layer = element.Overlays()
+    clusters.add_centres(layer, run, frame, choice, where)
+    overlays.add_overlays(layer, run, frame, choice, selected, where, picked_point(run, selected))
+    lit = selected + overlays.linked_copies(frame, selected, choice.lines)
+    atlas = hidden_atlas(run)
+    splits = [choice.splits] if choice.layout == "overlay" else [[s] for s in run.splits]
+    spec = view.MapSpec(
+        table, run.class_names, choice.colour,
+        [view.PanelSpec(p.title, s, empty=empty_text(run, s, choice)) for p, s in zip(panels, splits)],
+        title=f"{METHOD_NAMES[choice.method]} map at epoch {choice.epoch}, coloured by {COLOUR_NAMES[choice.colour]}",
+        height=640 if choice.layout == "overlay" else 480, layout=choice.layout, classes=choice.classes,
+        shifts=choice.shifts, knn=choice.knn, selected_ids=ids_of(table, lit), overlays=layer.items, atlas=atlas,
+        bounds=axis_bounds(run, choice, table))
+    path = str(run.path)
+    st.session_state["_map_spec"] = view.show(
+        SCOPE, spec, on_selection=lambda ids: set_selection(SCOPE, path, points_of(table, ids), how="map"),
+        on_cleared=lambda: clear_selection(SCOPE))
+    notes(run, frame, shown, choice, table, bool(atlas))
+    export_lazy(lambda: plotly_map(run, choice, frame, shown, selected, where),
+                f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
     st.session_state["_map_shown"] = (str(run.path), choice.epoch, choice.method, cached.projection_params_key(choice.params))
+
+
+def select_help(hover: bool) -> str:
+    return ("Drag a lasso (or pick Box above the map) to select points: a new selection replaces the old "
+            "one in every panel, and the other points stay, dimmed; double-click the map to clear it. "
+            "The wheel zooms and Pan drags; every panel follows (untick Link zoom to zoom one alone). "
+            + ("Hover a point to see its image; zoom in until a few hundred points are in view to see "
+               "every point as its image. " if hover else
+               "Images on hover and as points are off for a run this large (its image sheet would be "
+               "too big); select points to see them. "))
+
+
+def table_notes(table) -> list[str]:
+    """What the map leaves out: points without finite coordinates, or a subsample above a million."""
+    from ui.map_element.table import MAX_POINTS
+
+    parts = []
+    if table.left_out:
+        many = table.left_out != 1
+        parts.append(f"{table.left_out:,} point{'s' if many else ''} with NaN or infinite coordinates "
+                     f"{'are' if many else 'is'} left out of the map.")
+    if table.subsampled:
+        parts.append(f"The map draws a seeded subsample of {len(table):,} of {table.total - table.left_out:,} "
+                     f"points (at most {MAX_POINTS:,}); Find points, the tabs below and the Export tab's CSV "
+                     "use every point.")
+    return parts
+
+
+def map_table(run, choice: MapChoice, frame: pd.DataFrame):
+    """The map's point table, encoded once per map and kept for the session's reruns."""
+    from ui.map_element.table import point_table
+
+    key = (str(run.path), cached.run_mtime(run.path), choice.epoch, choice.method,
+           cached.projection_params_key(choice.params), tuple(frame.columns), len(frame))
+    kept = st.session_state.get("_map_table")
+    if kept is None or kept[0] != key:
+        kept = (key, point_table(frame))
+        st.session_state["_map_table"] = kept
+    return kept[1]
+
+
+def hidden_atlas(run, scope: str = SCOPE) -> dict | None:
+    """The run's image atlas as a hidden image (served once from Streamlit's media endpoint, so
+    the browser caches it), for the map's hover images and thumbnails; None above its size cap."""
+    atlas = cached.image_atlas(run.path)
+    if not atlas:
+        return None
+    key = f"map-atlas-{scope}"
+    with st.container(key=key):
+        st.image(atlas["png"], width=atlas["columns"] * atlas["width"], output_format="PNG")
+    return {**atlas, "key": key}
+
+
+def empty_text(run, splits: list[str], choice: MapChoice) -> str:
+    names = ", ".join(SPLIT_TITLES.get(s, s) for s in splits)
+    if choice.classes or choice.shifts or choice.knn != "all":
+        return f"No {names} point passes the filter: widen it (Filter, above the map)."
+    return f"The {names} split holds no points at epoch {choice.epoch}."
+
+
+def axis_bounds(run, choice: MapChoice, table) -> list[float] | None:
+    ranges = axis_ranges(run, choice)
+    if ranges:
+        return [*ranges["x"], *ranges["y"]]
+    return None
+
+
+def plotly_map(run, choice: MapChoice, frame, shown, selected, where):
+    """The same map as a plotly figure, for the HTML export (built only when asked)."""
+    from ui.map_element.element import PlotlyLayer
+
+    panels, _ = map_panels(run, shown, choice, selected)
+    fig = build_map(run, panels, choice, selected + overlays.linked_copies(frame, selected, choice.lines), frame)
+    clusters.add_centres(PlotlyLayer(fig), run, frame, choice, where)
+    overlays.add_overlays(PlotlyLayer(fig), run, frame, choice, selected, where, picked_point(run, selected))
+    return fig
+
+
+def export_lazy(build, name: str, key: str) -> None:
+    """export_figure, with the figure built only when the button is pressed."""
+    ready = st.session_state.get("_figure_html")
+    if ready and ready.get("key") == key and ready.get("name") == name:
+        export_figure(None, name, key)
+        return
+    if st.button("figure as HTML", key=f"html-{key}", type="tertiary", icon=":material/code:",
+                 help="Build this map as one HTML file that opens offline (a plotly figure, plotly inlined)"):
+        from ui.widgets import figure_html
+
+        st.session_state["_figure_html"] = {"key": key, "name": name, "html": figure_html(build()).encode()}
+        st.rerun()
 
 
 def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
@@ -349,19 +445,16 @@ def picked_point(run, selected) -> tuple[str, int] | None:
     return None
 
 
-def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, hover: bool) -> None:
-    """One caption under the map: how to select, what is hidden or subsampled, the scale."""
+def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, table, hover: bool) -> None:
+    """One caption under the map: how to select, what is hidden, left out or subsampled, the scale."""
     parts = []
     message = st.session_state.pop("_find_message", None)
     if message:
         parts.append(message)
-    parts.append("Drag a lasso (or pick Box Select in the chart's toolbar) to select points: a new "
-                 "selection replaces the old one in every panel; double-click the map to clear it. "
-                 + ("Hover a point to see its image. " if hover else
-                    "Images on hover are off for a run this large; select points to see them. ")
-                 + "Zoom with the toolbar's Zoom tool; the zoom stays while you select.")
+    parts.append(select_help(hover))
     if len(shown) < len(frame):
         parts.append(f"Filter: showing {len(shown):,} of {len(frame):,} points.")
+    parts += table_notes(table)
     sub = cached.subsampled(run.path, choice.epoch)
     if sub:
         parts.append("Epoch " + str(choice.epoch) + " holds a seeded subset of the points (--snapshot-max-points): "
@@ -395,32 +488,61 @@ def replay_frames(run, choice: MapChoice, epochs: list[int]):
     return found
 
 
-def replay_view(run, choice: MapChoice) -> None:
-    """Every epoch's map as one plotly animation, played in the browser: axes fixed over all
-    epochs, an epoch slider under the map that moves as it plays, from epoch 0 to the last."""
-    from explorer import maps
-
+def replay_epochs(run) -> list[int]:
     epochs = run.epochs
     per_epoch = max(len(run.points(epochs[-1])), 1)
     if per_epoch * len(epochs) > MAX_REPLAY_POINTS:
         step = int(np.ceil(per_epoch * len(epochs) / MAX_REPLAY_POINTS))
         epochs = sorted(set(epochs[::step]) | {epochs[0], epochs[-1]})
-    frames = []
-    for epoch, frame in replay_frames(run, choice, epochs):
-        panels, _ = map_panels(run, filtered(frame, choice), choice, [])
-        frames.append((epoch, panels))
-    ranges = maps.data_ranges([p.frame for _, panels in frames for p in panels])
-    title = f"{METHOD_NAMES[choice.method]} map at epoch {{epoch}}, coloured by {COLOUR_NAMES[choice.colour]}"
-    fig = maps.animation_figure(frames, run.class_names, choice.colour, title=title,
-                                height=600 if choice.layout == "overlay" else 520, ranges=ranges)
-    st.info("Replay: press **▶ Play** under the map. It plays every epoch from the untrained net (0) to "
-            f"the last ({epochs[-1]}) on axes fixed for all epochs; the slider under the map moves with it, "
-            "and you can drag it to step. **Back to the map** (above) returns to the last epoch.",
+    return epochs
+
+
+def replay_view(run, choice: MapChoice) -> None:
+    """The map element playing every epoch: the points move from each epoch's place to the
+    next (interpolated in the browser), on axes fixed over all epochs; Play, Next epoch and a
+    slider in the element. The points and codes travel once, then each epoch's positions once."""
+    from ui.map_element import table as tables, view
+
+    epochs = replay_epochs(run)
+    frames = replay_frames(run, choice, epochs)
+    last = frames[-1][1]
+    table = tables.point_table(last)
+    shown = filtered(last, choice)
+    panels, _ = map_panels(run, shown, choice, [])
+    splits = [choice.splits] if choice.layout == "overlay" else [[s] for s in run.splits]
+    moves = [(epoch, tables.positions(table, frame)) for epoch, frame in frames]
+    spec = view.MapSpec(
+        table, run.class_names, choice.colour,
+        [view.PanelSpec(p.title.split(" · ")[0], s, empty=empty_text(run, s, choice)) for p, s in zip(panels, splits)],
+        title=f"{METHOD_NAMES[choice.method]} map from epoch {epochs[0]} to {epochs[-1]}, coloured by "
+              f"{COLOUR_NAMES[choice.colour]}",
+        height=600 if choice.layout == "overlay" else 460, layout=choice.layout, classes=choice.classes,
+        shifts=choice.shifts, knn=choice.knn, bounds=tables.bounds([f for _, f in frames]), replay=moves,
+        atlas=hidden_atlas(run, "replay"))
+    st.info("Replay: press **▶ Play** above the map. The points move from each epoch's place to the next, "
+            f"from the untrained net ({epochs[0]}) to the last epoch ({epochs[-1]}), on axes fixed for all "
+            "epochs; **Next epoch** steps, the slider jumps. **Back to the map** (above) returns to the last epoch.",
             icon=":material/play_circle:")
+    path = str(run.path)
     with st.container(key="replay-inspect"):
-        st.plotly_chart(fig, key=f"replay-{run.name}", config={"displaylogo": False})
+        st.session_state["_replay_spec"] = view.show(
+            "replay", spec, on_selection=lambda ids: set_selection(SCOPE, path, tables.points_of(table, ids)),
+            on_cleared=lambda: clear_selection(SCOPE))
     skipped = len(run.epochs) - len(epochs)
     if skipped:
         st.caption(f"{skipped} of {len(run.epochs)} epochs are left out of the replay to keep it light "
                    f"(every {int(np.ceil(len(run.epochs) / len(epochs)))}th is shown, with the first and last).")
-    export_figure(fig, f"{run.name}-replay-{choice.method}", "replay")
+    if choice.colour == "correct":
+        st.caption(f"k-NN right/wrong is the last epoch's ({epochs[-1]}) verdict in every frame.")
+    export_lazy(lambda: replay_figure(run, choice, frames), f"{run.name}-replay-{choice.method}", "replay")
+
+
+def replay_figure(run, choice: MapChoice, frames):
+    """The replay as a plotly animation (the HTML export)."""
+    from explorer import maps
+
+    epoch_panels = [(epoch, map_panels(run, filtered(frame, choice), choice, [])[0]) for epoch, frame in frames]
+    ranges = maps.data_ranges([p.frame for _, panels in epoch_panels for p in panels])
+    title = f"{METHOD_NAMES[choice.method]} map at epoch {{epoch}}, coloured by {COLOUR_NAMES[choice.colour]}"
+    return maps.animation_figure(epoch_panels, run.class_names, choice.colour, title=title,
+                                 height=600 if choice.layout == "overlay" else 520, ranges=ranges)
