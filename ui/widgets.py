@@ -205,6 +205,19 @@ def export_figure(fig, name: str, key: str) -> None:
         st.rerun()
 
 
+def export_lazy(build, name: str, key: str) -> None:
+    """export_figure for a figure that is built only when the button is pressed (``build()``):
+    the WebGL map element's plotly twin, for the HTML export."""
+    ready = st.session_state.get("_figure_html")
+    if ready and ready.get("key") == key and ready.get("name") == name:
+        export_figure(None, name, key)
+        return
+    if st.button("figure as HTML", key=f"html-{key}", type="tertiary", icon=":material/code:",
+                 help="Build this map as one HTML file that opens offline (a plotly figure, plotly inlined)"):
+        st.session_state["_figure_html"] = {"key": key, "name": name, "html": figure_html(build()).encode()}
+        st.rerun()
+
+
 def image_strip(images, captions: list[str], width: int = 64) -> None:
     """Small grey images in rows, each with its caption."""
     images = list(images)

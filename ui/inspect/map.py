@@ -24,7 +24,7 @@ from ui.widgets import (
     SPLIT_TITLES,
     clear_selection,
     error_panel,
-    export_figure,
+    export_lazy,
     selection_points,
     set_selection,
     shift_caption,
@@ -331,20 +331,6 @@ def plotly_map(run, choice: MapChoice, frame, shown, selected, where):
     clusters.add_centres(PlotlyLayer(fig), run, frame, choice, where)
     overlays.add_overlays(PlotlyLayer(fig), run, frame, choice, selected, where, picked_point(run, selected))
     return fig
-
-
-def export_lazy(build, name: str, key: str) -> None:
-    """export_figure, with the figure built only when the button is pressed."""
-    ready = st.session_state.get("_figure_html")
-    if ready and ready.get("key") == key and ready.get("name") == name:
-        export_figure(None, name, key)
-        return
-    if st.button("figure as HTML", key=f"html-{key}", type="tertiary", icon=":material/code:",
-                 help="Build this map as one HTML file that opens offline (a plotly figure, plotly inlined)"):
-        from ui.widgets import figure_html
-
-        st.session_state["_figure_html"] = {"key": key, "name": name, "html": figure_html(build()).encode()}
-        st.rerun()
 
 
 def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:

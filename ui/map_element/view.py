@@ -23,9 +23,12 @@ class PanelSpec:
     splits: list[str]
     part: tuple[int, int] | None = None  # Compare: the run's ids
     empty: str = "No points here."
+    bounds: list[float] | None = None  # the panel's own axes (Compare's runs), else the map's
 
     def to_json(self) -> dict:
         found = {"title": self.title, "splits": [SPLIT_CODES[s] for s in self.splits], "empty": self.empty}
+        if self.bounds is not None:
+            found["bounds"] = [float(b) for b in self.bounds]
         if self.part is not None:
             found["range"] = [int(self.part[0]), int(self.part[1])]
         return found
