@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import streamlit as st
 
 from explorer.figures import CORRECT_COLORS, CORRECT_NAMES, SPLIT_COLORS, class_colors, shift_palette
 from explorer.maps import SPLITS, shift_name
@@ -151,5 +152,6 @@ def show(scope: str, spec: MapSpec, *, on_selection, on_cleared) -> dict:
                    "height": spec.atlas["height"]} if spec.atlas else None),
         "replay": replay,
     }
+    st.session_state[f"_map-table-{scope}"] = spec.table  # what its row ids mean (a reference, not a copy)
     element.mount(scope, json_spec, named, on_selection=on_selection, on_cleared=on_cleared)
     return json_spec
