@@ -224,7 +224,7 @@ class EmbeddingMap {
   }
 
   resetView() {
-    this.panels.forEach((p) => { p.syncing = true; p.sp.zoomToOrigin({ transition: false }).finally(() => { p.syncing = false; }); });
+    this.panels.forEach((p) => p.sp.zoomToOrigin({ transition: false }));
   }
 
   setMode(mode) {

@@ -50,24 +50,39 @@ export class Panel {
       actionKeyMap: { shift: 'lasso', alt: 'rotate', cmd: 'merge', ctrl: 'merge', meta: 'merge' },
     });
     this.sp.subscribe('select', ({ points }) => this.selected(points));
+    // regl-scatterplot reads a lasso closed where it began as a click too, and selects the point
+    // there: a one-point selection right after a lasso is that click, not the user's choice
+    this.sp.subscribe('lassoEnd', () => { this.lassoEnded = performance.now(); });
     this.sp.subscribe('pointover', (i) => map.hover(this, i));
     this.sp.subscribe('pointout', () => map.unhover());
     this.sp.subscribe('view', ({ view }) => {
-      if (!this.syncing) map.viewChanged(this, view);
+      map.viewChanged(this, view);
       this.schedule();
     });
-    this.canvas.addEventListener('dblclick', () => map.cleared());
-    this.boxLayer.addEventListener('dblclick', () => map.cleared());
+    this.canvas.addEventListener('dblclick', () => this.doubleClicked());
+    this.boxLayer.addEventListener('dblclick', () => this.doubleClicked());
     this.boxEvents();
   }
 
   selected(points) {
     if (!points || !points.length || this.quiet) return;
+    if (points.length === 1 && performance.now() - (this.lassoEnded || -1e9) < 400) return;
     const ids = Array.from(points, (i) => this.ids[i]);
     this.quiet = true;
     this.sp.deselect({ preventEvent: true });
     this.quiet = false;
-    this.map.select(ids);
+    clearTimeout(this.clicked);
+    if (ids.length === 1) {
+      // a click on a point: wait, in case it is the first click of a double-click (which clears)
+      this.clicked = setTimeout(() => this.map.select(ids), 350);
+    } else {
+      this.map.select(ids);
+    }
+  }
+
+  doubleClicked() {
+    clearTimeout(this.clicked);
+    this.map.cleared();
   }
 
   setMode(mode) {
@@ -97,9 +112,9 @@ export class Panel {
   }
 
   setView(view) {
-    this.syncing = true;
-    this.sp.view(view, { preventEvent: false });
-    this.syncing = false;
+    // preventEvent: a panel that follows another must not announce the move (it would echo back)
+    this.sp.view(new Float32Array(view), { preventEvent: true }); // a copy: the camera keeps the array it is given
+    this.schedule();
   }
 
   // ---------------------------------------------------------------- points
