@@ -5,7 +5,9 @@ ids Python receives, printed. Query parameters pick the case:
     ?n=900          points per panel (a square grid, rounded down)
     ?panels=3       train, test, and an empty held-out panel (1: train alone)
     ?case=replay    three epochs: the grid, the grid stretched ×2, ×3
-    ?colour=split   another colouring (the bench's colour change)
+    ?plotly=1       the same points as the app's old plotly map (bench/app_speed.py's "before")
+
+A "Colour by" box changes the colouring (the bench counts the bytes that change sends).
 
 Run it from a folder whose ``static`` links to the repository's (tests/browser/test_map_element.py
 and the bench do), with --server.enableStaticServing true."""
@@ -60,7 +62,7 @@ def atlas(count: int) -> dict:
 params = st.query_params
 n = int(params.get("n", 900))
 n_panels = int(params.get("panels", 3))
-colour = params.get("colour", "class")
+colour = st.selectbox("Colour by", ["class", "split"], key="colour")
 splits = ["train", "test", "heldout"][:n_panels]
 frames = [grid(n, s) for s in splits if s != "heldout"]
 frame = pd.concat(frames, ignore_index=True)
@@ -78,6 +80,14 @@ replay = None
 if params.get("case") == "replay":
     replay = [(e, tables.positions(table, frame.assign(x=frame["x"] * (e + 1), y=frame["y"] * (e + 1))))
               for e in range(3)]
+if params.get("plotly"):
+    from explorer.maps import Panel, map_figure
+
+    fig = map_figure([Panel(s, frame[frame["split"] == s]) for s in splits if s != "heldout"], ["a", "b", "c"],
+                     colour, title="harness")
+    with st.container(key="plotly-harness"):
+        st.plotly_chart(fig, key="plotly-map", config={"displaylogo": False})
+    st.stop()
 received = st.session_state.setdefault("received", [])
 spec = view.MapSpec(
     table, ["a", "b", "c"], colour,

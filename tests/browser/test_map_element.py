@@ -298,3 +298,68 @@ def test_without_webgl_the_element_says_what_to_do(pw, harness):
         page.screenshot(path=str(ARTIFACTS / "map-no-webgl.png"))
     finally:
         browser.close()
+
+
+# ---------------------------------------------------------------- the live map, in the app
+
+
+def start_app(runs: Path, log_path: Path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "EXPLORER_RUNS_DIR": str(runs), "EXPLORER_WARM_UP": "0", "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    end = time.time() + 60
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return process, url
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError(f"the app did not answer: {log_path.read_text()[-2000:]}")
+
+
+def test_a_training_runs_map_follows_each_new_epoch_without_a_page_rerun(browser, tmp_path):
+    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT))
+    from fakerun import make_fake_run
+
+    from training import rundir
+
+    path = make_fake_run(tmp_path, "20260101-000000-live-abcdef", state="running", epochs=3, epochs_done=1)
+    process, url = start_app(tmp_path, ARTIFACTS / "map-live.log")
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.wait_for_selector(".emap[data-scope='inspect'][data-ready='true']")
+        expect(page.get_by_text("Live: the map follows the training, now at epoch 1").first).to_be_visible()
+        header = page.get_by_test_id("stMarkdown").filter(has_text="running · epoch 1 of 3 done")
+        expect(header.first).to_be_visible()  # a rerun of the whole page would rewrite it
+        # the trainer writes epoch 2: every point moves 3 units right
+        snapshot = rundir.read_snapshot(path, 1)
+        rundir.write_snapshot(path, 2, snapshot.assign(e0=snapshot["e0"] + 3.0))
+        rundir.write_status(path, "running", 2, 3)
+        page.wait_for_function("() => document.querySelector('.emap-panel').dataset.transition === 'running'",
+                               timeout=30_000)
+        page.wait_for_function("() => document.querySelector('.emap-panel').dataset.transition === 'done'")
+        expect(page.get_by_text("Live: the map follows the training, now at epoch 2").first).to_be_visible()
+        moved = page.evaluate("""() => { const m = window.__embeddingMaps.inspect, p = m.panels[0];
+          const pos = m.positions(); return Array.from(p.ids.slice(0, 5), (id) => [pos.x[id], m.table.x[id]]); }""")
+        assert all(new == pytest.approx(old + 3.0, abs=1e-4) for new, old in moved)
+        expect(header.first).to_be_visible()  # the page around the map was not rerun
+        page.screenshot(path=str(ARTIFACTS / "map-live-epoch-2.png"))
+        page.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

@@ -219,22 +219,34 @@ def map_section(run) -> tuple[int, Callable[[], None] | None]:
     slot = st.container()
 
     def draw() -> None:
+        from ui.inspect import live
+
+        if live.follows(run, choice):
+            with slot:
+                live.live_map(str(run.path), choice)
+            return
         with slot, error_panel("the embedding map"):
             draw_map(run, choice)
 
     return choice.epoch, draw
 
 
-def draw_map(run, choice: MapChoice) -> None:
-    """The map (the WebGL map element) with its selection, marks and notes."""
+def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "") -> None:
+    """The map (the WebGL map element) with its selection, marks and notes. A live map (see
+    ``live``) passes the table it keeps and the newest epoch's positions (``moved``)."""
     from ui.map_element import element, view
     from ui.map_element.table import ids_of, points_of
+
+    def bounds(table, moved):
+        from ui.map_element.table import bounds as box
+
+        return box([table.frame, moved])
 
     frame = map_frame(run, choice)
     shown = filtered(frame, choice)
     selected = selection_points(SCOPE, str(run.path))
     panels, where = map_panels(run, shown, choice, selected)
-    table = map_table(run, choice, frame)
+    table = map_table(run, choice, frame) if table is None else table
     layer = element.Overlays()
     clusters.add_centres(layer, run, frame, choice, where)
     overlays.add_overlays(layer, run, frame, choice, selected, where, picked_point(run, selected))
@@ -247,12 +259,12 @@ def draw_map(run, choice: MapChoice) -> None:
         title=f"{METHOD_NAMES[choice.method]} map at epoch {choice.epoch}, coloured by {COLOUR_NAMES[choice.colour]}",
         height=640 if choice.layout == "overlay" else 480, layout=choice.layout, classes=choice.classes,
         shifts=choice.shifts, knn=choice.knn, selected_ids=ids_of(table, lit), overlays=layer.items, atlas=atlas,
-        bounds=axis_bounds(run, choice, table))
+        bounds=axis_bounds(run, choice, table) or (bounds(table, moved) if moved is not None else None), moved=moved)
     path = str(run.path)
     st.session_state["_map_spec"] = view.show(
         SCOPE, spec, on_selection=lambda ids: set_selection(SCOPE, path, points_of(table, ids), how="map"),
         on_cleared=lambda: clear_selection(SCOPE))
-    notes(run, frame, shown, choice, table, bool(atlas))
+    notes(run, frame, shown, choice, table, bool(atlas), note)
     export_lazy(lambda: plotly_map(run, choice, frame, shown, selected, where),
                 f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
     st.session_state["_map_shown"] = (str(run.path), choice.epoch, choice.method, cached.projection_params_key(choice.params))
@@ -432,9 +444,10 @@ def picked_point(run, selected) -> tuple[str, int] | None:
     return None
 
 
-def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, table, hover: bool) -> None:
+def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, table, hover: bool,
+          note: str = "") -> None:
     """One caption under the map: how to select, what is hidden, left out or subsampled, the scale."""
-    parts = []
+    parts = [note] if note else []
     message = st.session_state.pop("_find_message", None)
     if message:
         parts.append(message)

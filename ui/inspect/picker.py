@@ -106,7 +106,7 @@ def header(run, row) -> None:
     st.markdown(" · ".join(parts), help="k-NN: a 5-NN classifier fitted on the train embeddings of "
                                         "the last epoch, as monitored during training")
     if run.state == rundir.RUNNING:
-        job_panel(str(run.path), follow_snapshots=True)
+        job_panel(str(run.path))  # the map follows new snapshots itself (ui.inspect.live)
     elif run.state in rundir.RESUMABLE:
         message = run.status.get("error") or f"the run was {run.state}"
         with st.container(border=True):

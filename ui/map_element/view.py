@@ -123,12 +123,10 @@ def show(scope: str, spec: MapSpec, *, on_selection, on_cleared) -> dict:
         cells = tables.image_cells(spec.table, spec.atlas["offsets"])
         h = tables.digest(cells)
         named[h], extra_names["image"] = cells, h
-    points = spec.table.hash
-    if spec.moved is not None:  # a live map: the same points, at the newest epoch's place
-        moved = spec.moved.assign(label=spec.table.columns["label"], split=spec.table.columns["split"],
-                                  shift=spec.table.columns["shift"])
-        points = tables.digest(moved)
-        named[points] = moved
+    moved = None
+    if spec.moved is not None:  # a live map: the same points at the newest epoch's places (x, y only)
+        moved = tables.digest(spec.moved)
+        named[moved] = spec.moved
     replay = None
     if spec.replay:
         hashes = []
@@ -140,7 +138,7 @@ def show(scope: str, spec: MapSpec, *, on_selection, on_cleared) -> dict:
     bounds = spec.bounds or tables.bounds([spec.table.frame])
     json_spec = {
         "title": spec.title, "height": spec.height, "layout": spec.layout, "n": len(spec.table),
-        "points": points, "extras": extra_names, "bounds": bounds,
+        "points": spec.table.hash, "positions": moved, "extras": extra_names, "bounds": bounds,
         "bounds_key": f"{spec.layout}|{np.round(bounds, 4).tolist()}",
         "panels": [p.to_json() for p in spec.panels], "colour": colour, "legend": legend,
         "filter": {"classes": [int(c) for c in spec.classes], "shifts": [int(s) for s in spec.shifts], "knn": spec.knn},

@@ -74,7 +74,8 @@ class EmbeddingMap {
     for (const [name, table] of Object.entries(data)) {
       if (name.startsWith('t_') && table && table.schema && !store.has(name.slice(2))) store.set(name.slice(2), columnsOf(table));
     }
-    const wanted = [spec.points, ...Object.values(spec.extras || {}), ...((spec.replay || {}).hashes || [])].filter(Boolean);
+    const wanted = [spec.points, spec.positions, ...Object.values(spec.extras || {}),
+      ...((spec.replay || {}).hashes || [])].filter(Boolean);
     const missing = wanted.filter((h) => !store.has(h));
     if (missing.length) {
       args.setTriggerValue('missing', missing);
@@ -102,7 +103,9 @@ class EmbeddingMap {
     this.overlays = spec.overlays || [];
     this.paintLegend();
     this.buildReplay(before);
-    const moved = before.points !== undefined && before.points !== spec.points && before.layout === spec.layout;
+    // the same points at new places (a live run's newest epoch): they glide there
+    const moved = before.points === spec.points && (before.positions || before.points) !== (spec.positions || spec.points)
+      && before.layout === spec.layout;
     this.drawAll({ transition: moved && spec.animate !== false });
     if (rebuild || before.bounds_key !== spec.bounds_key) this.resetView();
     this.el.dataset.ready = 'true';
@@ -148,7 +151,7 @@ class EmbeddingMap {
   positions() {
     const r = this.spec.replay;
     if (r && this.epochIndex !== undefined) return store.get(r.hashes[this.epochIndex]);
-    return this.table;
+    return this.spec.positions ? store.get(this.spec.positions) : this.table;
   }
 
   colourIndex() {
