@@ -445,26 +445,6 @@ def test_clear_empties_the_selection_and_the_map(runs):
     assert at.session_state["_generation-inspect"] > key_before
 
 
-def test_the_old_plotly_selection_event_reader_still_takes_only_the_new_box():
-    """The chart may still report an older box in another panel: only the new box's points count."""
-    from ui.widgets import points_of_event
-
-    axes = {0: "x", 1: "x2", 2: "x3"}
-    old_box = {"xref": "x3", "yref": "y3", "x": [0, 1], "y": [0, 1]}
-    new_box = {"xref": "x", "yref": "y", "x": [2, 3], "y": [2, 3]}
-    # customdata as the browser sends a typed array's row: {"0": split code, "1": row, ...}
-    first = {"points": [{"curve_number": 2, "customdata": {"0": 3.0, "1": float(r), "2": 3.0}} for r in range(148)],
-             "box": [old_box], "lasso": []}
-    chosen, seen = points_of_event(first, axes, [])
-    assert len(chosen) == 148
-    both = {"points": first["points"] + [{"curve_number": 0, "customdata": [0, r]} for r in range(231)]
-            + [{"curve_number": 5, "customdata": None}],  # a mark laid over the map
-            "box": [old_box, new_box], "lasso": []}
-    chosen, seen = points_of_event(both, axes, seen)
-    assert len(chosen) == 231 and {s for s, _ in chosen} == {"train"}
-    assert points_of_event({"points": [], "box": [], "lasso": []}, axes, seen)[0] == []  # double-click
-
-
 def test_a_single_point_shows_its_neighbours_source_and_shifts_on_the_map(runs):
     at = start()
     select(at, [("shifted", 5)], runs / NEWEST)

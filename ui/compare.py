@@ -27,7 +27,6 @@ from ui.widgets import (
     class_list,
     clear_selection,
     error_panel,
-    export_figure,
     export_lazy,
     image_strip,
     keep,

@@ -1,8 +1,8 @@
 """The embedding map: its controls, the map with its selection, filter and search (the marks and
 lines a selection lays over it are in ``overlays``; the replay in ``replay``).
 
-The selection lives in session state (ui.widgets), not in the chart: Streamlit redraws a chart
-whenever its figure changes, so the figure draws the stored selection itself, in every panel.
+The map is the WebGL map element (ui.map_element; docs/map.md). The selection lives in session
+state (ui.widgets): the element's lasso, box or click replaces it, and the element draws it.
 """
 
 from __future__ import annotations
