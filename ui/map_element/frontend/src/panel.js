@@ -30,11 +30,9 @@ export class Panel {
     this.canvas.className = 'emap-gl';
     this.over = document.createElement('canvas');
     this.over.className = 'emap-over';
-    this.boxLayer = document.createElement('div');
-    this.boxLayer.className = 'emap-boxlayer';
     this.empty = document.createElement('div');
     this.empty.className = 'emap-empty';
-    this.frame.append(this.canvas, this.over, this.boxLayer, this.empty);
+    this.frame.append(this.canvas, this.over, this.empty);
     this.el.append(this.title, this.frame);
     root.appendChild(this.el);
     this.ids = new Int32Array(0);
@@ -46,6 +44,7 @@ export class Panel {
       canvas: this.canvas, width: 'auto', height: 'auto', backgroundColor: '#ffffff',
       pointSize: 4, opacity: [map.dim, 1], opacityBy: 'w', colorBy: 'z',
       lassoInitiator: false, deselectOnDblClick: false, deselectOnEscape: false,
+      lassoMinDelay: 0, lassoMinDist: 2, // every corner of the drawn path counts
       lassoColor: '#333333', pointColorHover: '#000000', showReticle: false,
       actionKeyMap: { shift: 'lasso', alt: 'rotate', cmd: 'merge', ctrl: 'merge', meta: 'merge' },
     });
@@ -60,7 +59,6 @@ export class Panel {
       this.schedule();
     });
     this.canvas.addEventListener('dblclick', () => this.doubleClicked());
-    this.boxLayer.addEventListener('dblclick', () => this.doubleClicked());
     this.boxEvents();
   }
 
@@ -87,7 +85,7 @@ export class Panel {
 
   setMode(mode) {
     this.sp.set({ mouseMode: mode === 'pan' ? 'panZoom' : 'lasso' });
-    this.boxLayer.style.pointerEvents = mode === 'box' ? 'auto' : 'none';
+    this.frame.style.cursor = mode === 'box' ? 'crosshair' : '';
   }
 
   // ---------------------------------------------------------------- camera
@@ -272,25 +270,22 @@ export class Panel {
 
   // ---------------------------------------------------------------- box selection
   boxEvents() {
-    const layer = this.boxLayer;
+    // In Box mode a press on the map starts a box instead of the library's lasso or pan: caught
+    // on the way down (capture) so the canvas never sees it; moves still reach the canvas, so
+    // hovering shows images in every mode.
+    const frame = this.frame;
     const local = (e) => {
-      const r = layer.getBoundingClientRect();
+      const r = frame.getBoundingClientRect();
       return [e.clientX - r.left, e.clientY - r.top];
     };
-    layer.addEventListener('pointerdown', (e) => {
-      if (e.button !== 0) return;
-      const [x, y] = local(e);
-      this.box = [x, y, x, y];
-      layer.setPointerCapture(e.pointerId);
-    });
-    layer.addEventListener('pointermove', (e) => {
+    const move = (e) => {
       if (!this.box) return;
-      const [x, y] = local(e);
-      this.box[2] = x;
-      this.box[3] = y;
+      [this.box[2], this.box[3]] = local(e);
       this.schedule();
-    });
-    layer.addEventListener('pointerup', () => {
+    };
+    const up = () => {
+      window.removeEventListener('mousemove', move, true);
+      window.removeEventListener('mouseup', up, true);
       const box = this.box;
       this.box = null;
       this.schedule();
@@ -302,11 +297,20 @@ export class Panel {
         if (this.x[i] >= x0 && this.x[i] <= x1 && this.y[i] >= y0 && this.y[i] <= y1) found.push(this.ids[i]);
       }
       if (found.length) this.map.select(found);
-    });
-    layer.addEventListener('wheel', (e) => {
+    };
+    const down = (e) => {
+      if (this.map.mode !== 'box' || e.button !== 0) return;
+      e.stopPropagation();
+      if (e.type !== 'mousedown') return; // (preventDefault on pointerdown would drop the mousedown)
       e.preventDefault();
-      this.canvas.dispatchEvent(new WheelEvent('wheel', e));
-    }, { passive: false });
+      const [x, y] = local(e);
+      this.box = [x, y, x, y];
+      window.addEventListener('mousemove', move, true);
+      window.addEventListener('mouseup', up, true);
+    };
+    frame.addEventListener('pointerdown', down, true);
+    frame.addEventListener('mousedown', down, true);
+    frame.addEventListener('click', (e) => { if (this.map.mode === 'box') e.stopPropagation(); }, true);
   }
 
   destroy() {
