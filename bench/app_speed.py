@@ -130,7 +130,7 @@ def server_part(runs: Path) -> float:
 
 def verdict(what: str, seconds: float, goal: float) -> str:
     met = "goal met" if seconds <= goal else f"goal missed by {seconds - goal:.2f} s ({seconds / goal:.1f}x)"
-    return f"{what}: {seconds:.2f} s (goal {goal:.0f} s: {met})"
+    return f"{what}: {seconds:.2f} s (goal {goal:g} s: {met})"
 
 
 def main() -> None:

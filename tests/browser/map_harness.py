@@ -115,4 +115,5 @@ sent = view.show("harness", spec, on_selection=chosen, on_cleared=cleared)
 st.caption(f"server part {time.perf_counter() - started:.3f} s")
 last = st.session_state.get("last")
 shown = [f"{s}:{r}" for s, r in last or []] if len(last or []) <= 5000 else ["(more than 5000)"]
-st.code(json.dumps({"events": len(received), "count": len(last or []), "points": shown}), language=None)
+st.code(json.dumps({"events": len(received), "count": len(last or []), "points": shown,
+                    "at": received[-1]["at"] if received else None}), language=None)

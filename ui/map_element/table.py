@@ -31,6 +31,7 @@ class PointTable:
     parts: list[tuple[int, int]] = field(default_factory=list)
     left_out: int = 0
     total: int = 0
+    keys: np.ndarray | None = None  # (split code << 40 | row) of each point, made when first asked
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -153,15 +154,23 @@ def bounds(frames, pad: float = 0.0) -> list[float]:
     return [x0 - px, x1 + px, y0 - py, y1 + py]
 
 
+def _key(split_codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return split_codes.astype(np.int64) << 40 | rows.astype(np.int64)
+
+
 def ids_of(table: PointTable, points) -> np.ndarray:
     """Row ids of the table's points that are among ``points`` ((split, row) pairs); in
-    Compare, the same image in every run's part."""
+    Compare, the same image in every run's part. One int64 key a point, so a selection of a
+    hundred thousand points among a million takes milliseconds, not seconds."""
     points = list(points)
     if not points or not len(table):
         return np.zeros(0, np.int32)
-    wanted = pd.MultiIndex.from_tuples([(str(s), int(r)) for s, r in points])
-    keys = pd.MultiIndex.from_arrays([table.frame["split"].astype(str), table.frame["row"].astype(np.int64)])
-    return np.flatnonzero(keys.isin(wanted)).astype(np.int32)
+    splits, rows = zip(*points)
+    codes = np.array([SPLIT_CODES.get(str(s), 255) for s in splits], np.int64)
+    wanted = _key(codes, np.asarray(rows, np.int64))
+    if table.keys is None:
+        table.keys = _key(table.columns["split"].to_numpy(), table.frame["row"].to_numpy(np.int64))
+    return np.flatnonzero(np.isin(table.keys, wanted)).astype(np.int32)
 
 
 def points_of(table: PointTable, ids) -> list[tuple[str, int]]:

@@ -41,6 +41,8 @@ export class Panel {
     this.thumbnails = 0;
     this.pending = false;
     this.sp = createScatterplot({
+      // above 100k points: square points, cheaper to fill in software WebGL (blending stays, for dimming)
+      renderPointsAsSquares: map.n > 100000,
       canvas: this.canvas, width: 'auto', height: 'auto', backgroundColor: '#ffffff',
       pointSize: 4, opacity: [map.dim, 1], opacityBy: 'w', colorBy: 'z',
       lassoInitiator: false, deselectOnDblClick: false, deselectOnEscape: false,
@@ -52,8 +54,19 @@ export class Panel {
     // regl-scatterplot reads a lasso closed where it began as a click too, and selects the point
     // there: a one-point selection right after a lasso is that click, not the user's choice
     this.sp.subscribe('lassoEnd', () => { this.lassoEnded = performance.now(); });
-    this.sp.subscribe('pointover', (i) => map.hover(this, i));
-    this.sp.subscribe('pointout', () => map.unhover());
+    // hover: read the library's hovered point right after its own mousemove handler (a window
+    // listener added after it runs after it), not from its 'pointover' event, which comes a
+    // frame later, after the redraw: 200 ms on a busy machine with software WebGL
+    this.shown = -1;
+    this.onMove = () => {
+      const hovered = this.sp.get('hoveredPoint');
+      const now = hovered !== undefined && hovered >= 0 ? hovered : -1;
+      if (now === this.shown) return;
+      this.shown = now;
+      if (now >= 0) map.hover(this, now);
+      else if (map.hoverPanel === this) map.unhover();
+    };
+    window.addEventListener('mousemove', this.onMove);
     this.sp.subscribe('view', ({ view }) => {
       map.viewChanged(this, view);
       this.schedule();
@@ -314,6 +327,7 @@ export class Panel {
   }
 
   destroy() {
+    window.removeEventListener('mousemove', this.onMove);
     this.sp.destroy();
     this.el.remove();
   }
