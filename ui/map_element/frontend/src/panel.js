@@ -84,14 +84,18 @@ export class Panel {
     this.quiet = false;
     clearTimeout(this.clicked);
     if (ids.length === 1) {
-      // a click on a point: wait, in case it is the first click of a double-click (which clears)
-      this.clicked = setTimeout(() => this.map.select(ids), 350);
+      // a click on a point: wait, in case it is the first click of a double-click (which clears;
+      // the library's event may even come after the double-click)
+      const at = performance.now();
+      if (at - (this.doubleAt || -1e9) < 500) return;
+      this.clicked = setTimeout(() => { if (!(this.doubleAt > at)) this.map.select(ids); }, 350);
     } else {
       this.map.select(ids);
     }
   }
 
   doubleClicked() {
+    this.doubleAt = performance.now();
     clearTimeout(this.clicked);
     this.map.cleared();
   }
