@@ -83,9 +83,9 @@ def map_controls(run) -> MapChoice:
     key = epoch_key(run)
     replaying = st.session_state.get("map_replay_run") == str(run.path) and len(epochs) > 1
     e1, e2, e3 = st.columns([9, 5, 7] if replaying else [11, 3, 7], vertical_alignment="bottom")
-    if replaying:  # the replay's own slider, under the map, is the one that moves
+    if replaying:  # the replay's own slider, on the map, is the one that moves
         epoch = epochs[-1]
-        e1.caption(f"Replaying epochs {epochs[0]} to {epochs[-1]}: the epoch slider is under the map.")
+        e1.caption(f"Replaying epochs {epochs[0]} to {epochs[-1]}: Play and the epoch slider are on the map.")
         e2.button("Back to the map", icon=":material/arrow_back:", key="map_replay_back", on_click=_stop_replay,
                   type="primary", width="stretch")
     elif len(epochs) > 1:
