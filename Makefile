@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: app test demo chromium clean
+.PHONY: app test demo chromium clean frontend
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Rebuild the map element's bundle (static/map-element.js) from ui/map_element/frontend, with the
+# exact versions of its lockfile. The bundle is committed: `make app` and `make test` need no node.
+FRONTEND := ui/map_element/frontend
+frontend:
+	cd $(FRONTEND) && npm ci --no-audit --no-fund && node build.mjs
 
 test: $(STAMP) chromium
 	$(PY) -m pytest

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from training import rundir
+import runfmt as rundir
 
 
 def add_commands(commands) -> None:

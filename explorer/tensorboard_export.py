@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training import rundir
+import runfmt as rundir
 
 SPRITE_LIMIT = 8192  # the projector's largest sprite, pixels a side
 PROJECTOR_CONFIG = "projector_config.pbtxt"

@@ -110,33 +110,108 @@ def values(v) -> list:
     return list(v) if v is not None else []
 
 
-def the_map(at: AppTest) -> dict:
-    """The embedding map (or the compare page's maps): the figure titled "... map(s) ..." whose
-    traces carry [split code, row, image, ...] customdata (explorer.maps)."""
-    for fig in charts(at):
-        title = fig["layout"].get("title", {}).get("text") or ""
-        if " map" in title and not fig.get("frames"):
-            return fig
-    raise AssertionError("no embedding map on the page")
+_TABLES: dict = {}  # the map element's tables by content hash, kept as the browser's store keeps them
+
+
+class MapView:
+    """A map element as the browser gets it: its JSON spec and its binary tables (each sent once
+    per session, so they are kept across reruns here as in the browser), with what the element
+    draws from them worked out as frontend/src/index.js does."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.table = _TABLES[spec["points"]]
+        self.extras = {k: _TABLES[h][k] for k, h in spec["extras"].items()}
+        self.n = len(self.table["x"])
+
+    @property
+    def title(self) -> str:
+        return self.spec["title"]
+
+    def titles(self) -> list[str]:
+        return [p["title"] for p in self.spec["panels"]]
+
+    def ids(self, panel: int) -> np.ndarray:
+        """Row ids drawn in a panel: its splits (and Compare's part), finite, passing the filter."""
+        p, t, f = self.spec["panels"][panel], self.table, self.spec["filter"]
+        keep = np.isin(t["split"], p["splits"]) & np.isfinite(t["x"])
+        lo, hi = p.get("range", [0, self.n])
+        keep &= (np.arange(self.n) >= lo) & (np.arange(self.n) < hi)
+        if f["classes"]:
+            keep &= np.isin(t["label"], f["classes"])
+        if f["shifts"]:
+            keep &= np.isin(t["shift"], f["shifts"])
+        if f["knn"] != "all":
+            c = self.extras["correct"]
+            keep &= (c == 2) | ((c == 1) == (f["knn"] == "right"))
+        return np.flatnonzero(keep)
+
+    def counts(self) -> list[int]:
+        return [len(self.ids(i)) for i in range(len(self.spec["panels"]))]
+
+    def selected(self) -> np.ndarray:
+        from ui.map_element.ids import decode_ids
+
+        return decode_ids(self.spec["selected"], self.n) if self.spec["selected"] else None
+
+    def highlighted(self) -> dict[int, int | None]:
+        """Per panel: how many drawn points are lit (None: no selection, nothing dimmed)."""
+        chosen = self.selected()
+        return {i: None if chosen is None else int(np.isin(self.ids(i), chosen).sum())
+                for i in range(len(self.spec["panels"]))}
+
+    def overlays(self, kind: str | None = None) -> list[dict]:
+        return [o for o in self.spec["overlays"] if kind is None or o["kind"] == kind]
+
+
+def maps_on_page(at: AppTest) -> dict[str, MapView]:
+    """{scope: MapView} of the map elements on the page."""
+    import pyarrow as pa
+
+    found = {}
+    for element in at.get("bidi_component"):
+        if element.proto.component_name != "embedding_map":
+            continue
+        proto = element.proto  # JSON alone once every table is in the browser, else JSON and Arrow
+        data = json.loads(proto.mixed.json if proto.WhichOneof("data") == "mixed" else proto.json)
+        for name, ref in data.items():
+            if name.startswith("t_"):
+                blob = element.proto.mixed.arrow_blobs[ref["__streamlit_arrow_ref__"]].data
+                table = pa.ipc.open_stream(blob).read_all()
+                _TABLES[name[2:]] = {c: table.column(c).to_numpy() for c in table.column_names if not c.startswith("__")}
+        found[data["spec"]["scope"]] = MapView(data["spec"])
+    return found
+
+
+def the_map(at: AppTest, scope: str = "inspect") -> MapView:
+    try:
+        found = maps_on_page(at)
+    except KeyError:  # a table sent in a run this test did not read: ask again, as the browser does
+        for key in [k for k in at.session_state if str(k).startswith("_map-sent-")]:
+            at.session_state[key] = set()
+        at.run()
+        found = maps_on_page(at)
+    if scope not in found:
+        raise AssertionError(f"no {scope} map on the page (found {sorted(found)})")
+    return found[scope]
+
+
+def the_map_table(at: AppTest, scope: str = "inspect"):
+    """The point table behind a map's row ids (ui.map_element.table.PointTable)."""
+    return at.session_state[f"_map-table-{scope}"]
+
+
+def panel_titles(fig: MapView) -> list[str]:
+    return fig.titles()
+
+
+def highlighted(fig: MapView) -> dict[int, int | None]:
+    return fig.highlighted()
 
 
 def strips(at: AppTest) -> list:
     """The image strips on the page (thumbnails with captions; not the hidden hover-image sheet)."""
     return [i for i in at.get("image") if any(c.caption for c in i.proto.imgs)]
-
-
-def panel_titles(fig: dict) -> list[str]:
-    return [a["text"] for a in fig["layout"].get("annotations", [])]
-
-
-def highlighted(fig: dict) -> dict[int, int]:
-    """Per panel trace: how many points are drawn selected (None: no highlight)."""
-    found = {}
-    for i, trace in enumerate(fig["data"]):
-        if "customdata" in trace:  # a panel's points (marks, lines and legend entries carry none)
-            points = trace.get("selectedpoints")
-            found[i] = None if points is None else len(values(points))
-    return found
 
 
 def select(at: AppTest, points, run: Path, scope: str = "inspect") -> AppTest:
@@ -219,11 +294,15 @@ def test_opens_the_newest_run_with_its_map(runs):
     # a 2-D embedding opens on its raw coordinates, one panel (one trace) per split
     assert at.session_state["map_method-True"] == "raw"
     assert panel_titles(fig)[:3] == ["train · 120 points", "test · 60 points", "shifted test · 240 points"]
-    assert [len(values(t["x"])) for t in fig["data"][:3]] == [120, 60, 240]
-    custom = np.asarray(values(fig["data"][2]["customdata"]))
-    assert {split_of(c) for c in custom[:, 0]} == {"shifted"} and sorted(custom[:, 1]) == list(range(240))
-    # equal aspect: one unit as long on x as on y in every panel
-    assert fig["layout"]["yaxis"]["scaleanchor"] == "x" and fig["layout"]["yaxis3"]["scaleanchor"] == "x3"
+    assert fig.counts() == [120, 60, 240]
+    from ui.map_element.table import points_of
+
+    shifted = points_of(the_map_table(at), fig.ids(2))
+    assert {s for s, _ in shifted} == {"shifted"} and sorted(r for _, r in shifted) == list(range(240))
+    # positions travel as float32, codes as one byte each: at most 12 bytes a point
+    assert fig.table["x"].dtype == np.float32 and fig.table["label"].dtype == np.uint8
+    # equal aspect: one scale for x and y, from one [x0, x1, y0, y1] box (frontend: setBounds)
+    assert len(fig.spec["bounds"]) == 4
     assert "finished" in text_of(at) and "all 3 epochs done" in text_of(at)
 
 
@@ -247,9 +326,9 @@ def test_map_options(runs):
     at = start()
     at.segmented_control(key="map_layout").set_value("overlay").run()
     assert_clean(at)
-    assert len([t for t in the_map(at)["data"] if t.get("customdata")]) == 1
+    assert len(the_map(at).titles()) == 1
     at.multiselect(key="map_splits").set_value(["test", "shifted"]).run()
-    assert len(values(the_map(at)["data"][0]["x"])) == 300
+    assert the_map(at).counts() == [300]
     for colour in ("shift", "split", "correct", "class"):
         at.selectbox(key="map_colour").set_value(colour).run()
         assert_clean(at)
@@ -257,49 +336,53 @@ def test_map_options(runs):
     assert_clean(at)
     at.select_slider(key=f"map_epoch-{NEWEST}").set_value(0).run()
     assert_clean(at)
-    assert "epoch 0" in the_map(at)["layout"]["title"]["text"]
+    assert "epoch 0" in the_map(at).title
 
 
 def test_shift_colours_and_shapes_tell_every_shift_apart(runs):
     at = start()
     at.selectbox(key="map_colour").set_value("shift").run()
     fig = the_map(at)
-    shifted = fig["data"][2]
-    assert "shift %{customdata[2]:+d} px" in shifted["hovertemplate"]
-    shifts = [int(s) for s in np.asarray(values(shifted["customdata"]))[:, 2]]
-    style = {}
-    for shift, color, symbol, size in zip(shifts, shifted["marker"]["color"], shifted["marker"]["symbol"],
-                                          values(shifted["marker"]["size"])):
-        style.setdefault(shift, set()).add((color, symbol, size))
-    assert sorted(style) == [-6, -3, 3, 6] and all(len(v) == 1 for v in style.values())
-    looks = [next(iter(v)) for v in style.values()]
-    assert len({c for c, _, _ in looks}) == 4 and len({(s, z) for _, s, z in looks}) == 4
-    assert all("open" not in s for _, s, _ in looks)  # filled: they stay visible in an overlay
-    assert min(z for _, _, z in looks) >= 8  # big enough to see the shape
+    assert fig.spec["colour"]["by"] == "shift" and fig.spec["shifts"] == [-6, -3, 0, 3, 6]
+    palette = dict(zip(fig.spec["shifts"], fig.spec["colour"]["palette"]))
+    assert len(set(palette.values())) == 5  # every shift its own colour
+    legend = {k["name"]: k for k in fig.spec["legend"]}
+    # the direction as a triangle pointing left or right (drawn over the points, frontend/src/panel.js)
+    assert [legend[f"shift {s:+d} px"]["symbol"] for s in (-6, -3, 3, 6)] == ["triangle-left"] * 2 + ["triangle-right"] * 2
+    assert set(fig.table["shift"][fig.ids(2)].tolist()) == {-6, -3, 3, 6}
     # the Shifts tab draws the shifts in the same colours
     from explorer.figures import shift_palette
 
-    palette = shift_palette([-6, -3, 3, 6])
-    assert {s: next(iter(v))[0] for s, v in style.items()} == {s: palette[s] for s in (-6, -3, 3, 6)}
+    assert {s: palette[s] for s in (-6, -3, 3, 6)} == {s: c for s, c in shift_palette([-6, -3, 3, 6]).items() if s}
 
 
 def test_replay_is_one_animation_that_ends_on_the_last_epoch(runs):
     at = start()
     at.button(key="map_replay").click().run()
     assert_clean(at)
-    fig = next(f for f in charts(at) if f.get("frames"))
-    assert [f["name"] for f in fig["frames"]] == ["0", "1", "2", "3"]
-    steps = fig["layout"]["sliders"][0]["steps"]
-    assert [s["label"] for s in steps] == ["0", "1", "2", "3"]
-    # the axes are fixed for every frame: the spreading shows
-    assert fig["layout"]["xaxis"]["range"] and all("range" not in f.get("layout", {}).get("xaxis", {})
-                                                   for f in fig["frames"])
+    replay = the_map(at, "replay")
+    assert replay.spec["replay"]["epochs"] == [0, 1, 2, 3]
+    # each epoch's positions travel once, in the table's row order, float32; the points and codes once
+    from explorer.runs import load_run
+    from ui.map_element.table import points_of
+
+    run = load_run(runs / NEWEST)
+    keys = points_of(the_map_table(at, "replay"), range(replay.n))
+    for epoch, h in zip([0, 1, 2, 3], replay.spec["replay"]["hashes"]):
+        moved = _TABLES[h]
+        assert moved["x"].dtype == np.float32 and len(moved["x"]) == replay.n
+        points = run.points(epoch).set_index(["split", "row"])
+        expected = points.loc[keys, "e0"].to_numpy(np.float32)
+        np.testing.assert_allclose(moved["x"], expected, rtol=1e-6)
+    # the axes are fixed for every epoch: one box over all of them
+    lows = min(float(np.nanmin(_TABLES[h]["x"])) for h in replay.spec["replay"]["hashes"])
+    assert replay.spec["bounds"][0] == pytest.approx(lows, rel=1e-5)
     at.button(key="map_replay_back").click().run()
     assert_clean(at)
-    assert not any(f.get("frames") for f in charts(at))
-    assert "epoch 3" in the_map(at)["layout"]["title"]["text"]  # back on the last epoch, where it ended
+    assert "replay" not in maps_on_page(at)
+    assert "epoch 3" in the_map(at).title  # back on the last epoch, where it ended
     at.radio(key="dist_set").set_value("test_own").run()  # and it stays there on the next rerun
-    assert "epoch 3" in the_map(at)["layout"]["title"]["text"]
+    assert "epoch 3" in the_map(at).title
 
 
 def test_the_replay_of_a_projection_plays_the_aligned_maps(runs):
@@ -311,13 +394,13 @@ def test_the_replay_of_a_projection_plays_the_aligned_maps(runs):
     at = start(run_choice=str(runs / HIGH_DIM))
     at.button(key="map_replay").click().run()
     assert_clean(at)
-    fig = next(f for f in charts(at) if f.get("frames"))
+    fig = the_map(at, "replay")
     aligned = replay(load_run(runs / HIGH_DIM), None, "pca")
-    for frame in fig["frames"]:
-        epoch = aligned[(aligned["epoch"] == int(frame["name"])) & (aligned["split"] == "train")]
-        shown = np.asarray(values(frame["data"][0]["customdata"]))[:, 1].astype(int)  # the train panel's rows
-        want = epoch.set_index("row").loc[shown, "x"].to_numpy()
-        np.testing.assert_allclose(np.asarray(values(frame["data"][0]["x"])), want, rtol=1e-5, atol=1e-5)
+    keys = the_map_table(at, "replay").frame
+    for epoch, h in zip(fig.spec["replay"]["epochs"], fig.spec["replay"]["hashes"]):
+        want = aligned[aligned["epoch"] == epoch].set_index(["split", "row"]).loc[
+            list(zip(keys["split"], keys["row"])), "x"].to_numpy()
+        np.testing.assert_allclose(_TABLES[h]["x"], want, rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------- inspect: the selection
@@ -364,26 +447,6 @@ def test_clear_empties_the_selection_and_the_map(runs):
     assert at.session_state["_generation-inspect"] > key_before
 
 
-def test_a_new_box_replaces_the_selection_in_every_panel():
-    """The chart may still report an older box in another panel: only the new box's points count."""
-    from ui.widgets import points_of_event
-
-    axes = {0: "x", 1: "x2", 2: "x3"}
-    old_box = {"xref": "x3", "yref": "y3", "x": [0, 1], "y": [0, 1]}
-    new_box = {"xref": "x", "yref": "y", "x": [2, 3], "y": [2, 3]}
-    # customdata as the browser sends a typed array's row: {"0": split code, "1": row, ...}
-    first = {"points": [{"curve_number": 2, "customdata": {"0": 3.0, "1": float(r), "2": 3.0}} for r in range(148)],
-             "box": [old_box], "lasso": []}
-    chosen, seen = points_of_event(first, axes, [])
-    assert len(chosen) == 148
-    both = {"points": first["points"] + [{"curve_number": 0, "customdata": [0, r]} for r in range(231)]
-            + [{"curve_number": 5, "customdata": None}],  # a mark laid over the map
-            "box": [old_box, new_box], "lasso": []}
-    chosen, seen = points_of_event(both, axes, seen)
-    assert len(chosen) == 231 and {s for s, _ in chosen} == {"train"}
-    assert points_of_event({"points": [], "box": [], "lasso": []}, axes, seen)[0] == []  # double-click
-
-
 def test_a_single_point_shows_its_neighbours_source_and_shifts_on_the_map(runs):
     at = start()
     select(at, [("shifted", 5)], runs / NEWEST)
@@ -396,10 +459,9 @@ def test_a_single_point_shows_its_neighbours_source_and_shifts_on_the_map(runs):
     assert len(captions) == 5 and all(" → " in c for c in captions), captions
     assert sum("(this)" in c for c in captions) == 1
     fig = the_map(at)
-    overlays = [t for t in fig["data"] if not t.get("customdata") and values(t.get("x")) not in ([], [None])]
-    hover = " ".join(" ".join(t.get("text") or []) for t in overlays)
+    hover = " ".join(t for o in fig.overlays("marks") for t in o["text"])
     assert "picked: shifted test row 5" in hover and "neighbour #1" in hover and "its source: test row" in hover
-    lines = [t for t in overlays if t.get("mode") == "lines"]
+    lines = fig.overlays("lines")
     assert len(lines) == 2  # to its neighbours, and from its source to every shift of it
 
 
@@ -411,7 +473,7 @@ def test_a_point_of_a_larger_selection_can_be_looked_at_closer(runs):
     assert_clean(at)
     assert "Nearest training neighbours" in text_of(at)
     assert "source test image" in text_of(at)
-    assert "picked: shifted test row 1" in json.dumps(the_map(at))
+    assert "picked: shifted test row 1" in json.dumps(the_map(at).spec)
 
 
 def test_lines_join_selected_test_images_to_their_shifted_copies(runs):
@@ -420,9 +482,9 @@ def test_lines_join_selected_test_images_to_their_shifted_copies(runs):
     at.toggle(key="map_lines").set_value(True).run()
     assert_clean(at)
     fig = the_map(at)
-    lines = [t for t in fig["data"] if t.get("mode") == "lines"]
-    assert len(lines) == 1 and len(values(lines[0]["x"])) == 3 * 8  # 2 sources x 4 shifts, 3 values a segment
-    assert lines[0]["xaxis"] == "x3"  # drawn in the shifted panel
+    lines = fig.overlays("lines")
+    assert len(lines) == 1 and len(lines[0]["x0"]) == 8  # 2 sources x 4 shifts
+    assert lines[0]["panel"] == 2  # drawn in the shifted panel
     assert highlighted(fig)[2] == 8  # the copies light up with their sources
 
 
@@ -441,16 +503,16 @@ def test_search_selects_points_by_split_and_row_or_class(runs):
 def test_filter_by_class_shift_and_knn(runs):
     at = start()
     at.multiselect(key=f"map_classes-{NEWEST}").set_value([0]).run()
-    assert [len(values(t["x"])) for t in the_map(at)["data"][:3]] == [60, 30, 120]
+    assert the_map(at).counts() == [60, 30, 120]
     assert "Filter: showing 210 of 420 points" in text_of(at)
     at.multiselect(key=f"map_shifts-{NEWEST}").set_value([-6]).run()
-    assert [len(values(t["x"])) for t in the_map(at)["data"][:3]] == [0, 0, 30]
+    assert the_map(at).counts() == [0, 0, 30]
     at.multiselect(key=f"map_shifts-{NEWEST}").set_value([]).run()
     at.multiselect(key=f"map_classes-{NEWEST}").set_value([]).run()
     at.radio(key="map_knn").set_value("wrong").run()
     assert_clean(at)
     fig = the_map(at)
-    assert len(values(fig["data"][0]["x"])) == 120 and len(values(fig["data"][1]["x"])) < 60  # train always shows
+    assert fig.counts()[0] == 120 and fig.counts()[1] < 60  # train always shows
 
 
 def test_a_subsampled_epoch_says_so(tmp_path, monkeypatch):
@@ -564,7 +626,7 @@ def test_shifts_tab_shows_the_strays_on_the_map_with_lines(runs):
     at.button(key="shift_turned_select").click().run()
     assert_clean(at)
     assert at.session_state["map_lines"] is True
-    assert any(t.get("mode") == "lines" for t in the_map(at)["data"])
+    assert the_map(at).overlays("lines")
 
 
 def test_export_prepares_every_download_before_offering_it(runs):
@@ -927,7 +989,7 @@ def test_compare_links_one_selection_across_the_runs(runs):
     at.session_state["selection-compare"] = {"owner": owner, "points": [("test", r) for r in range(12)], "how": "map"}
     at.run()
     assert_clean(at)
-    fig = the_map(at)
+    fig = the_map(at, "compare")
     titles = panel_titles(fig)
     assert len(titles) == 2 and all(t.endswith("60 points · 12 selected") for t in titles)
     assert highlighted(fig) == {0: 12, 1: 12}

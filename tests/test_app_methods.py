@@ -7,7 +7,7 @@ from fakerun import add_head_scores, add_heldout, add_magnet_clusters, add_pair_
 from streamlit.testing.v1 import AppTest
 
 from training import rundir
-from test_app import APP, TIMEOUT, assert_clean, charts, text_of, values
+from test_app import APP, TIMEOUT, assert_clean, charts, text_of, the_map, values
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +45,12 @@ def test_a_magnet_run_colours_by_cluster_draws_the_centres_and_classifies_by_the
     assert "Magnet: softmax over the L closest cluster centres" in at.selectbox(key="conf_classifier").options
     at.selectbox(key="map_colour").set_value("cluster").run()
     assert_clean(at)
-    fig = charts(at)[0]
-    diamonds = [t for t in fig["data"] if (t.get("marker") or {}).get("symbol") == "diamond"]
-    assert diamonds and all(len(values(t["x"])) == 6 for t in diamonds)  # 3 classes x 2 clusters, on each panel
-    assert all("centre of cluster" in text for text in diamonds[0]["text"])
+    fig = the_map(at)
+    diamonds = [m for m in fig.overlays("marks") if m["symbol"] == "diamond"]
+    per_panel = {p: sum(len(m["x"]) for m in diamonds if m["panel"] == p) for p in range(len(fig.titles()))}
+    assert set(per_panel.values()) == {6}  # 3 classes x 2 clusters, on each panel
+    assert all("centre of cluster" in text for m in diamonds for text in m["text"])
+    assert fig.spec["colour"]["by"] == "cluster" and len(fig.extras["cluster"]) == fig.n
     at.selectbox(key="conf_classifier").set_value("magnet").run()
     assert_clean(at)
 
@@ -109,9 +111,8 @@ def test_a_run_with_held_out_classes_maps_them_and_enrols_them(method_runs, monk
     at = open_run(method_runs, monkeypatch, "heldout", analysis_tab="Enrol unseen classes")
     assert_clean(at)
     assert [t.label for t in at.tabs][1] == "Enrol unseen classes"
-    fig = charts(at)[0]
-    titles = [a["text"] for a in fig["layout"]["annotations"]]
-    assert titles[3].startswith("held-out classes · 60 points")
+    fig = the_map(at)
+    assert fig.titles()[3].startswith("held-out classes · 60 points") and fig.counts()[3] == 60
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["Rank-1 identification"]) > 0.9 and metrics["Images identified"] == "50"
     assert "Unseen classes**: unseen0, unseen1" in text_of(at)

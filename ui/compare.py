@@ -9,7 +9,6 @@ runs of one sweep as a group instead (ui.sweep_view).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 
 import numpy as np
@@ -26,19 +25,16 @@ from ui.widgets import (
     MAX_THUMBNAILS,
     METHOD_NAMES,
     SPLIT_TITLES,
-    chart_key,
     class_list,
     clear_selection,
     error_panel,
-    export_figure,
+    export_lazy,
     image_strip,
     keep,
-    map_companion,
-    on_map_select,
-    panel_axes,
     remember,
     run_label,
     selection_points,
+    set_selection,
     short_name,
     show_figure,
     split_name,
@@ -186,8 +182,6 @@ def same_images(runs, split: str) -> bool:
 
 
 def maps_section(runs, names) -> None:
-    from explorer import maps
-
     st.subheader("Maps")
     dims = {run.embedding_dim for run in runs}
     methods = methods_for(dims)
@@ -205,34 +199,11 @@ def maps_section(runs, names) -> None:
     selected = selection_points(SCOPE, owner)
     chosen = set(selected)
     linked = same_images(runs, split)
-    atlas = cached.image_atlas(runs[0].path) if linked else None
-    offset = atlas["offsets"].get(split) if atlas else None
-    panels = []
-    for run, name in zip(runs, names):
-        frame = cached.projection(run.path, run.last_epoch, method, {})
-        part = frame[frame["split"] == split].copy()
-        title = f"{name}: {method_words(run.config)}, epoch {run.last_epoch}"
-        title += f"<br>{len(part):,} points"
-        if chosen:
-            title += f" · {sum(1 for k in zip(part['split'], part['row']) if k in chosen)} selected"
-        panels.append(maps.Panel(title, part))
+    hover = compare_map(runs, names, method, split, colour, owner, selected, chosen, linked)
     same_classes = len({tuple(r.class_names) for r in runs}) == 1
-    class_names = runs[0].class_names if same_classes else [r.class_names for r in runs]
-    fig = maps.map_figure(panels, class_names, colour, title=f"{METHOD_NAMES[method]} maps of the "
-                                                             f"{SPLIT_TITLES[split]} split",
-                          height=520, selected=selected or None, shared_axes=False,
-                          uirevision=f"compare-{owner}-{method}-{split}")
-    fig.update_layout(margin={"t": 100})
-    key = chart_key(SCOPE)
-    with st.container(key=CONTAINER):
-        st.plotly_chart(fig, key=key, config={"displaylogo": False},
-                        on_select=functools.partial(on_map_select, SCOPE, key, owner, panel_axes(len(panels))),
-                        selection_mode=("points", "box", "lasso"))
-    hover = map_companion(SCOPE, CONTAINER, view=f"{owner}|{method}|{split}", atlas=atlas if offset is not None else None,
-                          on_cleared=functools.partial(clear_selection, SCOPE))
-    export_figure(fig, f"compare-maps-{method}-{split}", "cmp_maps")
     notes = ["Each panel keeps its own axis range (embeddings of different runs need not share a scale), "
-             "one unit as long on x as on y."]
+             "one unit as long on x as on y; zoom and pan move every panel alike (untick Link zoom to "
+             "zoom one alone)."]
     if linked:
         notes.append("Draw a box or lasso in any panel: the same images light up in every run, and "
                      "their thumbnails show below with what each run's k-NN makes of them. "
@@ -244,6 +215,62 @@ def maps_section(runs, names) -> None:
         notes.append("The runs have different classes: colours follow each run's own class order.")
     st.caption(" ".join(notes))
     linked_selection(runs, names, split, selected, owner)
+
+
+def compare_map(runs, names, method: str, split: str, colour: str, owner: str, selected, chosen, linked) -> bool:
+    """One map element with a panel per run (its own axes; zoom and pan linked), one selection
+    lit in every run. Returns whether images show on hover."""
+    from ui.map_element import table as tables, view
+
+    frames, titles, bounds = [], [], []
+    for run, name in zip(runs, names):
+        frame = cached.projection(run.path, run.last_epoch, method, {})
+        part = frame[frame["split"] == split]
+        title = f"{name}: {method_words(run.config)}, epoch {run.last_epoch} · {len(part):,} points"
+        if chosen:
+            title += f" · {sum(1 for k in zip(part['split'], part['row']) if k in chosen)} selected"
+        frames.append(part)
+        titles.append(title)
+        bounds.append(tables.bounds([part]))
+    table = tables.point_table(frames)
+    same_classes = len({tuple(r.class_names) for r in runs}) == 1
+    atlas = None
+    if linked:
+        found = cached.image_atlas(runs[0].path)
+        if found and split in found["offsets"]:
+            key = f"map-atlas-{SCOPE}"
+            with st.container(key=key):
+                st.image(found["png"], width=found["columns"] * found["width"], output_format="PNG")
+            atlas = {**found, "key": key}
+    panels = [view.PanelSpec(t, [split], part=p, bounds=b, empty=f"This run holds no {SPLIT_TITLES.get(split, split)} points.")
+              for t, p, b in zip(titles, table.parts, bounds)]
+    spec = view.MapSpec(table, runs[0].class_names, colour, panels,
+                        title=f"{METHOD_NAMES[method]} maps of the {SPLIT_TITLES[split]} split", height=460,
+                        selected_ids=tables.ids_of(table, selected), atlas=atlas)
+    json_spec = view.show(
+        SCOPE, spec, on_selection=lambda ids: set_selection(SCOPE, owner, tables.points_of(table, ids), how="map"),
+        on_cleared=lambda: clear_selection(SCOPE))
+    st.session_state["_compare_spec"] = json_spec
+    export_lazy(lambda: plotly_maps(runs, names, method, split, colour, selected, chosen, same_classes),
+                f"compare-maps-{method}-{split}", "cmp_maps")
+    if table.left_out:
+        st.caption(f"{table.left_out:,} points with NaN or infinite coordinates are left out of the maps.")
+    return atlas is not None
+
+
+def plotly_maps(runs, names, method, split, colour, selected, chosen, same_classes):
+    """The same maps as one plotly figure (the HTML export)."""
+    from explorer import maps
+
+    panels = []
+    for run, name in zip(runs, names):
+        frame = cached.projection(run.path, run.last_epoch, method, {})
+        part = frame[frame["split"] == split].copy()
+        panels.append(maps.Panel(f"{name}: {run.config.get('loss')}, {run.config.get('regime')}", part))
+    class_names = runs[0].class_names if same_classes else [r.class_names for r in runs]
+    return maps.map_figure(panels, class_names, colour, title=f"{METHOD_NAMES[method]} maps of the "
+                                                              f"{SPLIT_TITLES[split]} split",
+                           height=520, selected=selected or None, shared_axes=False)
 
 
 def linked_selection(runs, names, split: str, selected, owner: str) -> None:

@@ -1,5 +1,5 @@
 """What the pages share: names and marks, error panels, figures with their HTML export, image
-strips, the map selection (kept in session state), images on hover, and the training jobs panel.
+strips, the map selection (kept in session state), and the training jobs panel.
 
 Pages import this module (and ui.cached), never each other. Widget functions return the user's
 choices; state that must outlive a rerun lives in st.session_state, state that must outlive a
@@ -8,7 +8,6 @@ page reload lives on disk (the run directory).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import traceback
@@ -17,7 +16,6 @@ from contextlib import contextmanager
 import pandas as pd
 import streamlit as st
 
-from explorer.maps import SPLITS, split_of
 from explorer.projection_methods import TITLES
 import runfmt as rundir
 
@@ -222,6 +220,19 @@ def export_figure(fig, name: str, key: str) -> None:
         st.rerun()
 
 
+def export_lazy(build, name: str, key: str) -> None:
+    """export_figure for a figure that is built only when the button is pressed (``build()``):
+    the WebGL map element's plotly twin, for the HTML export."""
+    ready = st.session_state.get("_figure_html")
+    if ready and ready.get("key") == key and ready.get("name") == name:
+        export_figure(None, name, key)
+        return
+    if st.button("figure as HTML", key=f"html-{key}", type="tertiary", icon=":material/code:",
+                 help="Build this map as one HTML file that opens offline (a plotly figure, plotly inlined)"):
+        st.session_state["_figure_html"] = {"key": key, "name": name, "html": figure_html(build()).encode()}
+        st.rerun()
+
+
 def image_strip(images, captions: list[str], width: int = 64) -> None:
     """Small grey images in rows, each with its caption."""
     images = list(images)
@@ -236,10 +247,9 @@ def shift_caption(shift: int) -> str:
 # ---------------------------------------------------------------- the map selection
 #
 # A selection is kept in st.session_state[f"selection-{scope}"] = {"owner", "points": [(split, row)],
-# "regions"}; the chart's own selection is only the event that sets it. Each change bumps the
-# chart's key, so the next chart is a fresh widget: the old box or lasso is gone from the map,
-# and Streamlit cannot restore a stale selection into it. The figure draws the stored selection
-# itself (selectedpoints), in every panel.
+# "how"}; the map element's box, lasso or click (ui.map_element) is only the event that sets it,
+# and the element draws the stored selection, in every panel. Each change bumps a generation
+# counter (the live map reruns the page when it moves).
 
 
 def selection_points(scope: str, owner) -> list[tuple[str, int]]:
@@ -247,10 +257,6 @@ def selection_points(scope: str, owner) -> list[tuple[str, int]]:
     if not found or found.get("owner") != owner:
         return []
     return [(str(s), int(r)) for s, r in found.get("points", [])]
-
-
-def chart_key(scope: str) -> str:
-    return f"map-{scope}-{st.session_state.get(f'_generation-{scope}', 0)}"
 
 
 def _bump(scope: str) -> None:
@@ -271,56 +277,7 @@ def set_selection(scope: str, owner, points, how: str = "map") -> None:
 def clear_selection(scope: str) -> None:
     st.session_state.pop(f"selection-{scope}", None)
     st.session_state.pop(f"closer-{scope}", None)
-    st.session_state.pop(f"_regions-{scope}", None)
     _bump(scope)
-
-
-def _region_key(region: dict) -> str:
-    return json.dumps(region, sort_keys=True, default=str)
-
-
-def points_of_event(event, axes: dict, seen: list[str]) -> tuple[list[tuple[str, int]], list[str]]:
-    """(the (split, row) points a selection event picks, the event's regions) for on_map_select.
-
-    Only the points of the newest box or lasso count: a region already in ``seen`` (the regions
-    of the previous event) is an older one that the chart still reports, e.g. a box left in
-    another panel. ``axes`` maps a panel trace's curve number to its x axis ("x", "x2", ...);
-    points of other traces (marks and lines laid over the map) are not points of the map.
-    """
-    points = list(event.get("points") or [])
-    regions = [r for kind in ("box", "lasso") for r in (event.get(kind) or []) if isinstance(r, dict)]
-    keys = [_region_key(r) for r in regions]
-    new = [r for r, k in zip(regions, keys) if k not in seen] or regions
-    wanted_axes = {r.get("xref") for r in new if r.get("xref")}
-    chosen = []
-    for point in points:
-        custom = point.get("customdata")
-        if isinstance(custom, dict):  # a typed-array row, which the browser's JSON writes as {"0": .., "1": ..}
-            custom = [custom[k] for k in sorted(custom, key=int)]
-        curve = point.get("curve_number")
-        if curve not in axes or not isinstance(custom, (list, tuple)) or len(custom) < 2:
-            continue
-        if wanted_axes and axes[curve] not in wanted_axes:
-            continue
-        chosen.append((split_of(custom[0]), int(custom[1])))
-    return list(dict.fromkeys(chosen)), keys
-
-
-def on_map_select(scope: str, key: str, owner, axes: dict) -> None:
-    """on_select callback of a map chart: the newest box or lasso (or clicked point) replaces
-    the selection in every panel; an event with nothing in it clears it."""
-    state = st.session_state.get(key)
-    try:
-        event = state["selection"]
-        chosen, regions = points_of_event(event, axes, st.session_state.get(f"_regions-{scope}", []))
-    except Exception:  # noqa: BLE001 - an event we cannot read changes nothing
-        return
-    st.session_state[f"_regions-{scope}"] = regions
-    set_selection(scope, owner, chosen, "map")
-
-
-def panel_axes(n_panels: int) -> dict[int, str]:
-    return {i: "x" if i == 0 else f"x{i + 1}" for i in range(n_panels)}
 
 
 def selection_counts(points: list[tuple[str, int]]) -> dict[str, int]:
@@ -330,136 +287,3 @@ def selection_counts(points: list[tuple[str, int]]) -> dict[str, int]:
     return counts
 
 
-# ---------------------------------------------------------------- the map's companion in the browser
-#
-# A small component (no iframe: st.components.v2 runs its script in the page) that attaches to
-# the plotly map(s) inside a keyed container and adds what plotly and Streamlit do not:
-# - the point's image beside the cursor while hovering (from one PNG sheet of all images);
-# - a double-click on the map (in box or lasso mode) clears the selection in every panel;
-# - the zoom survives a redraw: Streamlit draws a new chart whenever the figure changes (every
-#   selection changes it), so the last zoom of each view is kept in the page and put back.
-
-_COMPANION_JS = r"""
-export default function(component) {
-  const data = component.data || {};
-  const setTriggerValue = component.setTriggerValue;
-  const scope = data.scope;
-  const maps = (window.__embeddingMaps = window.__embeddingMaps || {});
-  const mine = (maps[scope] = maps[scope] || {views: {}, sheet: new Image(), lastClear: 0});
-  mine.data = data;
-  let tip = document.getElementById('embedding-hover-' + scope);
-  if (!tip) {
-    tip = document.createElement('canvas');
-    tip.id = 'embedding-hover-' + scope;
-    tip.setAttribute('data-testid', 'embedding-hover-image');
-    tip.style.cssText = 'position:fixed;display:none;pointer-events:none;z-index:100000;' +
-      'background:#fff;border:1px solid #888;border-radius:4px;box-shadow:0 2px 8px rgba(0,0,0,.25);' +
-      'image-rendering:pixelated;';
-    document.body.appendChild(tip);
-  }
-  function load() {
-    if (!data.atlas) return;
-    const img = document.querySelector('.st-key-' + data.atlas + ' img');
-    if (img && img.src && mine.sheet.src !== img.src) { mine.sheet.src = img.src; }
-  }
-  function hide() { tip.style.display = 'none'; }
-  function show(ev) {
-    const d = mine.data;
-    const p = ev && ev.points && ev.points[0];
-    if (!d || !d.atlas || !p || !p.customdata) return;
-    const split = d.splits[Number(p.customdata[0])];
-    const first = d.offsets[split];
-    const index = first === undefined ? -1 : first + Number(p.customdata[1]);
-    const sheet = mine.sheet;
-    if (!(index >= 0) || !sheet.complete || !sheet.naturalWidth) { hide(); return; }
-    const s = d.scale, w = d.width, h = d.height;
-    const col = index % d.columns, row = Math.floor(index / d.columns);
-    tip.width = w * s; tip.height = h * s;
-    tip.setAttribute('data-index', String(index));
-    const ctx = tip.getContext('2d');
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(sheet, col * w, row * h, w, h, 0, 0, w * s, h * s);
-    const e = ev.event || {};
-    // above and to the left of the cursor: plotly puts its label to the right of the point
-    let x = (e.clientX || 0) - tip.width - 18, y = (e.clientY || 0) - tip.height - 18;
-    if (x < 4) x = (e.clientX || 0) + 18;
-    if (y < 4) y = (e.clientY || 0) + 18;
-    tip.style.left = x + 'px'; tip.style.top = y + 'px'; tip.style.display = 'block';
-  }
-  function ranges(gd) {
-    const out = {}, full = gd._fullLayout || {};
-    Object.keys(full).forEach((k) => {
-      if (/^[xy]axis\d*$/.test(k) && full[k] && full[k].range) out[k + '.range'] = full[k].range.slice();
-    });
-    return out;
-  }
-  function relayout(gd, ev) {
-    if (gd.__restoring) return;
-    const keys = Object.keys(ev || {});
-    if (keys.some((k) => k.endsWith('autorange'))) { delete mine.views[mine.data.view]; return; }
-    if (keys.some((k) => /axis\d*\.range/.test(k))) mine.views[mine.data.view] = ranges(gd);
-  }
-  function cleared(gd) {
-    const mode = gd._fullLayout && gd._fullLayout.dragmode;
-    const now = Date.now();
-    if ((mode === 'select' || mode === 'lasso') && now - mine.lastClear > 800 && setTriggerValue) {
-      mine.lastClear = now;
-      setTriggerValue('cleared', now);
-    }
-  }
-  function attach() {
-    load();
-    document.querySelectorAll('.st-key-' + data.container + ' .js-plotly-plot').forEach((gd) => {
-      if (gd.__embeddingMap || typeof gd.on !== 'function') return;
-      gd.__embeddingMap = scope;
-      hide();  // a redrawn map: whatever was hovered is gone
-      gd.addEventListener('mouseleave', hide);
-      gd.on('plotly_hover', show);
-      gd.on('plotly_unhover', hide);
-      gd.on('plotly_relayout', (ev) => relayout(gd, ev));
-      gd.on('plotly_doubleclick', () => cleared(gd));
-      gd.on('plotly_deselect', () => cleared(gd));
-      const view = mine.views[mine.data.view];
-      if (view && window.Plotly && window.Plotly.relayout) {
-        gd.__restoring = true;
-        Promise.resolve(window.Plotly.relayout(gd, view)).finally(() => { gd.__restoring = false; });
-      }
-    });
-  }
-  attach();
-  const timer = setInterval(attach, 500);
-  return () => { clearInterval(timer); hide(); };
-}
-"""
-
-_companion = None
-
-
-def map_companion(scope: str, container: str, view: str, atlas: dict | None = None,
-                  on_cleared=None) -> bool:
-    """Attach the map companion to the plotly map(s) drawn inside ``st.container(key=container)``.
-
-    ``view`` names what the map shows (run, projection, layout): a zoom is kept per view.
-    ``atlas`` (ui.cached.image_atlas) gives the hover images; a map point's index in the sheet is
-    its split's offset there plus its row (customdata[0] and [1], see explorer.maps). The sheet travels once, as a hidden image served from Streamlit's
-    media endpoint (so the browser caches it), not inside every rerun's message.
-    ``on_cleared`` is called when the user double-clicks the map in box or lasso mode.
-    Returns whether hover images are on.
-    """
-    global _companion
-    if _companion is None:
-        _companion = st.components.v2.component(
-            "embedding_map_companion", js=_COMPANION_JS, isolate_styles=False,
-            css="div[class*='st-key-map-atlas-'] {\n  display: none !important;\n}\n")
-    atlas_key = f"map-atlas-{scope}"
-    if atlas:
-        with st.container(key=atlas_key):
-            st.image(atlas["png"], width=atlas["columns"] * atlas["width"], output_format="PNG")
-    data = {"scope": scope, "container": container, "view": view, "atlas": atlas_key if atlas else None}
-    if atlas:
-        data.update({"columns": atlas["columns"], "width": atlas["width"], "height": atlas["height"],
-                     "offsets": atlas["offsets"], "splits": list(SPLITS),
-                     "scale": max(2, 112 // max(atlas["width"], 1))})
-    _companion(key=f"map-companion-{scope}", data=data, height=0,
-               on_cleared_change=on_cleared or (lambda: None))
-    return bool(atlas)

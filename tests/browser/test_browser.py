@@ -206,35 +206,49 @@ def open_run(page, url: str, text: str) -> None:
     settle(page)
 
 
-def the_map(page):
-    return page.locator(".st-key-mapbox-inspect").get_by_test_id("stPlotlyChart").first
+def the_map(page, scope: str = "inspect"):
+    """The map element (ui/map_element) of a page."""
+    return page.locator(f".emap[data-scope='{scope}']")
 
 
-def drag(page, chart, panel: int, box, tool: str = "Box Select") -> None:
-    """Drag ``box`` = (x0, y0, x1, y1), fractions of panel ``panel``, with the chart's ``tool``."""
+def drag(page, chart, panel: int, box, tool: str = "Box") -> None:
+    """Drag ``box`` = (x0, y0, x1, y1), fractions of panel ``panel``, with the map's ``tool``
+    (Box or Lasso: a lasso along the box's edges)."""
     chart.scroll_into_view_if_needed()
-    chart.hover()
-    chart.locator(f'[data-title="{tool}"]').click()
-    area = chart.locator("rect.nsewdrag").nth(panel).bounding_box()
+    chart.get_by_role("button", name=tool, exact=True).click()
+    area = chart.locator(".emap-frame").nth(panel).bounding_box()
     x0, y0, x1, y1 = box
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0 + 0.01)] if tool == "Lasso" else [(x0, y0), (x1, y1)]
     page.mouse.move(area["x"] + x0 * area["width"], area["y"] + y0 * area["height"])
     page.mouse.down()
-    page.mouse.move(area["x"] + x1 * area["width"], area["y"] + y1 * area["height"], steps=12)
+    for fx, fy in corners[1:]:
+        page.mouse.move(area["x"] + fx * area["width"], area["y"] + fy * area["height"], steps=12)
     page.mouse.up()
     settle(page)
+
+
+def zoom(page, chart, panel: int, at=(0.5, 0.5), clicks: int = 3) -> None:
+    """Zoom a panel in with the mouse wheel, centred at ``at`` (fractions of the panel)."""
+    area = chart.locator(".emap-frame").nth(panel).bounding_box()
+    page.mouse.move(area["x"] + at[0] * area["width"], area["y"] + at[1] * area["height"])
+    for _ in range(clicks):
+        page.mouse.wheel(0, -300)
+    page.wait_for_function("() => true")
 
 
 def panel_counts(chart) -> list[tuple[int, int | None]]:
     """(points, selected or None) of every panel, read from the subtitles the map shows."""
     counts = []
-    texts = chart.locator("g.annotation text").evaluate_all(  # a <br> starts a new line
-        "els => els.map(e => { const lines = e.querySelectorAll('tspan.line');"
-        " return lines.length ? Array.from(lines).map(l => l.textContent).join('\\n') : e.textContent; })")
-    for text in texts:
+    for text in chart.locator(".emap-title").all_inner_texts():
         match = re.search(r"(?:^|\n|· )([\d,]+) points(?: · (\d+) selected)?", text)
         if match:
             counts.append((int(match.group(1).replace(",", "")), int(match.group(2)) if match.group(2) else None))
     return counts
+
+
+def lit(chart) -> int:
+    """How many points the map draws lit (the selection; the rest are dimmed)."""
+    return int(chart.get_attribute("data-selected") or 0)
 
 
 def selection_header(page) -> int | None:
@@ -383,8 +397,8 @@ def test_4_selection_replaces_clears_and_reselects_with_counts_in_every_panel(pa
     shot(page, "10-reselected-after-clear")
 
     # a double-click on the map clears the selection in every panel
-    area = the_map(page).locator("rect.nsewdrag").nth(1).bounding_box()
-    page.mouse.dblclick(area["x"] + 0.5 * area["width"], area["y"] + 0.5 * area["height"])
+    area = the_map(page).locator(".emap-frame").nth(1).bounding_box()
+    page.mouse.dblclick(area["x"] + 0.02 * area["width"], area["y"] + 0.02 * area["height"])
     settle(page)
     assert_selection(page, [None, None, None])
     no_traceback(page)
@@ -393,19 +407,21 @@ def test_4_selection_replaces_clears_and_reselects_with_counts_in_every_panel(pa
 def test_5_hover_shows_the_image_and_one_point_is_looked_at_closer(page, server):
     chart = the_map(page)
     chart.scroll_into_view_if_needed()
-    area = chart.locator("rect.nsewdrag").nth(1).bounding_box()
+    page.wait_for_function("() => window.__embeddingMaps.inspect.atlasReady()")
     tip = page.locator('[data-testid="embedding-hover-image"]')
-    found = False
-    for fx in [i / 24 for i in range(1, 24)]:
-        for fy in [i / 24 for i in range(1, 24)]:
-            page.mouse.move(area["x"] + fx * area["width"], area["y"] + fy * area["height"])
-            page.wait_for_timeout(30)
-            if tip.count() and tip.is_visible():
-                found = True
-                break
-        if found:
+    spots = page.evaluate("""() => { const p = window.__embeddingMaps.inspect.panels[1];
+      const box = p.canvas.getBoundingClientRect();
+      return Array.from({length: 8}, (_, i) => { const s = p.sp.getScreenPosition(i * 5);
+        return [box.left + s[0], box.top + s[1]]; }); }""")
+    for x, y in spots:  # a point of the test panel (one hidden under another may not answer)
+        page.mouse.move(x - 20, y - 20)
+        page.mouse.move(x, y, steps=3)
+        try:
+            expect(tip).to_be_visible(timeout=3000)
             break
-    assert found, "hovering the test panel shows a point's image"
+        except AssertionError:  # try the next point
+            continue
+    expect(tip).to_be_visible()
     assert int(tip.get_attribute("width")) >= 56
     shot(page, "11-hover-image")
     page.mouse.move(0, 0)
@@ -420,8 +436,9 @@ def test_5_hover_shows_the_image_and_one_point_is_looked_at_closer(page, server)
     expect(page.get_by_text("Nearest training neighbours")).to_be_visible()
     expect(page.get_by_text("source test image")).to_be_visible()
     # the picked point, its neighbours and its source are marked on the map
-    chart = the_map(page)
-    assert chart.locator(".scatterlayer .trace").count() >= 3
+    marks = page.evaluate("() => window.__embeddingMaps.inspect.overlays.flatMap(o => o.text || [])")
+    assert any(m.startswith("picked:") for m in marks) and any(m.startswith("neighbour #") for m in marks)
+    assert any(m.startswith("its source") for m in marks)
     to_top(page.get_by_role("heading", name="Embedding map"))
     no_traceback(page)
     shot(page, "12-one-point-neighbours-on-the-map")
@@ -453,10 +470,10 @@ def test_6_shift_demo_tells_every_shift_apart(browser, server, width):
     page.get_by_role("radio", name="overlay").click()
     settle(page)
     chart = the_map(page)
-    legend = chart.locator("g.legend text.legendtext").all_text_contents()
+    legend = chart.locator(".emap-legend .emap-key").all_inner_texts()
     assert [t for t in legend if t.startswith("shift ")] == ["shift -6 px", "shift -3 px", "shift +3 px", "shift +6 px"]
-    colours = chart.locator("g.legend g.traces path.scatterpts").evaluate_all(
-        "els => els.map(e => getComputedStyle(e).fill)")
+    colours = chart.locator(".emap-legend .emap-sym").evaluate_all(
+        "els => els.map(e => getComputedStyle(e).getPropertyValue('--c'))")
     assert len(set(colours)) == len(colours), colours  # every shift its own colour
 
     # the test images whose shifted copies change class, from the Shifts tab: on the map with a
@@ -467,11 +484,11 @@ def test_6_shift_demo_tells_every_shift_apart(browser, server, width):
     settle(page)
     counts = panel_counts(the_map(page))
     assert counts[0][1] and counts[0][1] <= 8, counts
-    assert the_map(page).locator(".scatterlayer .trace").count() >= 1  # the sources, starred (SVG over WebGL)
-    drag(page, the_map(page), 0, (0.4, 0.15, 0.65, 0.85), tool="Zoom")
+    stars = page.evaluate("() => window.__embeddingMaps.inspect.overlays.filter(o => o.symbol === 'star').length")
+    assert stars >= 1  # the sources, starred (drawn over the WebGL points)
     to_top(page.get_by_role("heading", name="Embedding map"))
+    zoom(page, the_map(page), 0, at=(0.5, 0.5), clicks=2)
     page.mouse.move(0, 0)
-    page.wait_for_timeout(3500)  # plotly's "double-click to zoom back out" note fades
     page.screenshot(path=str(ARTIFACTS / f"13-shift-demo-{width}.png"))
     no_traceback(page)
     page.close()
@@ -482,19 +499,19 @@ def test_7_replay_plays_every_epoch_on_fixed_axes_and_ends_on_the_last(page, ser
     open_run(page, url, "demo")
     page.get_by_role("button", name="Replay").click()
     settle(page)
-    chart = page.locator(".st-key-replay-inspect").get_by_test_id("stPlotlyChart")
+    chart = page.locator(".st-key-replay-inspect .emap")
     chart.scroll_into_view_if_needed()
-    current = chart.locator("g.slider-group text.slider-label").first  # the current epoch
+    current = chart.locator(".emap-epoch")  # the current epoch
     expect(current).to_have_text("epoch 0")
-    ticks = chart.locator("g.xtick text").all_text_contents()
-    chart.get_by_text("Play").click()
-    page.wait_for_timeout(1300)
-    during = current.text_content()
+    axes = page.evaluate("() => { const m = window.__embeddingMaps.replay; return [m.cx, m.cy, m.scale]; }")
+    chart.get_by_role("button", name="▶ Play").click()
+    # the points move epoch by epoch: the label passes through the epochs between
+    page.wait_for_function("() => ['epoch 1', 'epoch 2'].includes(document.querySelector('.st-key-replay-inspect "
+                           ".emap-epoch').textContent)")
     shot(page, "14-replay-playing")
-    page.wait_for_timeout(3500)
-    assert during not in ("epoch 0", "epoch 3"), f"the slider moves while it plays ({during})"
-    expect(current).to_have_text("epoch 3")  # it ends on the last epoch
-    assert chart.locator("g.xtick text").all_text_contents() == ticks  # fixed axes
+    expect(current).to_have_text("epoch 3", timeout=30_000)  # it ends on the last epoch
+    expect(chart.get_by_role("button", name="▶ Play")).to_be_visible()
+    assert page.evaluate("() => { const m = window.__embeddingMaps.replay; return [m.cx, m.cy, m.scale]; }") == axes
     page.get_by_role("button", name="Back to the map").click()
     settle(page)
     expect(the_map(page)).to_be_visible()
@@ -529,9 +546,9 @@ def test_9_compare_links_one_selection_across_two_regimes(page, server):
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
     no_traceback(page)
     shot(page, "16-compare-metrics")
-    chart = page.locator(".st-key-mapbox-compare").get_by_test_id("stPlotlyChart")
+    chart = the_map(page, "compare")
     drag(page, chart, 0, (0.01, 0.01, 0.99, 0.99))
-    chart = page.locator(".st-key-mapbox-compare").get_by_test_id("stPlotlyChart")
+    chart = the_map(page, "compare")
     counts = panel_counts(chart)
     assert len(counts) == 2 and counts[0][1] == counts[1][1] == counts[0][0] > 0, counts
     expect(page.get_by_text(re.compile(r"linked across 2 runs"))).to_be_visible()

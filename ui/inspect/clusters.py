@@ -19,7 +19,7 @@ def with_clusters(run, frame: pd.DataFrame, epoch: int) -> pd.DataFrame:
 
 def add_centres(fig, run, frame: pd.DataFrame, choice, where: dict) -> None:
     """The magnet clusters' centres, as diamonds in their cluster's colour, on every panel."""
-    from explorer import magnet, maps
+    from explorer import magnet
 
     if choice.colour != "cluster":
         return
@@ -28,5 +28,5 @@ def add_centres(fig, run, frame: pd.DataFrame, choice, where: dict) -> None:
         return
     marks = magnet.centre_marks(frame, run.points(choice.epoch), found["centre_classes"], run.class_names)
     for panel in sorted(set(where.values())):
-        maps.add_marks(fig, panel, marks["x"], marks["y"], text=marks["text"], symbol="diamond", size=15,
+        fig.add_marks(panel, marks["x"], marks["y"], text=marks["text"], symbol="diamond", size=15,
                        color=list(marks["colour"]), width=1.5, outline="#111")

@@ -1,13 +1,12 @@
 """The embedding map: its controls, the map with its selection, filter and search (the marks and
-lines a selection lays over it are in ``overlays``), and the replay of every epoch.
+lines a selection lays over it are in ``overlays``; the replay in ``replay``).
 
-The selection lives in session state (ui.widgets), not in the chart: Streamlit redraws a chart
-whenever its figure changes, so the figure draws the stored selection itself, in every panel.
+The map is the WebGL map element (ui.map_element; docs/map.md). The selection lives in session
+state (ui.widgets): the element's lasso, box or click replaces it, and the element draws it.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -24,13 +23,9 @@ from ui.widgets import (
     COLOUR_NAMES,
     METHOD_NAMES,
     SPLIT_TITLES,
-    chart_key,
     clear_selection,
     error_panel,
-    export_figure,
-    map_companion,
-    on_map_select,
-    panel_axes,
+    export_lazy,
     selection_points,
     set_selection,
     shift_caption,
@@ -39,7 +34,6 @@ from ui.widgets import (
 SCOPE = "inspect"
 CONTAINER = "mapbox-inspect"
 TSNE_ITERATIONS = default("tsne", "n_iter")  # quick, and quality holds
-MAX_REPLAY_POINTS = 400_000  # points over all frames of the replay; above, some epochs are skipped
 
 
 @dataclass
@@ -90,9 +84,9 @@ def map_controls(run) -> MapChoice:
     key = epoch_key(run)
     replaying = st.session_state.get("map_replay_run") == str(run.path) and len(epochs) > 1
     e1, e2, e3 = st.columns([9, 5, 7] if replaying else [11, 3, 7], vertical_alignment="bottom")
-    if replaying:  # the replay's own slider, under the map, is the one that moves
+    if replaying:  # the replay's own slider, on the map, is the one that moves
         epoch = epochs[-1]
-        e1.caption(f"Replaying epochs {epochs[0]} to {epochs[-1]}: the epoch slider is under the map.")
+        e1.caption(f"Replaying epochs {epochs[0]} to {epochs[-1]}: Play and the epoch slider are on the map.")
         e2.button("Back to the map", icon=":material/arrow_back:", key="map_replay_back", on_click=_stop_replay,
                   type="primary", width="stretch")
     elif len(epochs) > 1:
@@ -220,37 +214,138 @@ def map_section(run) -> tuple[int, Callable[[], None] | None]:
     st.subheader("Embedding map", anchor="embedding-map")
     choice = map_controls(run)
     if st.session_state.get("map_replay_run") == str(run.path) and len(run.epochs) > 1:
+        from ui.inspect.replay import replay_view
+
         replay_view(run, choice)
         return run.epochs[-1], None
     slot = st.container()
 
     def draw() -> None:
+        from ui.inspect import live
+
+        if live.follows(run, choice):
+            with slot:
+                live.live_map(str(run.path), choice)
+            return
         with slot, error_panel("the embedding map"):
             draw_map(run, choice)
 
     return choice.epoch, draw
 
 
-def draw_map(run, choice: MapChoice) -> None:
-    """The map with its selection, marks and notes, and its hover companion."""
+def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "") -> None:
+    """The map (the WebGL map element) with its selection, marks and notes. A live map (see
+    ``live``) passes the table it keeps and the newest epoch's positions (``moved``)."""
+    from ui.map_element import element, view
+    from ui.map_element.table import ids_of, points_of
+
+    def bounds(table, moved):
+        from ui.map_element.table import bounds as box
+
+        return box([table.frame, moved])
+
     frame = map_frame(run, choice)
     shown = filtered(frame, choice)
     selected = selection_points(SCOPE, str(run.path))
     panels, where = map_panels(run, shown, choice, selected)
-    fig = build_map(run, panels, choice, selected + overlays.linked_copies(frame, selected, choice.lines), frame)
-    clusters.add_centres(fig, run, frame, choice, where)
-    overlays.add_overlays(fig, run, frame, choice, selected, where, picked_point(run, selected))
-    key = chart_key(SCOPE)
-    with st.container(key=CONTAINER):
-        st.plotly_chart(fig, key=key, config={"displaylogo": False},
-                        on_select=functools.partial(on_map_select, SCOPE, key, str(run.path), panel_axes(len(panels))),
-                        selection_mode=("points", "box", "lasso"))
-    atlas = cached.image_atlas(run.path)
-    hover = map_companion(SCOPE, CONTAINER, view=f"{run.path}|{choice.method}|{choice.params}|{choice.layout}",
-                          atlas=atlas, on_cleared=functools.partial(clear_selection, SCOPE))
-    notes(run, frame, shown, choice, hover)
-    export_figure(fig, f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
+    table = map_table(run, choice, frame) if table is None else table
+    layer = element.Overlays()
+    clusters.add_centres(layer, run, frame, choice, where)
+    overlays.add_overlays(layer, run, frame, choice, selected, where, picked_point(run, selected))
+    lit = selected + overlays.linked_copies(frame, selected, choice.lines)
+    atlas = hidden_atlas(run)
+    splits = [choice.splits] if choice.layout == "overlay" else [[s] for s in run.splits]
+    spec = view.MapSpec(
+        table, run.class_names, choice.colour,
+        [view.PanelSpec(p.title, s, empty=empty_text(run, s, choice)) for p, s in zip(panels, splits)],
+        title=f"{METHOD_NAMES[choice.method]} map at epoch {choice.epoch}, coloured by {COLOUR_NAMES[choice.colour]}",
+        height=640 if choice.layout == "overlay" else 480, layout=choice.layout, classes=choice.classes,
+        shifts=choice.shifts, knn=choice.knn, selected_ids=ids_of(table, lit), overlays=layer.items, atlas=atlas,
+        bounds=axis_bounds(run, choice, table) or (bounds(table, moved) if moved is not None else None), moved=moved)
+    path = str(run.path)
+    st.session_state["_map_spec"] = view.show(
+        SCOPE, spec, on_selection=lambda ids: set_selection(SCOPE, path, points_of(table, ids), how="map"),
+        on_cleared=lambda: clear_selection(SCOPE))
+    notes(run, frame, shown, choice, table, bool(atlas), note)
+    export_lazy(lambda: plotly_map(run, choice, frame, shown, selected, where),
+                f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
     st.session_state["_map_shown"] = (str(run.path), choice.epoch, choice.method, cached.projection_params_key(choice.params))
+
+
+def select_help(hover: bool) -> str:
+    return ("Drag a lasso (or pick Box above the map) to select points: a new selection replaces the old "
+            "one in every panel, and the other points stay, dimmed; double-click the map to clear it. "
+            "The wheel zooms and Pan drags; every panel follows (untick Link zoom to zoom one alone). "
+            + ("Hover a point to see its image; zoom in until a few hundred points are in view to see "
+               "every point as its image. " if hover else
+               "Images on hover and as points are off for a run this large (its image sheet would be "
+               "too big); select points to see them. "))
+
+
+def table_notes(table) -> list[str]:
+    """What the map leaves out: points without finite coordinates, or a subsample above a million."""
+    from ui.map_element.table import MAX_POINTS
+
+    parts = []
+    if table.left_out:
+        many = table.left_out != 1
+        parts.append(f"{table.left_out:,} point{'s' if many else ''} with NaN or infinite coordinates "
+                     f"{'are' if many else 'is'} left out of the map.")
+    if table.subsampled:
+        parts.append(f"The map draws a seeded subsample of {len(table):,} of {table.total - table.left_out:,} "
+                     f"points (at most {MAX_POINTS:,}); Find points, the tabs below and the Export tab's CSV "
+                     "use every point.")
+    return parts
+
+
+def map_table(run, choice: MapChoice, frame: pd.DataFrame):
+    """The map's point table, encoded once per map and kept for the session's reruns."""
+    from ui.map_element.table import point_table
+
+    key = (str(run.path), cached.run_mtime(run.path), choice.epoch, choice.method,
+           cached.projection_params_key(choice.params), tuple(frame.columns), len(frame))
+    kept = st.session_state.get("_map_table")
+    if kept is None or kept[0] != key:
+        kept = (key, point_table(frame))
+        st.session_state["_map_table"] = kept
+    return kept[1]
+
+
+def hidden_atlas(run, scope: str = SCOPE) -> dict | None:
+    """The run's image atlas as a hidden image (served once from Streamlit's media endpoint, so
+    the browser caches it), for the map's hover images and thumbnails; None above its size cap."""
+    atlas = cached.image_atlas(run.path)
+    if not atlas:
+        return None
+    key = f"map-atlas-{scope}"
+    with st.container(key=key):
+        st.image(atlas["png"], width=atlas["columns"] * atlas["width"], output_format="PNG")
+    return {**atlas, "key": key}
+
+
+def empty_text(run, splits: list[str], choice: MapChoice) -> str:
+    names = ", ".join(SPLIT_TITLES.get(s, s) for s in splits)
+    if choice.classes or choice.shifts or choice.knn != "all":
+        return f"No {names} point passes the filter: widen it (Filter, above the map)."
+    return f"The {names} split holds no points at epoch {choice.epoch}."
+
+
+def axis_bounds(run, choice: MapChoice, table) -> list[float] | None:
+    ranges = axis_ranges(run, choice)
+    if ranges:
+        return [*ranges["x"], *ranges["y"]]
+    return None
+
+
+def plotly_map(run, choice: MapChoice, frame, shown, selected, where):
+    """The same map as a plotly figure, for the HTML export (built only when asked)."""
+    from ui.map_element.element import PlotlyLayer
+
+    panels, _ = map_panels(run, shown, choice, selected)
+    fig = build_map(run, panels, choice, selected + overlays.linked_copies(frame, selected, choice.lines), frame)
+    clusters.add_centres(PlotlyLayer(fig), run, frame, choice, where)
+    overlays.add_overlays(PlotlyLayer(fig), run, frame, choice, selected, where, picked_point(run, selected))
+    return fig
 
 
 def map_frame(run, choice: MapChoice, epoch: int | None = None) -> pd.DataFrame:
@@ -351,19 +446,17 @@ def picked_point(run, selected) -> tuple[str, int] | None:
     return None
 
 
-def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, hover: bool) -> None:
-    """One caption under the map: how to select, what is hidden or subsampled, the scale."""
-    parts = []
+def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, table, hover: bool,
+          note: str = "") -> None:
+    """One caption under the map: how to select, what is hidden, left out or subsampled, the scale."""
+    parts = [note] if note else []
     message = st.session_state.pop("_find_message", None)
     if message:
         parts.append(message)
-    parts.append("Drag a lasso (or pick Box Select in the chart's toolbar) to select points: a new "
-                 "selection replaces the old one in every panel; double-click the map to clear it. "
-                 + ("Hover a point to see its image. " if hover else
-                    "Images on hover are off for a run this large; select points to see them. ")
-                 + "Zoom with the toolbar's Zoom tool; the zoom stays while you select.")
+    parts.append(select_help(hover))
     if len(shown) < len(frame):
         parts.append(f"Filter: showing {len(shown):,} of {len(frame):,} points.")
+    parts += table_notes(table)
     sub = cached.subsampled(run.path, choice.epoch)
     if sub:
         parts.append("Epoch " + str(choice.epoch) + " holds a seeded subset of the points (--snapshot-max-points): "
@@ -379,50 +472,3 @@ def notes(run, frame: pd.DataFrame, shown: pd.DataFrame, choice: MapChoice, hove
                      "map has its own scale (Replay puts every epoch on one).")
     st.caption(" ".join(parts))
 
-
-# ---------------------------------------------------------------- replay
-
-
-def replay_frames(run, choice: MapChoice, epochs: list[int]):
-    """(epoch, its map) for each epoch: a raw map as it is (its axes are the same every epoch),
-    any other each started from and aligned to the one before (explorer.projections.replay)."""
-    if choice.method == "raw":
-        return [(epoch, map_frame(run, choice, epoch)) for epoch in epochs]
-    series = cached.replay(run.path, epochs, choice.method, choice.params)
-    found = []
-    for epoch, part in series.groupby("epoch", sort=True):
-        part = part.drop(columns="epoch").reset_index(drop=True)
-        part.attrs.update(series.attrs)
-        found.append((int(epoch), with_verdicts(run, choice, int(epoch), part)))
-    return found
-
-
-def replay_view(run, choice: MapChoice) -> None:
-    """Every epoch's map as one plotly animation, played in the browser: axes fixed over all
-    epochs, an epoch slider under the map that moves as it plays, from epoch 0 to the last."""
-    from explorer import maps
-
-    epochs = run.epochs
-    per_epoch = max(len(run.points(epochs[-1])), 1)
-    if per_epoch * len(epochs) > MAX_REPLAY_POINTS:
-        step = int(np.ceil(per_epoch * len(epochs) / MAX_REPLAY_POINTS))
-        epochs = sorted(set(epochs[::step]) | {epochs[0], epochs[-1]})
-    frames = []
-    for epoch, frame in replay_frames(run, choice, epochs):
-        panels, _ = map_panels(run, filtered(frame, choice), choice, [])
-        frames.append((epoch, panels))
-    ranges = maps.data_ranges([p.frame for _, panels in frames for p in panels])
-    title = f"{METHOD_NAMES[choice.method]} map at epoch {{epoch}}, coloured by {COLOUR_NAMES[choice.colour]}"
-    fig = maps.animation_figure(frames, run.class_names, choice.colour, title=title,
-                                height=600 if choice.layout == "overlay" else 520, ranges=ranges)
-    st.info("Replay: press **▶ Play** under the map. It plays every epoch from the untrained net (0) to "
-            f"the last ({epochs[-1]}) on axes fixed for all epochs; the slider under the map moves with it, "
-            "and you can drag it to step. **Back to the map** (above) returns to the last epoch.",
-            icon=":material/play_circle:")
-    with st.container(key="replay-inspect"):
-        st.plotly_chart(fig, key=f"replay-{run.name}", config={"displaylogo": False})
-    skipped = len(run.epochs) - len(epochs)
-    if skipped:
-        st.caption(f"{skipped} of {len(run.epochs)} epochs are left out of the replay to keep it light "
-                   f"(every {int(np.ceil(len(run.epochs) / len(epochs)))}th is shown, with the first and last).")
-    export_figure(fig, f"{run.name}-replay-{choice.method}", "replay")

@@ -45,7 +45,6 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
                  picked: tuple[str, int] | None) -> None:
     """Lines from selected sources to their shifted copies (when asked), and the picked point
     with its nearest training neighbours and, for a shifted point, its source and other shifts."""
-    from explorer import maps
 
     if not selected:
         return  # every overlay starts from a selected point
@@ -59,9 +58,9 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
         if ends:
             panel = where["shifted"]
             (x0, y0), (x1, y1) = zip(*[a for a, _ in ends]), zip(*[b for _, b in ends])
-            maps.add_links(fig, panel, x0, y0, x1, y1, color="#333", width=1.0, opacity=0.6)
+            fig.add_links(panel, x0, y0, x1, y1, color="#333", width=1.0, opacity=0.6)
             src = [xy[("test", s)] for s in sources if ("test", s) in xy]
-            maps.add_marks(fig, panel, [p[0] for p in src], [p[1] for p in src], symbol="star", size=12,
+            fig.add_marks(panel, [p[0] for p in src], [p[1] for p in src], symbol="star", size=12,
                            color="#111", width=1, text=[f"source: test row {s}" for s in sources if ("test", s) in xy])
     if picked is None:
         return
@@ -79,29 +78,29 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
     panel = where.get(split)
     if panel is None:
         return
-    maps.add_marks(fig, panel, [x], [y], symbol="circle-open", size=22, color="#000", width=3,
+    fig.add_marks(panel, [x], [y], symbol="circle-open", size=22, color="#000", width=3,
                    text=[f"picked: {SPLIT_TITLES.get(split, split)} row {row}"])
     ends = [xy.get(("train", int(r))) for r in neighbours.get("row", [])]
     ends = [e for e in ends if e is not None]
     if ends and "train" in where:
         train = where["train"]
-        maps.add_links(fig, train, [x] * len(ends), [y] * len(ends), [e[0] for e in ends], [e[1] for e in ends],
+        fig.add_links(train, [x] * len(ends), [y] * len(ends), [e[0] for e in ends], [e[1] for e in ends],
                        color="#000", width=1.2, dash="dot", opacity=0.8)
-        maps.add_marks(fig, train, [e[0] for e in ends], [e[1] for e in ends], symbol="circle-open", size=14,
+        fig.add_marks(train, [e[0] for e in ends], [e[1] for e in ends], symbol="circle-open", size=14,
                        color="#000", width=1.5, text=[f"neighbour #{k}" for k in range(1, len(ends) + 1)])
         if train != panel:
-            maps.add_marks(fig, train, [x], [y], symbol="x-thin-open", size=16, color="#000", width=3,
+            fig.add_marks(train, [x], [y], symbol="x-thin-open", size=16, color="#000", width=3,
                            text=[f"where {SPLIT_TITLES.get(split, split)} row {row} lies"])
     if source >= 0:
         siblings = frame[(frame["split"] == "shifted") & (frame["source_index"] == source)]
         if ("test", source) in xy:
             sx, sy = xy[("test", source)]
-            maps.add_links(fig, panel, [sx] * len(siblings), [sy] * len(siblings), siblings["x"], siblings["y"],
+            fig.add_links(panel, [sx] * len(siblings), [sy] * len(siblings), siblings["x"], siblings["y"],
                            color="#d62728", width=2, opacity=0.9)
-            maps.add_marks(fig, panel, [sx], [sy], symbol="star", size=16, color="#d62728", width=1,
+            fig.add_marks(panel, [sx], [sy], symbol="star", size=16, color="#d62728", width=1,
                            text=[f"its source: test row {source}"])
             if "test" in where and where["test"] != panel:
-                maps.add_marks(fig, where["test"], [sx], [sy], symbol="circle-open", size=22, color="#d62728",
+                fig.add_marks(where["test"], [sx], [sy], symbol="circle-open", size=22, color="#d62728",
                                width=3, text=[f"the source: test row {source}"])
-        maps.add_marks(fig, panel, siblings["x"], siblings["y"], symbol="circle-open", size=16, color="#d62728",
+        fig.add_marks(panel, siblings["x"], siblings["y"], symbol="circle-open", size=16, color="#d62728",
                        width=2, text=[f"shift {int(s):+d} px" for s in siblings["shift"]])

@@ -129,7 +129,7 @@ def header(run, row) -> None:
     if stuck:
         st.warning(stuck, icon=":material/trending_flat:")
     if run.state == rundir.RUNNING:
-        job_panel(str(run.path), follow_snapshots=True)
+        job_panel(str(run.path))  # the map follows new snapshots itself (ui.inspect.live)
     elif run.state in rundir.RESUMABLE:
         message = run.status.get("error") or f"the run was {run.state}"
         with st.container(border=True):
