@@ -10,6 +10,7 @@ runs of one sweep as a group instead (ui.sweep_view).
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ import streamlit as st
 from explorer.projection_methods import methods_for
 from explorer.runs import method_words, sampling_words
 import runfmt as rundir
-from ui import cached
+from ui import cached, url_state
 from ui.widgets import (
     COLOUR_NAMES,
     ERROR_ICON,
@@ -44,15 +45,19 @@ MAX_RUNS = 4
 LETTERS = "ABCD"
 SCOPE = "compare"
 CONTAINER = "mapbox-compare"
+MODES = {"runs": "Runs", "sweep": "A sweep"}  # in the URL: ?compare=sweep
 
 
 def render() -> None:
     st.title("Compare runs")
     keep("compare_runs", "cmp_split", "cmp_colour", "cmp_mode")
-    mode = st.radio("Compare", ["Runs", "A sweep"], key="cmp_mode", horizontal=True,
+    url_state.from_url("compare", "cmp_mode", MODES.values(), decode=lambda text: MODES.get(text, text),
+                       what="comparison")
+    mode = st.radio("Compare", list(MODES.values()), key="cmp_mode", horizontal=True,
                     help="Runs: two to four runs side by side. A sweep: the runs of one `python -m training "
                          "sweep` as a group, each metric with mean ± std over its seeds.")
     remember("cmp_mode")
+    url_state.to_url("compare", next(word for word, m in MODES.items() if m == mode))
     if mode == "A sweep":
         from ui import sweep_view
 
@@ -65,6 +70,14 @@ def render() -> None:
                 "data with pair regime random and nn-other, or contrastive and triplet loss.")
         return
     paths = choose_runs(usable)
+    problems = st.empty()  # what a link asked for that is not here, once the widgets have read it
+    try:
+        runs_view(paths)
+    finally:
+        url_state.link_problems(problems)
+
+
+def runs_view(paths: list[str]) -> None:
     remember("compare_runs")
     if len(paths) < 2:
         st.info("Pick two to four runs above.")
@@ -101,11 +114,15 @@ def choose_runs(table: pd.DataFrame) -> list[str]:
     is kept while you visit other pages."""
     paths = list(table["path"])
     labels = {p: run_label(r) for p, r in zip(paths, table.to_dict("records"))}
+    by_name = {Path(p).name: p for p in paths}
+    url_state.from_url_list("runs", "compare_runs", paths, decode=lambda name: by_name.get(name, name), what="runs")
     chosen = [p for p in st.session_state.get("compare_runs", []) if p in paths]
     if "compare_runs" not in st.session_state or len(chosen) != len(st.session_state["compare_runs"]):
         st.session_state["compare_runs"] = chosen or default_pair(table)
-    return st.multiselect(f"Runs to compare (two to {MAX_RUNS})", paths, format_func=labels.get,
+    runs = st.multiselect(f"Runs to compare (two to {MAX_RUNS})", paths, format_func=labels.get,
                           max_selections=MAX_RUNS, key="compare_runs")
+    url_state.to_url("runs", [Path(p).name for p in runs])
+    return runs
 
 
 def default_pair(table: pd.DataFrame) -> list[str]:
@@ -185,16 +202,21 @@ def maps_section(runs, names) -> None:
     st.subheader("Maps")
     dims = {run.embedding_dim for run in runs}
     methods = methods_for(dims)
+    splits = [s for s in ("test", "shifted", "train") if all(s in r.splits for r in runs)]
+    colours = [c for c in COLOUR_NAMES if c not in ("correct", "cluster")]
+    url_state.from_url("map", f"cmp_method-{dims == {2}}", methods, what="projection")
+    url_state.from_url("split", "cmp_split", splits, what="split")
+    url_state.from_url("colour", "cmp_colour", colours, what="colouring")
     c1, c2, c3 = st.columns([4, 3, 3])
     method = c1.segmented_control("Projection (the same for every run)", methods, default=methods[0],
                                   format_func=METHOD_NAMES.get, key=f"cmp_method-{dims == {2}}",
                                   required=True) or methods[0]
-    splits = [s for s in ("test", "shifted", "train") if all(s in r.splits for r in runs)]
     if st.session_state.get("cmp_split") not in splits:
         st.session_state["cmp_split"] = splits[0]
     split = c2.selectbox("Split", splits, format_func=SPLIT_TITLES.get, key="cmp_split")
-    colour = c3.selectbox("Colour by", [c for c in COLOUR_NAMES if c not in ("correct", "cluster")],
-                          format_func=COLOUR_NAMES.get, key="cmp_colour")
+    colour = c3.selectbox("Colour by", colours, format_func=COLOUR_NAMES.get, key="cmp_colour")
+    for name, value in (("map", method), ("split", split), ("colour", colour)):
+        url_state.to_url(name, value)
     owner = "|".join(str(r.path) for r in runs)
     selected = selection_points(SCOPE, owner)
     chosen = set(selected)

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import sweeps
-from ui import cached
+from ui import cached, url_state
 from ui.widgets import PAGE_INSPECT, STATE_ICONS, error_panel, keep, remember, short_name, show_figure
 
 KEYS = ("cmp_sweep", "cmp_sweep_x", "cmp_sweep_metric", "cmp_sweep_run")
@@ -82,10 +82,13 @@ def render() -> None:
                 "--regime nn-other nn-non-neighbour --seeds 0 1 2`; its runs and manifest appear here as it goes.")
         return
     by_id = {s.id: s for s in readable}
+    url_state.from_url("sweep", "cmp_sweep", by_id, what="sweep")
+    url_state.link_problems()
     if st.session_state.get("cmp_sweep") not in by_id:
         st.session_state["cmp_sweep"] = readable[0].id
     chosen = st.selectbox("Sweep", list(by_id), format_func=lambda i: _label(by_id[i]), key="cmp_sweep")
     remember("cmp_sweep")
+    url_state.to_url("sweep", chosen)
     with error_panel("the sweep"):
         show_sweep(by_id[chosen])
     remember(*KEYS)

@@ -82,7 +82,46 @@ def to_url(name: str, value) -> None:
         st.query_params[name] = text
 
 
-def link_problems() -> None:
-    """One warning line per thing the link asked for that is not here (shown once)."""
-    for problem in st.session_state.pop(_PROBLEMS, []):
-        st.warning(problem, icon=":material/link_off:")
+def number(kind, least, most):
+    """A decoder for a number between ``least`` and ``most`` (a slider's range)."""
+    def decode(text: str):
+        value = kind(float(text))
+        if not least <= value <= most:
+            raise ValueError(text)
+        return value
+    return decode
+
+
+MAX_SELECTION = 50  # a selection of more points is not put in the URL
+
+
+def points_text(points) -> str | None:
+    """A small selection as "test:12,shifted:40"; None for none or too many."""
+    if not points or len(points) > MAX_SELECTION:
+        return None
+    return ",".join(f"{split}:{row}" for split, row in points)
+
+
+def points_from_url(name: str, splits) -> list[tuple[str, int]] | None:
+    """Once per browser session: the selection the URL holds, its points on ``splits`` only."""
+    consumed = st.session_state.setdefault(_CONSUMED, set())
+    if name in consumed:
+        return None
+    consumed.add(name)
+    points = []
+    for part in filter(None, (st.query_params.get(name) or "").split(",")):
+        split, _, row = part.partition(":")
+        if split in splits and row.isdigit():
+            points.append((split, int(row)))
+    return points or None
+
+
+def link_problems(slot=None) -> None:
+    """One warning line per thing the link asked for that is not here (shown once), in ``slot``
+    (an ``st.empty()`` placed near the top before the widgets read the link) or here."""
+    problems = st.session_state.pop(_PROBLEMS, [])
+    if not problems:
+        return
+    with (slot.container() if slot is not None else st.container()):
+        for problem in problems:
+            st.warning(problem, icon=":material/link_off:")

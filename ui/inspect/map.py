@@ -17,7 +17,7 @@ import streamlit as st
 
 from explorer.projection_methods import default, methods_for
 import runfmt as rundir
-from ui import cached
+from ui import cached, url_state
 from ui.inspect import clusters, overlays
 from ui.widgets import (
     COLOUR_NAMES,
@@ -58,15 +58,18 @@ def map_controls(run) -> MapChoice:
     the epoch, Replay and a search box."""
     two_d = run.embedding_dim == 2
     methods = methods_for(run.embedding_dim, imported=cached.has_imported_map(run.path))
+    colours = [c for c in COLOUR_NAMES if c != "cluster" or run.config.get("loss") == "magnet"]
+    url_state.from_url("map", f"map_method-{two_d}", methods, what="projection")
+    url_state.from_url("layout", "map_layout", LAYOUTS, what="layout")
+    url_state.from_url("colour", "map_colour", colours, what="colouring")
     c1, c2, c3, c4, c5 = st.columns([26, 19, 15, 6, 10], vertical_alignment="bottom")
     method = c1.segmented_control("Projection", methods, default=methods[0], key=f"map_method-{two_d}",
                                   required=True, format_func=METHOD_NAMES.get,
                                   help="raw 2-D draws a 2-D embedding as it is; PCA, t-SNE and UMAP are "
                                        "fitted on the train split, and test and shifted points are placed "
                                        "into that map") or methods[0]
-    layout = c2.segmented_control("Layout", ["side by side", "overlay"], default="side by side",
+    layout = c2.segmented_control("Layout", LAYOUTS, default="side by side",
                                   key="map_layout", required=True) or "side by side"
-    colours = [c for c in COLOUR_NAMES if c != "cluster" or run.config.get("loss") == "magnet"]
     if st.session_state.get("map_colour") not in colours:
         st.session_state.pop("map_colour", None)  # the last run's clusters: this run has none
     colour = c3.selectbox("Colour by", colours, format_func=COLOUR_NAMES.get, key="map_colour",
@@ -82,6 +85,7 @@ def map_controls(run) -> MapChoice:
 
     epochs = run.epochs
     key = epoch_key(run)
+    url_state.from_url("epoch", key, epochs, decode=int, what="epoch")
     replaying = st.session_state.get("map_replay_run") == str(run.path) and len(epochs) > 1
     e1, e2, e3 = st.columns([9, 5, 7] if replaying else [11, 3, 7], vertical_alignment="bottom")
     if replaying:  # the replay's own slider, on the map, is the one that moves
@@ -104,6 +108,10 @@ def map_controls(run) -> MapChoice:
                   help="Select points by split and row (test 12, shifted 40, train 7; several with "
                        "commas), or every point of a class by its name. The found points become the "
                        "selection.")
+    for name, value in (("map", method), ("layout", layout), ("colour", colour), ("epoch", epoch)):
+        url_state.to_url(name, value)
+    for name in PARAMETERS:
+        url_state.to_url(name, params.get(name))
     return MapChoice(method=method, params=params, layout=layout, colour=colour, splits=list(splits),
                      epoch=int(epoch), classes=classes, shifts=shifts, knn=knn,
                      lines=bool(st.session_state.get("map_lines", False)))
@@ -117,8 +125,22 @@ def epoch_key(run) -> str:
             + (f"-r{replays}" if replays else ""))
 
 
+LAYOUTS = ["side by side", "overlay"]
+PARAMETERS = ("whiten", "perplexity", "n_iter", "metric", "n_neighbors", "min_dist")  # in the URL by these names
+
+
 def _parameters(cell, method: str) -> dict:
     params = {}
+    if method == "pca":
+        url_state.from_url("whiten", "map_whiten", [True, False], decode=lambda text: text == "True")
+    elif method == "tsne":
+        url_state.from_url("perplexity", "map_perplexity", decode=url_state.number(int, 5, 100))
+        url_state.from_url("n_iter", "map_n_iter", decode=url_state.number(int, 50, 2000))
+        url_state.from_url("metric", "map_tsne_metric", ["euclidean", "cosine"])
+    elif method == "umap":
+        url_state.from_url("n_neighbors", "map_n_neighbors", decode=url_state.number(int, 2, 100))
+        url_state.from_url("min_dist", "map_min_dist", decode=url_state.number(float, 0.0, 1.0))
+        url_state.from_url("metric", "map_umap_metric", ["euclidean", "cosine"])
     with cell.popover(":material/tune:", disabled=method == "raw", width="stretch",
                       help="The projection's parameters" if method != "raw" else "raw 2-D has no parameters"):
         if method == "pca":
@@ -213,6 +235,10 @@ def map_section(run) -> tuple[int, Callable[[], None] | None]:
     seconds, and anything sent after it waits."""
     st.subheader("Embedding map", anchor="embedding-map")
     choice = map_controls(run)
+    linked = url_state.points_from_url("sel", run.splits)
+    if linked:
+        set_selection(SCOPE, str(run.path), linked, how="link")
+    url_state.to_url("sel", url_state.points_text(selection_points(SCOPE, str(run.path))))
     if st.session_state.get("map_replay_run") == str(run.path) and len(run.epochs) > 1:
         from ui.inspect.replay import replay_view
 

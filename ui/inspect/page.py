@@ -15,7 +15,14 @@ from ui.widgets import ERROR_ICON, PAGE_NEW, error_panel
 def render() -> None:
     table = cached.runs_table()
     path = picker.run_picker(table)
-    url_state.link_problems()
+    problems = st.empty()  # what a link asked for that is not here, once the widgets have read it
+    try:
+        _run_view(table, path)
+    finally:
+        url_state.link_problems(problems)
+
+
+def _run_view(table, path: str | None) -> None:
     if path is None:
         st.title("Embedding explorer")
         st.caption(f"Runs directory: `{cached.runs_dir()}` (set EXPLORER_RUNS_DIR to use another).")
@@ -29,14 +36,17 @@ def render() -> None:
         st.error(f"This run cannot be read: {row['error']}. Pick another run in the sidebar, or "
                  "delete or repair this run directory.", icon=ERROR_ICON)
         return
+    opening = st.empty()  # the new run's name at once, not the last run's header while this one opens
+    with opening.container():
+        picker.title(row)
+        st.caption(":material/hourglass_top: Opening the run…")
     try:
         run = cached.open_run(path)
     except (rundir.RunDirError, ValueError, OSError) as e:
-        picker.title(row)
         st.error(f"This run cannot be opened: {e}. Pick another run in the sidebar, or delete or "
                  "repair this run directory.", icon=ERROR_ICON)
         return
-
+    opening.empty()
     picker.header(run, row)
     if not run.epochs:
         picker.no_snapshot_yet(run)
