@@ -17,7 +17,7 @@ import streamlit as st
 
 from explorer.projection_methods import default, methods_for
 import runfmt as rundir
-from ui import cached
+from ui import cached, cached_analyses
 from ui.inspect import clusters, overlays
 from ui.widgets import (
     COLOUR_NAMES,
@@ -360,7 +360,7 @@ def with_verdicts(run, choice: MapChoice, epoch: int, frame: pd.DataFrame) -> pd
     if choice.colour == "correct" or choice.knn != "all":
         from explorer.classifiers import knn_correct
 
-        frame["correct"] = knn_correct(frame, cached.classify(run.path, epoch, ("knn",))).to_numpy()
+        frame["correct"] = knn_correct(frame, cached_analyses.classify(run.path, epoch, ("knn",))).to_numpy()
     if choice.colour == "cluster":
         frame = clusters.with_clusters(run, frame, epoch)
     return frame
