@@ -2,9 +2,10 @@
 
 A thin router: it registers the pages and turns any error a page lets through into one
 line on the page (no traceback). The pages live in ui/ (ui/pages/*.py are their scripts; panels in
-ui/inspect/, shared widgets in ui/widgets.py, cached analyses in ui/cached.py); analysis and figures
-in explorer/; training runs as separate processes started through training.launch. Runs are read
-from $EXPLORER_RUNS_DIR (default ./runs). No torch is imported here.
+ui/inspect/, shared widgets in ui/widgets.py, cached runs and maps in ui/cached.py, cached
+analyses in ui/cached_analyses.py); analysis and figures in explorer/; training runs as separate
+processes started through training.launch. Runs are read from $EXPLORER_RUNS_DIR (default
+./runs). No torch is imported here.
 """
 
 import logging

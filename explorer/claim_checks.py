@@ -3,7 +3,7 @@ check over the runs that count (explorer.claim_runs), measured by explorer.claim
 
 A comparison of two presets holds when the claimed side's mean is the larger; with two or more
 runs (seeds) a side it must also exceed the spread between seeds (|Δ mean| above the pooled
-standard deviation, as in explorer.sweeps). A rule on each run holds when every run meets the
+standard deviation, as in explorer.sweep_stats). A rule on each run holds when every run meets the
 bar (and, with two or more, their mean less one standard deviation does). The fewest runs on a
 side sets how strong a verdict is: one run a side is "reproduced in 1 run; spread unknown".
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from explorer import claim_measures as m
 from explorer.claim_runs import runs_for
-from explorer.sweeps import compare_values
+from explorer.sweep_stats import compare_values
 
 REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN = "reproduced", "not reproduced", "not yet run"
 CLEARLY = 0.02  # "clearly": at least this much (and beyond the seeds' spread where it is known)

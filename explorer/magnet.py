@@ -114,8 +114,8 @@ def centres_on_map(map_frame: pd.DataFrame, points: pd.DataFrame) -> pd.DataFram
 
 def with_clusters(map_frame: pd.DataFrame, points: pd.DataFrame, centre_classes, n_classes: int) -> pd.DataFrame:
     """``map_frame`` with each point's ``cluster`` (from the snapshot's points) and its
-    ``cluster_colour`` (figures.cluster_colors), for the map's colour by cluster."""
-    from explorer.figures import cluster_colors
+    ``cluster_colour`` (palette.cluster_colors), for the map's colour by cluster."""
+    from explorer.palette import cluster_colors
 
     if CLUSTER_COLUMN not in points:
         raise ValueError(f"the points have no {CLUSTER_COLUMN} column: not a magnet run")
@@ -132,7 +132,7 @@ def with_clusters(map_frame: pd.DataFrame, points: pd.DataFrame, centre_classes,
 
 def centre_marks(map_frame: pd.DataFrame, points: pd.DataFrame, centre_classes, class_names) -> pd.DataFrame:
     """The clusters' centres as drawn on a map: cluster, x, y, size, colour and a hover text."""
-    from explorer.figures import cluster_colors
+    from explorer.palette import cluster_colors
 
     placed = centres_on_map(map_frame, points)
     colours = cluster_colors(centre_classes, len(class_names))

@@ -9,7 +9,7 @@ more there (its theming), so every byte per point counts.
 Marks, lines and legend entries are extra traces after the panels, with no customdata, so a
 selection names points exactly.
 
-Shifts read apart at a glance: colour by shift uses ``figures.shift_palette`` (blues left, reds
+Shifts read apart at a glance: colour by shift uses ``palette.shift_palette`` (blues left, reds
 right, darker further), and the shape always carries the shift: a circle for none, a triangle
 pointing the way of the shift, bigger and outlined for larger shifts. Shapes are filled, so they
 stay visible in an overlay; shifted points are drawn over train and test points, and smaller shifts
@@ -25,14 +25,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.figures import (
-    AXIS_NAMES,
+from explorer.palette import (
     CORRECT_COLORS,
     CORRECT_NAMES,
     SPLIT_COLORS,
     class_colors,
     shift_palette,
 )
+from explorer.projection_methods import AXIS_NAMES
 
 COLOR_BY = ("class", "shift", "split", "correct", "cluster")
 COLOR_TITLES = {"class": "class", "shift": "shift", "split": "split", "correct": "k-NN", "cluster": "cluster"}

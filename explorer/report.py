@@ -19,7 +19,7 @@ import pandas as pd
 
 import runfmt as rundir
 
-from explorer import classifiers, distances, figures, neighbours, shifts
+from explorer import classifiers, distances, figures, map_figures, neighbours, shifts
 from explorer.projection_methods import PROJECTIONS
 from explorer.projections import projection
 from explorer.runs import Run
@@ -77,9 +77,9 @@ def build_report(run: Run, out: str | os.PathLike, epoch: int | None = None, met
     note = frame.attrs.get("note", "")
     body["maps"].append(f"<p>{html.escape(_map_caption(frame))}{' ' + html.escape(note) if note else ''}</p>")
     for split in run.splits:
-        add("maps", figures.scatter_figure(frame[frame["split"] == split], names,
+        add("maps", map_figures.scatter_figure(frame[frame["split"] == split], names,
                                            title=f"{split} set, epoch {epoch}"))
-    add("maps", figures.scatter_figure(frame, names, title=f"all splits, epoch {epoch}", color_by="split"))
+    add("maps", map_figures.scatter_figure(frame, names, title=f"all splits, epoch {epoch}", color_by="split"))
     series = _map_series(run, epoch, method, params, mode, random_state, stage(0.8, 0.9))
     if series is not None:
         add("maps", series)

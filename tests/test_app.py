@@ -351,7 +351,7 @@ def test_shift_colours_and_shapes_tell_every_shift_apart(runs):
     assert [legend[f"shift {s:+d} px"]["symbol"] for s in (-6, -3, 3, 6)] == ["triangle-left"] * 2 + ["triangle-right"] * 2
     assert set(fig.table["shift"][fig.ids(2)].tolist()) == {-6, -3, 3, 6}
     # the Shifts tab draws the shifts in the same colours
-    from explorer.figures import shift_palette
+    from explorer.palette import shift_palette
 
     assert {s: palette[s] for s in (-6, -3, 3, 6)} == {s: c for s, c in shift_palette([-6, -3, 3, 6]).items() if s}
 

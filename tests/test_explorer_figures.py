@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from fakerun import make_fake_run
 
-from explorer import figures
+from explorer import figures, map_figures
 from explorer.distances import histogram, roc, verification
 from explorer.projections import projection
 from explorer.runs import load_run
@@ -20,7 +20,7 @@ def frame(run):
 
 
 def test_scatter_keeps_every_point_in_one_trace_with_its_identity(run, frame):
-    fig = figures.scatter_figure(frame, run.class_names)
+    fig = map_figures.scatter_figure(frame, run.class_names)
     data = fig.data[0]
     assert data.type == "scattergl" and len(data.x) == len(frame) == 120 + 60 + 240
     assert [tuple(c) for c in data.customdata] == list(zip(frame["split"], frame["row"]))
@@ -30,7 +30,7 @@ def test_scatter_keeps_every_point_in_one_trace_with_its_identity(run, frame):
 
 
 def test_scatter_legend_names_classes_and_shifts(run, frame):
-    fig = figures.scatter_figure(frame, run.class_names)
+    fig = map_figures.scatter_figure(frame, run.class_names)
     names = [t.name for t in fig.data[1:]]
     assert names == ["class0", "class1", "class2", "shift -6 px", "shift -3 px", "no shift",
                      "shift +3 px", "shift +6 px"]
@@ -43,16 +43,16 @@ def test_scatter_legend_names_classes_and_shifts(run, frame):
 
 def test_scatter_of_one_split_and_other_colourings(run, frame):
     train = frame[frame["split"] == "train"]
-    fig = figures.scatter_figure(train, run.class_names, title="train")
+    fig = map_figures.scatter_figure(train, run.class_names, title="train")
     assert len(fig.data) == 1 + 3 and fig.layout.title.text == "train"  # no shift legend
-    by_split = figures.scatter_figure(frame, run.class_names, color_by="split")
+    by_split = map_figures.scatter_figure(frame, run.class_names, color_by="split")
     assert [t.name for t in by_split.data[1:4]] == ["train", "test", "shifted"]
     with pytest.raises(ValueError, match="color_by"):
-        figures.scatter_figure(frame, color_by="size")
+        map_figures.scatter_figure(frame, color_by="size")
 
 
 def test_pca_axes_are_named(run):
-    fig = figures.scatter_figure(projection(run, method="pca", cache=False))
+    fig = map_figures.scatter_figure(projection(run, method="pca", cache=False))
     assert fig.layout.xaxis.title.text == "PC 1" and fig.layout.yaxis.title.text == "PC 2"
 
 
@@ -119,15 +119,15 @@ def test_colour_by_correctness(run, frame):
     correct = knn_correct(frame, classify(run, classifiers=("knn",)))
     assert correct[frame["split"] == "train"].isna().all()
     assert set(correct[frame["split"] == "shifted"]) <= {True, False}
-    fig = figures.scatter_figure(frame.assign(correct=correct.to_numpy()), run.class_names, color_by="correct")
+    fig = map_figures.scatter_figure(frame.assign(correct=correct.to_numpy()), run.class_names, color_by="correct")
     assert [t.name for t in fig.data[1:4]] == ["k-NN right", "k-NN wrong", "train (k-NN fitted here)"]
     with pytest.raises(ValueError, match="correct"):
-        figures.scatter_figure(frame, color_by="correct")
+        map_figures.scatter_figure(frame, color_by="correct")
 
 
 def test_maps_side_by_side_keep_one_trace_per_panel(run, frame):
     panels = [(split, frame[frame["split"] == split]) for split in ("train", "test", "shifted")]
-    fig = figures.maps_figure(panels, run.class_names, run_ids=["a", "b", "c"])
+    fig = map_figures.maps_figure(panels, run.class_names, run_ids=["a", "b", "c"])
     assert [len(t.x) for t in fig.data[:3]] == [120, 60, 240]
     assert all(t.x == (None,) for t in fig.data[3:])
     assert list(fig.data[1].customdata[0]) == ["test", 0, "b"]

@@ -96,7 +96,7 @@ def test_centres_are_drawn_where_they_are_on_a_raw_map(magnet_run):
 
 
 def test_colour_by_cluster_gives_each_class_a_family_of_shades(magnet_run):
-    from explorer.figures import class_colors, cluster_colors
+    from explorer.palette import class_colors, cluster_colors
     from explorer.maps import Panel, map_figure
 
     run = load_run(magnet_run)

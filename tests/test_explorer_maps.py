@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from explorer import maps
-from explorer.figures import shift_palette
+from explorer.palette import shift_palette
 
 
 def frame(split: str, n: int, shifts=(0,), seed: int = 0, scale: float = 1.0) -> pd.DataFrame:

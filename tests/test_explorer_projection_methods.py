@@ -3,7 +3,7 @@ both command lines."""
 
 from fakerun import make_fake_run
 
-from explorer import figures, projections, report
+from explorer import map_figures, projections, report
 from explorer.projection_methods import PRECOMPUTED, PROJECTIONS, methods_for
 
 
@@ -12,7 +12,7 @@ def test_every_reader_takes_the_one_list():
 
     names = list(PROJECTIONS)
     assert list(projections.METHODS) == names and projections.METHODS["tsne"]["perplexity"] == 30.0
-    assert list(figures.AXIS_NAMES) == names and list(report.SERIES_EPOCHS) == names
+    assert list(map_figures.AXIS_NAMES) == names and list(report.SERIES_EPOCHS) == names
     assert list(METHOD_NAMES) == names
     for name, method in PROJECTIONS.items():
         assert projections.parse_params(name, []) == method.params  # no parameter given: the defaults

@@ -1,5 +1,6 @@
-"""explorer.sweeps: manifests read safely, one row per run with its live state and final
-metrics, mean ± std over seeds per grid point, and which differences exceed the seeds' spread.
+"""explorer.sweeps and explorer.sweep_stats: manifests read safely, one row per run with its live
+state and final metrics, mean ± std over seeds per grid point, and which differences exceed the
+seeds' spread.
 
 Sweeps are hand-made (tests/fakesweep.py): ordinary fake runs with chosen accuracies, plus the
 manifest that ``python -m training sweep`` writes.
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 from fakesweep import make_sweep, write_manifest
 
-from explorer import sweeps
+from explorer import sweep_stats, sweeps
 
 REGIMES = ["nn-other", "nn-non-neighbour"]
 # regime 2 is clearly better: 0.90 ± 0.01 against 0.70 ± 0.01
@@ -121,7 +122,7 @@ def test_states_come_from_the_runs_themselves(root, tmp_path):
 
 def test_aggregate_gives_mean_std_and_n_over_the_finished_seeds(root):
     table = sweeps.sweep_table(sweeps.read_sweep(root / "sweeps" / "regimes"), with_auc=False)
-    agg = sweeps.aggregate(table, "test_knn_accuracy")
+    agg = sweep_stats.aggregate(table, "test_knn_accuracy")
     assert list(agg["regime"]) == REGIMES
     for _, row in agg.iterrows():
         expected = [ACCURACY[(row["regime"], s)] for s in (0, 1, 2)]
@@ -132,7 +133,7 @@ def test_aggregate_gives_mean_std_and_n_over_the_finished_seeds(root):
 
 def test_aggregate_counts_only_finished_runs_and_keeps_the_grid_order(root):
     table = sweeps.sweep_table(sweeps.read_sweep(root / "sweeps" / "two-options"), with_auc=False)
-    agg = sweeps.aggregate(table, "test_knn_accuracy")
+    agg = sweep_stats.aggregate(table, "test_knn_accuracy")
     # the manifest lists its runs backwards; the grid keeps the swept values' order
     assert list(zip(agg["embedding_dim"], agg["loss"])) == [(2, "contrastive"), (2, "triplet"), (4, "contrastive"),
                                                             (4, "triplet"), (8, "contrastive"), (8, "triplet")]
@@ -141,15 +142,15 @@ def test_aggregate_counts_only_finished_runs_and_keeps_the_grid_order(root):
                  (8, "contrastive"): 2, (8, "triplet"): 2}
     one = agg[(agg["embedding_dim"] == 2) & (agg["loss"] == "contrastive")].iloc[0]
     assert one["mean"] == pytest.approx(0.55) and np.isnan(one["std"])  # one seed: no spread
-    by_dim = sweeps.aggregate(table, "test_knn_accuracy", by=["embedding_dim"])
+    by_dim = sweep_stats.aggregate(table, "test_knn_accuracy", by=["embedding_dim"])
     assert list(by_dim["embedding_dim"]) == [2, 4, 8] and list(by_dim["n"]) == [2, 3, 4]
     with pytest.raises(ValueError, match="no column"):
-        sweeps.aggregate(table, "nope")
+        sweep_stats.aggregate(table, "nope")
 
 
 def test_differences_say_which_exceed_the_spread_between_seeds(root):
     table = sweeps.sweep_table(sweeps.read_sweep(root / "sweeps" / "regimes"), with_auc=False)
-    diff = sweeps.differences(sweeps.aggregate(table, "test_knn_accuracy"))
+    diff = sweep_stats.differences(sweep_stats.aggregate(table, "test_knn_accuracy"))
     assert len(diff) == 1
     row = diff.iloc[0]
     assert (row["a"], row["b"]) == ("regime nn-other", "regime nn-non-neighbour")
@@ -160,17 +161,17 @@ def test_differences_say_which_exceed_the_spread_between_seeds(root):
 
 
 def test_a_difference_within_the_spread_does_not_exceed_it():
-    found = sweeps.compare_values([0.70, 0.80, 0.90], [0.75, 0.85, 0.95])
+    found = sweep_stats.compare_values([0.70, 0.80, 0.90], [0.75, 0.85, 0.95])
     assert found["delta"] == pytest.approx(0.05) and found["pooled_std"] == pytest.approx(0.1)
     assert found["exceeds"] is False and found["welch_p"] > 0.5
-    assert sweeps.compare_values([0.7], [0.9])["exceeds"] is None  # one seed: the spread is unknown
-    same = sweeps.compare_values([0.8, 0.8], [0.9, 0.9])
+    assert sweep_stats.compare_values([0.7], [0.9])["exceeds"] is None  # one seed: the spread is unknown
+    same = sweep_stats.compare_values([0.8, 0.8], [0.9, 0.9])
     assert same["exceeds"] is True and same["welch_p"] == 0.0
 
 
 def test_differences_of_many_grid_points_compare_neighbours(root):
     table = sweeps.sweep_table(sweeps.read_sweep(root / "sweeps" / "two-options"), with_auc=False)
-    diff = sweeps.differences(sweeps.aggregate(table, "test_knn_accuracy"))
+    diff = sweep_stats.differences(sweep_stats.aggregate(table, "test_knn_accuracy"))
     # 6 grid points: neighbours only, along each option with the other held: 2-4, 4-8 per loss, and
     # contrastive-triplet per size
     assert diff.attrs["pairs"] == "adjacent" and len(diff) == 7
@@ -179,14 +180,14 @@ def test_differences_of_many_grid_points_compare_neighbours(root):
     assert ("embedding_dim 2, loss contrastive", "embedding_dim 8, loss contrastive") not in pairs
     one_seed = diff[diff["a"] == "embedding_dim 2, loss contrastive"]
     assert one_seed["exceeds"].isna().all() and one_seed["verdict"].str.startswith("too few").all()
-    assert len(sweeps.differences(sweeps.aggregate(table, "test_knn_accuracy"), pairs="all")) == 15
+    assert len(sweep_stats.differences(sweep_stats.aggregate(table, "test_knn_accuracy"), pairs="all")) == 15
     with pytest.raises(ValueError, match="pairs must be"):
-        sweeps.differences(sweeps.aggregate(table, "test_knn_accuracy"), pairs="some")
+        sweep_stats.differences(sweep_stats.aggregate(table, "test_knn_accuracy"), pairs="some")
 
 
 def test_sweep_figure_plots_mean_and_std_against_the_swept_value(root):
     table = sweeps.sweep_table(sweeps.read_sweep(root / "sweeps" / "regimes"))
-    fig = sweeps.sweep_figure(table)
+    fig = sweep_stats.sweep_figure(table)
     titles = [a.text for a in fig.layout.annotations]
     assert titles == list(sweeps.METRICS.values())
     means = [t for t in fig.data if t.mode == "lines+markers"]
@@ -205,7 +206,7 @@ def test_sweep_figure_plots_mean_and_std_against_the_swept_value(root):
 
 def test_sweep_figure_draws_one_line_per_value_of_the_other_option(root):
     table = sweeps.sweep_table(sweeps.read_sweep(root / "sweeps" / "two-options"), with_auc=False)
-    fig = sweeps.sweep_figure(table, metrics=["test_knn_accuracy"])
+    fig = sweep_stats.sweep_figure(table, metrics=["test_knn_accuracy"])
     lines = [t for t in fig.data if t.mode == "lines+markers"]
     assert [t.name for t in lines] == ["loss contrastive", "loss triplet"]
     assert list(lines[1].y) == pytest.approx([0.65, 0.705, 0.805])
@@ -213,11 +214,11 @@ def test_sweep_figure_draws_one_line_per_value_of_the_other_option(root):
     assert list(lines[0].x) == pytest.approx([-0.04, 0.96, 1.96]) and list(lines[1].x) == pytest.approx([0.04, 1.04, 2.04])
     assert list(fig.layout.xaxis.ticktext) == ["2", "4", "8"]  # one seed at 2 and 4: no error bar there
     assert list(lines[0].error_y.array)[:2] == [0, 0]
-    by_loss = sweeps.sweep_figure(table, metrics=["test_knn_accuracy"], x="loss")
+    by_loss = sweep_stats.sweep_figure(table, metrics=["test_knn_accuracy"], x="loss")
     assert [t.name for t in by_loss.data if t.mode == "lines+markers"] == [
         "embedding_dim 2", "embedding_dim 4", "embedding_dim 8"]
     with pytest.raises(ValueError, match="not a swept option"):
-        sweeps.sweep_figure(table, x="margin")
+        sweep_stats.sweep_figure(table, x="margin")
 
 
 def test_run_figures_are_remembered_until_the_run_changes(root, monkeypatch):
@@ -245,8 +246,8 @@ def test_a_sweep_of_seeds_alone_has_one_grid_point(tmp_path):
     make_sweep(tmp_path, "repeat", {}, accuracy=lambda v, s: 0.80 + 0.01 * s)
     table = sweeps.sweep_table(sweeps.read_sweep(tmp_path / "sweeps" / "repeat"), with_auc=False)
     assert list(table["seed"]) == [0, 1, 2] and table.attrs["swept"] == {}
-    agg = sweeps.aggregate(table, "test_knn_accuracy")
+    agg = sweep_stats.aggregate(table, "test_knn_accuracy")
     assert len(agg) == 1 and agg["mean"][0] == pytest.approx(0.81) and agg["std"][0] == pytest.approx(0.01)
-    assert agg["n"][0] == 3 and len(sweeps.differences(agg)) == 0
+    assert agg["n"][0] == 3 and len(sweep_stats.differences(agg)) == 0
     with pytest.raises(ValueError, match="sweeps no option"):
-        sweeps.sweep_figure(table)
+        sweep_stats.sweep_figure(table)

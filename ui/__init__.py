@@ -4,5 +4,6 @@ Analysis and figures live in ``explorer/``; training lives in ``training/``. Not
 torch. ``ui/pages/*.py`` are the page scripts that ``app.py`` registers with ``st.navigation``;
 ``ui/inspect/`` holds the Inspect page, one module per panel; ``ui/new_run.py`` and
 ``ui/compare.py`` the other two pages. Pages share widgets through ``ui/widgets.py`` and cached
-analyses through ``ui/cached.py``, and never import each other.
+runs, maps and analyses through ``ui/cached.py`` and ``ui/cached_analyses.py``, and never import
+each other.
 """

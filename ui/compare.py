@@ -19,7 +19,7 @@ import streamlit as st
 from explorer.projection_methods import methods_for
 from explorer.runs import method_words, sampling_words
 import runfmt as rundir
-from ui import cached, url_state
+from ui import cached, cached_analyses, url_state
 from ui.widgets import (
     COLOUR_NAMES,
     ERROR_ICON,
@@ -161,9 +161,9 @@ def metrics_table(runs, names) -> None:
                        "embedding size": str(run.embedding_dim), "margin": str(run.config.get("margin")),
                        "epochs": f"{epoch} ({run.state})"}
         values = {}
-        for e in cached.classify(run.path, epoch, ("knn",)):
+        for e in cached_analyses.classify(run.path, epoch, ("knn",)):
             values[f"k-NN accuracy, {e.subset}"] = e.accuracy
-        sets = cached.pair_set_summary(run.path, epoch).set_index("set")
+        sets = cached_analyses.pair_set_summary(run.path, epoch).set_index("set")
         values["verification AUC, fresh class-based test pairs"] = sets.loc["test", "auc"]
         values["verification AUC, the run's own test pairs"] = sets["auc"].get("test_own", np.nan)
         values.update({"equal error rate, fresh test pairs": sets.loc["test", "eer"],
@@ -311,7 +311,7 @@ def linked_selection(runs, names, split: str, selected, owner: str) -> None:
             st.info("The selection lies in another split; pick it above to see it.")
             return
         every = [r for _, r in points]
-        predictions = {name: cached.knn_predictions_of(run.path, run.last_epoch, points).get(split, {})
+        predictions = {name: cached_analyses.knn_predictions_of(run.path, run.last_epoch, points).get(split, {})
                        for run, name in zip(runs, names)}
         labels = {name: _labels(run, split) for run, name in zip(runs, names)}  # each run's own: its images may differ
         first = runs[0]
@@ -344,12 +344,12 @@ def histograms(runs, names) -> None:
     from explorer.verification import SHORT_NAMES
 
     st.subheader("Pair distances")
-    available = ["test"] + (["test_own"] if all("test_own" in set(cached.pair_set_summary(r.path, r.last_epoch)["set"])
+    available = ["test"] + (["test_own"] if all("test_own" in set(cached_analyses.pair_set_summary(r.path, r.last_epoch)["set"])
                                               for r in runs) else [])
     pair_set = st.radio("Pairs", available, format_func=SHORT_NAMES.get, key="cmp_pairs", horizontal=True)
     histograms_, curves, summaries = {}, {}, {}
     for run, name in zip(runs, names):
-        hist, curve, summary = cached.verification(run.path, run.last_epoch, pair_set)
+        hist, curve, summary = cached_analyses.verification(run.path, run.last_epoch, pair_set)
         histograms_[name], curves[name], summaries[name] = hist, curve, summary
     relative = st.toggle("Divide each run's distances by its mean different-class distance "
                          "(for runs on different scales, e.g. contrastive vs triplet)",
@@ -382,7 +382,7 @@ def confusions(runs, names) -> None:
                               key="cmp_classifier")
     common = ["test"] + (["shifted"] if all("shifted" in r.splits for r in runs) else [])
     subset = c2.selectbox("Evaluated on", common, key="cmp_subset", help="only the sets that every run compared has")
-    evaluations = [cached.evaluation(run.path, run.last_epoch, classifier, subset) for run in runs]
+    evaluations = [cached_analyses.evaluation(run.path, run.last_epoch, classifier, subset) for run in runs]
     titles = [f"{name} (accuracy {e.accuracy:.3f})" for name, e in zip(names, evaluations)]
     if len({tuple(r.class_names) for r in runs}) == 1:
         fig = figures.confusion_grid_figure([e.confusion for e in evaluations], titles, runs[0].class_names,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explorer import sweeps
+from explorer import sweep_stats, sweeps
 from ui import cached, url_state
 from ui.widgets import PAGE_INSPECT, STATE_ICONS, error_panel, keep, remember, short_name, show_figure
 
@@ -159,7 +159,7 @@ def figure(sweep, table: pd.DataFrame) -> None:
         if st.session_state.get("cmp_sweep_x") not in options:
             st.session_state["cmp_sweep_x"] = longest
         x = st.segmented_control("Plot against", options, key="cmp_sweep_x", required=True) or longest
-    fig = sweeps.sweep_figure(table, x=x, title=f"Sweep {sweep.name}: each metric against {x.replace('_', ' ')}, "
+    fig = sweep_stats.sweep_figure(table, x=x, title=f"Sweep {sweep.name}: each metric against {x.replace('_', ' ')}, "
                                                  "mean ± std over seeds")
     show_figure(fig, f"sweep-{sweep.id}", key="cmp_sweep_fig")
     others = [k for k in options if k != x]
@@ -176,7 +176,7 @@ def means_table(table: pd.DataFrame) -> pd.DataFrame:
     """One row per grid point, one column per metric: "mean ± std (n)"."""
     out = None
     for metric, title in sweeps.METRICS.items():
-        agg = sweeps.aggregate(table, metric)
+        agg = sweep_stats.aggregate(table, metric)
         if not agg["n"].any():
             continue
         if out is None:
@@ -200,7 +200,7 @@ def differences(table: pd.DataFrame) -> None:
     if st.session_state.get("cmp_sweep_metric") not in metrics:
         st.session_state["cmp_sweep_metric"] = metrics[0]
     metric = st.selectbox("Metric", metrics, format_func=sweeps.METRICS.get, key="cmp_sweep_metric")
-    found = sweeps.differences(sweeps.aggregate(table, metric))
+    found = sweep_stats.differences(sweep_stats.aggregate(table, metric))
     if not len(found):
         st.info("Only one grid point has a finished run: nothing to compare yet.")
         return

@@ -1,9 +1,9 @@
 """What the pages share: names and marks, error panels, figures with their HTML export, image
 strips, the map selection (kept in session state), and the training jobs panel.
 
-Pages import this module (and ui.cached), never each other. Widget functions return the user's
-choices; state that must outlive a rerun lives in st.session_state, state that must outlive a
-page reload lives on disk (the run directory).
+Pages import this module (and ui.cached, ui.cached_analyses), never each other. Widget functions
+return the user's choices; state that must outlive a rerun lives in st.session_state, state that
+must outlive a page reload lives on disk (the run directory).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@
   class), ``hardpairs``, ``suspicious``, ``shifts`` and ``export`` have a module each; the small
   ones (confusion, report, centroids, metrics, most confused) live in ``tabs``.
 
-Panels share widgets through ui.widgets and cached analyses through ui.cached; none imports another
-page.
+Panels share widgets through ui.widgets and cached runs and analyses through ui.cached and
+ui.cached_analyses; none imports another page.
 """
 
 from ui.inspect.page import render

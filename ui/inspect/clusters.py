@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ui import cached
+from ui import cached_analyses
 
 
 def with_clusters(run, frame: pd.DataFrame, epoch: int) -> pd.DataFrame:
     from explorer import magnet
 
-    found = cached.magnet_clusters(run.path, epoch)
+    found = cached_analyses.magnet_clusters(run.path, epoch)
     if found is None:
         raise ValueError(f"epoch {epoch}'s snapshot holds no magnet clusters: colour by class instead")
     return magnet.with_clusters(frame, run.points(epoch), found["centre_classes"], len(run.class_names))
@@ -23,7 +23,7 @@ def add_centres(fig, run, frame: pd.DataFrame, choice, where: dict) -> None:
 
     if choice.colour != "cluster":
         return
-    found = cached.magnet_clusters(run.path, choice.epoch)
+    found = cached_analyses.magnet_clusters(run.path, choice.epoch)
     if found is None:
         return
     marks = magnet.centre_marks(frame, run.points(choice.epoch), found["centre_classes"], run.class_names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached
+from ui import cached_analyses
 from ui.widgets import image_strip, show_figure
 
 
@@ -22,7 +22,7 @@ def enrol_tab(run, epoch: int) -> None:
                              key="enrol_shots")
     distractors = c2.toggle("The known classes join the gallery as distractors (as many training images each)",
                             value=True, key="enrol_distractors")
-    found = cached.enrolment(run.path, epoch, int(shots), bool(distractors))
+    found = cached_analyses.enrolment(run.path, epoch, int(shots), bool(distractors))
     cells = st.columns(4)
     cells[0].metric("Rank-1 identification", f"{found.rank1:.3f}",
                     help="share of the unseen classes' other images whose closest enrolled class is their own")
@@ -41,7 +41,7 @@ def enrol_tab(run, epoch: int) -> None:
         for c, rows in found.gallery_rows.items():
             image_strip([run.images("heldout")[r] for r in rows[:10]], [f"{names[c]} shot" for _ in rows[:10]])
     with right:
-        hist, curve, summary = cached.unseen_verification(run.path, epoch)
+        hist, curve, summary = cached_analyses.unseen_verification(run.path, epoch)
         fig = figures.roc_figure({"unseen-class pairs": curve}, {"unseen-class pairs": summary},
                                  f"Verification of pairs of unseen-class images, epoch {epoch}")
         fig.update_layout(height=380, legend={"orientation": "h", "y": -0.2})

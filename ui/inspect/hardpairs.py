@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached
+from ui import cached_analyses
 from ui.inspect.map import SCOPE
 from ui.widgets import SPLIT_TITLES, set_selection
 
@@ -30,7 +30,7 @@ def hard_pairs_tab(run, epoch: int) -> None:
     from explorer.hardpairs import MinerUnavailable
 
     try:
-        frame = cached.hard_pairs(run.path, epoch, split)
+        frame = cached_analyses.hard_pairs(run.path, epoch, split)
     except MinerUnavailable as e:
         st.warning(f"This run's triplets come from its {miner} miner, which cannot run here: {e}.",
                    icon=":material/warning:")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import cached, url_state
+from ui import cached, cached_analyses, url_state
 from ui.inspect import clusters, overlays
 from ui.inspect.controls import SCOPE, MapChoice, map_controls  # noqa: F401 - where the pages find them
 from ui.widgets import (
@@ -192,7 +192,7 @@ def with_verdicts(run, choice: MapChoice, epoch: int, frame: pd.DataFrame) -> pd
     if choice.colour == "correct" or choice.knn != "all":
         from explorer.classifiers import knn_correct
 
-        frame["correct"] = knn_correct(frame, cached.classify(run.path, epoch, ("knn",))).to_numpy()
+        frame["correct"] = knn_correct(frame, cached_analyses.classify(run.path, epoch, ("knn",))).to_numpy()
     if choice.colour == "cluster":
         frame = clusters.with_clusters(run, frame, epoch)
     return frame

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ui import cached
+from ui import cached_analyses
 from ui.widgets import SPLIT_TITLES
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def add_overlays(fig, run, frame: pd.DataFrame, choice: MapChoice, selected, whe
         return
     split, row = picked
     try:
-        neighbours = cached.gallery(run.path, choice.epoch, split, row, k=10)
+        neighbours = cached_analyses.gallery(run.path, choice.epoch, split, row, k=10)
     except ValueError:
         neighbours = pd.DataFrame()
     point = frame[(frame["split"] == split) & (frame["row"] == row)]

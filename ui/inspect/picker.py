@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import runfmt as rundir
-from ui import cached, url_state
+from ui import cached, cached_analyses, url_state
 from ui.jobs import job_panel, resume_button
 from ui.widgets import (
     PAGE_NEW,
@@ -171,11 +171,11 @@ def method_figures(run) -> list[str]:
     epoch = run.epochs[-1]
     if run.config.get("loss") == "magnet" and "test" in run.splits:
         try:
-            accuracy = cached.evaluation(run.path, epoch, "magnet", "test").accuracy
+            accuracy = cached_analyses.evaluation(run.path, epoch, "magnet", "test").accuracy
         except ValueError:
             return []
         return [f"test magnet accuracy (L closest centres) **{accuracy:.3f}**"]
-    found = cached.head_verification(run.path, epoch) if run.config.get("loss") == "bce" else None
+    found = cached_analyses.head_verification(run.path, epoch) if run.config.get("loss") == "bce" else None
     if found is not None:
         return [f"head AUC **{found['head'][1]['auc']:.3f}** (distance AUC {found['distance'][1]['auc']:.3f})"]
     return []

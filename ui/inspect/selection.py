@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import runfmt as rundir
-from ui import cached
+from ui import cached_analyses
 from ui.inspect.map import SCOPE
 from ui.widgets import (
     MAX_THUMBNAILS,
@@ -78,7 +78,7 @@ def thumbnails_of(run, chosen: pd.DataFrame, epoch: int) -> None:
     shown = chosen if len(chosen) <= MAX_THUMBNAILS else chosen.sample(MAX_THUMBNAILS, random_state=0)
     order = shown["split"].map({s: i for i, s in enumerate(rundir.ALL_SPLITS)})
     shown = shown.assign(_order=order).sort_values(["_order", "label", "shift", "row"])
-    predicted = cached.knn_predictions_of(run.path, epoch, zip(shown["split"], shown["row"]))
+    predicted = cached_analyses.knn_predictions_of(run.path, epoch, zip(shown["split"], shown["row"]))
     images = [run.images(s)[r] for s, r in zip(shown["split"], shown["row"])]
     captions = [caption(p, predicted) for p in shown.to_dict("records")]
     with st.container(key="selection-thumbnails"):
@@ -105,7 +105,7 @@ def wrong(split: str, row: int, label: int, predicted: dict) -> bool:
 
 def single_point(run, epoch: int, point) -> None:
     split, row = point["split"], int(point["row"])
-    predicted = cached.knn_predictions_of(run.path, epoch, [(split, row)])
+    predicted = cached_analyses.knn_predictions_of(run.path, epoch, [(split, row)])
     left, right = st.columns([1, 5])
     with left:
         st.image(run.images(split)[row], width=112, clamp=True,
@@ -117,7 +117,7 @@ def single_point(run, epoch: int, point) -> None:
             st.caption(f"k-NN predicts **{name}** ({verdict})")
         reconstruction(run, epoch, split, row)
     with right:
-        neighbours = cached.gallery(run.path, epoch, split, row, k=10)
+        neighbours = cached_analyses.gallery(run.path, epoch, split, row, k=10)
         st.markdown("**Nearest training neighbours** (embedding distance; ✗ another class; ringed and "
                     "joined to the point on the map)")
         image_strip([run.images("train")[r] for r in neighbours["row"]],
@@ -127,7 +127,7 @@ def single_point(run, epoch: int, point) -> None:
         family = shift_family(run, epoch, point)
         if family is not None:
             source, siblings = family
-            predicted = cached.knn_predictions_of(  # the source and every copy, not only the picked point
+            predicted = cached_analyses.knn_predictions_of(  # the source and every copy, not only the picked point
                 run.path, epoch, [("test", source)] + [("shifted", int(r)) for r in siblings["row"]])
             st.markdown(f"**Its source test image (test row {source}) and all its shifts** (what k-NN "
                         "predicts for each, ✗ when wrong; red lines on the map join the source to its copies)")
@@ -166,7 +166,7 @@ def _shift_caption(text: str, split: str, row: int, label: int, run, predicted: 
 def reconstruction(run, epoch: int, split: str, row: int) -> None:
     """An autoencoder (or PCA) run's reconstruction of the point, where the snapshot keeps one
     (the first test images)."""
-    found = cached.reconstructions(run.path, epoch)
+    found = cached_analyses.reconstructions(run.path, epoch)
     if found is None:
         return
     rows, images = found

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached
+from ui import cached_analyses
 from ui.inspect.map import SCOPE
 from ui.widgets import image_strip, set_selection, show_figure
 
@@ -19,14 +19,14 @@ def shifts_tab(run, epoch: int) -> None:
     from explorer.classifiers import accuracy_table
     from explorer.shifts import accuracy_by_shift, turned_wrong
 
-    table = accuracy_table(cached.classify(run.path, epoch))
+    table = accuracy_table(cached_analyses.classify(run.path, epoch))
     by_shift = table[table["shift"].notna() | (table["subset"] == "test")].copy()
     by_shift["shift"] = by_shift["shift"].fillna(0).astype(int)
     left, right = st.columns(2)
     with left:
         show_figure(figures.accuracy_by_shift_figure(by_shift, f"Accuracy by shift, epoch {epoch}"),
                     f"{run.name}-accuracy-by-shift-epoch{epoch}", key="fig_acc_shift")
-    shifts = cached.shift_table(run.path, epoch)
+    shifts = cached_analyses.shift_table(run.path, epoch)
     with right:
         show_figure(figures.displacement_figure(shifts), f"{run.name}-displacement-epoch{epoch}",
                     key="fig_displacement")

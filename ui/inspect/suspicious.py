@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached
+from ui import cached_analyses
 from ui.inspect.map import SCOPE
 from ui.widgets import SPLIT_TITLES, image_strip, set_selection
 
@@ -18,7 +18,7 @@ def suspicious_tab(run, epoch: int) -> None:
     k = c2.slider("Neighbours k", 3, 30, 10, key="suspicious_k",
                   help="How many nearest training points each point is compared with")
     top = c3.number_input("How many", 5, 200, 30, step=5, key="suspicious_top")
-    frame = cached.suspicious(run.path, epoch, split, k)
+    frame = cached_analyses.suspicious(run.path, epoch, split, k)
     flagged = frame[frame["disagree"] > 0]
     reference = "the other training points" if split == "train" else "the training points"
     st.caption(f"Each {SPLIT_TITLES.get(split, split)} point's {k} nearest neighbours among {reference} "

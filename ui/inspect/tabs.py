@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import cached
+from ui import cached_analyses
 from ui.inspect import enrol, export, hardpairs, shifts, suspicious, verification
 from ui.widgets import SPLIT_TITLES, error_panel, image_strip, show_figure, slug
 
@@ -55,10 +55,10 @@ def pick_evaluation(run, epoch: int, key: str, subset_index: int = 0):
     there, with a note under them where the classifier was fitted on a subsample.
     Returns (classifier, subset, evaluation)."""
     c1, c2 = st.columns(2)
-    classifier = c1.selectbox("Classifier (fitted on the train embeddings)", cached.classifiers_of(run.path),
+    classifier = c1.selectbox("Classifier (fitted on the train embeddings)", cached_analyses.classifiers_of(run.path),
                               format_func=classifier_title, key=f"{key}_classifier")
     subset = c2.selectbox("Evaluated on (split or shift)", subsets(run), key=f"{key}_subset", index=subset_index)
-    e = cached.evaluation(run.path, epoch, classifier, subset)
+    e = cached_analyses.evaluation(run.path, epoch, classifier, subset)
     if e.note:
         st.caption(f"Note: {e.note}.")
     return classifier, subset, e
@@ -81,7 +81,7 @@ def report_tab(run, epoch: int) -> None:
     st.dataframe(e.report, column_config={
         k: st.column_config.NumberColumn(k, format="%.3f") for k in ("precision", "recall", "f1-score")})
     st.markdown("**Accuracy of every classifier on every split and shift**")
-    table = accuracy_table(cached.classify(run.path, epoch))
+    table = accuracy_table(cached_analyses.classify(run.path, epoch))
     st.dataframe(table.pivot(index="classifier", columns="subset", values="accuracy"),
                  column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in table["subset"]})
 
@@ -92,7 +92,7 @@ def centroids_tab(run, epoch: int) -> None:
     split = st.radio("Split", run.splits, key="centroid_split", horizontal=True,
                      index=run.splits.index("test") if "test" in run.splits else 0,
                      format_func=SPLIT_TITLES.get)
-    matrix = cached.centroid_distances(run.path, epoch, split)
+    matrix = cached_analyses.centroid_distances(run.path, epoch, split)
     fig = figures.centroid_figure(matrix, run.class_names,
                                   f"Centroid distances of the {split} set at epoch {epoch} (diagonal: cluster size)")
     show_figure(fig, f"{run.name}-centroids-{split}-epoch{epoch}", key="fig_centroids")
@@ -121,7 +121,7 @@ def metrics_tab(run, epoch: int) -> None:
             st.caption(f"{len(steps):,} steps: the light line draws 1 in "
                        f"{-(-len(steps) // figures.MAX_STEP_POINTS)}; the running mean uses them all.")
     show_figure(figures.metrics_figure(run.metrics), f"{run.name}-metrics", key="fig_metrics")
-    show_figure(figures.geometry_figure(cached.geometry_over_epochs(run.path)), f"{run.name}-geometry",
+    show_figure(figures.geometry_figure(cached_analyses.geometry_over_epochs(run.path)), f"{run.name}-geometry",
                 key="fig_geometry")
     with st.expander("metrics.csv"):
         st.dataframe(run.metrics, hide_index=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached
+from ui import cached_analyses
 from ui.widgets import show_figure
 
 
@@ -21,7 +21,7 @@ def head_block(run, epoch: int) -> None:
     head verifies well while its embedding may separate the classes poorly)."""
     from explorer import figures
 
-    found = cached.head_verification(run.path, epoch)
+    found = cached_analyses.head_verification(run.path, epoch)
     if found is None:
         return
     (head_curve, head), (dist_curve, dist) = found["head"], found["distance"]
@@ -53,13 +53,13 @@ def pair_types_block(run, epoch: int) -> None:
     from explorer import figures
     from explorer.pairtypes import TYPE_NAMES
 
-    splits = [s for s in ("test", "train") if s in run.splits and cached.typed_pairs(run.path, epoch, s) is not None]
+    splits = [s for s in ("test", "train") if s in run.splits and cached_analyses.typed_pairs(run.path, epoch, s) is not None]
     if not splits:
         return
     c1, c2 = st.columns([3, 2])
     c1.markdown("**The three pair types of the three-way loss**")
     split = c2.radio("Pairs of", splits, key="types_split", horizontal=True)
-    hist, summary = cached.typed_pairs(run.path, epoch, split)
+    hist, summary = cached_analyses.typed_pairs(run.path, epoch, split)
     left, right = st.columns([3, 2])
     with left:
         fig = figures.type_histogram_figure(hist, TYPE_NAMES, f"Distances of the {split} pairs by type, epoch {epoch}")
@@ -81,7 +81,7 @@ def distance_block(run, epoch: int) -> None:
     from explorer import figures
     from explorer.verification import PAIR_SETS, SHORT_NAMES
 
-    table = cached.pair_set_summary(run.path, epoch)
+    table = cached_analyses.pair_set_summary(run.path, epoch)
     sets = list(table.loc[table["auc"].notna(), "set"])
     if not sets:
         st.info("No pair set has both similar and dissimilar pairs at this epoch.")
@@ -92,8 +92,8 @@ def distance_block(run, epoch: int) -> None:
     pair_set = c1.radio("Pairs", sets, format_func=lambda s: SHORT_NAMES.get(s, s), key="dist_set",
                         horizontal=True, index=sets.index("test") if "test" in sets else 0,
                         help="\n\n".join(f"**{SHORT_NAMES[s]}**: {PAIR_SETS[s]}" for s in sets))
-    hist, curve, summary = cached.verification(run.path, epoch, pair_set)
-    rows = cached.pair_sets(run.path, epoch)
+    hist, curve, summary = cached_analyses.verification(run.path, epoch, pair_set)
+    rows = cached_analyses.pair_sets(run.path, epoch)
     rows = rows[rows["set"] == pair_set]
     lo, hi = float(rows["distance"].min()), float(rows["distance"].max())
     threshold = c2.slider("Threshold: accept a pair as similar when distance ≤", lo, hi,
@@ -156,7 +156,7 @@ def pair_sets_table(run, table) -> None:
 
 
 def per_class_table(run, epoch: int, pair_set: str) -> None:
-    table = cached.per_class_verification(run.path, epoch, pair_set)
+    table = cached_analyses.per_class_verification(run.path, epoch, pair_set)
     st.markdown("**Per class** (pairs with an image of the class)")
     st.dataframe(table[["class", "similar", "dissimilar", "auc", "eer", "eer_threshold"]], hide_index=True,
                  column_config={

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.figures import CORRECT_COLORS, CORRECT_NAMES, SPLIT_COLORS, class_colors, shift_palette
+from explorer.palette import CORRECT_COLORS, CORRECT_NAMES, SPLIT_COLORS, class_colors, shift_palette
 from explorer.maps import SPLITS, shift_name
 from ui.map_element import element, table as tables
 from ui.map_element.table import SPLIT_CODES, PointTable
