@@ -890,17 +890,6 @@ def test_the_form_shows_only_the_options_of_the_chosen_loss(empty_runs, monkeypa
     assert config.regime == values.get("regime", "random")  # hidden options keep their defaults
 
 
-def test_a_preset_fills_in_the_form_and_lets_go_once_edited(empty_runs):
-    at = start(PAGE_NEW)
-    at.selectbox(key="new_preset").set_value("seed000-outlab-regime2").run()
-    assert_clean(at)
-    assert at.selectbox(key="new_regime").value == "nn-non-neighbour"
-    assert at.selectbox(key="new_backbone").value == "small-cnn"
-    assert at.text_input(key="new_classes").value == "4 9"
-    at.number_input(key="new_epochs").set_value(9).run()
-    assert at.selectbox(key="new_preset").value is None  # no longer that preset
-
-
 def _form_presets():
     from training.presets import PRESETS
 
@@ -935,8 +924,10 @@ def test_every_preset_launches_from_the_form_as_from_the_command_line(empty_runs
     if needs:  # launching without the files says which
         at.button(key="launch_training").click().run()
         assert len(at.error) == 1 and "needs" in at.error[0].value and "--" not in at.error[0].value
+    from ui.new_run import FILL, field_key
+
     for key, value in given.items():
-        at.text_input(key=f"new_{key}").set_value(value).run()
+        at.text_input(key=field_key(key, at.session_state[FILL])).set_value(value).run()
     assert at.selectbox(key="new_preset").value == name  # naming its files keeps the preset
     at.button(key="launch_training").click().run()
     assert not at.exception, [e.value for e in at.exception]

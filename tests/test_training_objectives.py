@@ -319,3 +319,17 @@ def test_the_bce_head_starts_from_the_runs_seed_whatever_the_global_random_state
     assert torch.equal(after[0], torch.rand(1))  # the global stream is left as it was
     for name in heads[0]:
         assert torch.equal(heads[0][name], heads[1][name])
+
+
+def test_used_options_leave_out_the_neighbours_where_no_regime_reads_them():
+    assert "nn_k" not in used_options("triplet", "batch-hard")  # mined P×K batches: the regime is unused
+    assert "nn_k" not in used_options("contrastive", "none", "random")
+    assert "nn_k" in used_options("triplet", "none", "nn-other")
+    assert "nn_k" in used_options("contrastive-3way", "none", "random")  # reads it without a regime
+
+
+def test_a_neighbour_count_with_a_miner_is_refused_in_one_line():
+    from training.errors import InputError
+
+    with pytest.raises(InputError, match="--nn-k does not apply with --miner batch-hard"):
+        TrainConfig(loss="triplet", miner="batch-hard", nn_k=7).validate()

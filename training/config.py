@@ -8,7 +8,7 @@ from pathlib import Path
 from dataclasses import dataclass
 
 from training.errors import InputError
-from training.objectives import METHOD_OPTIONS, METHODS, used_options
+from training.objectives import METHOD_OPTIONS, METHODS, UNMINED, used_options
 from training.options import check, option
 
 DATASETS = ("mnist", "fashion-mnist", "folder")
@@ -280,7 +280,7 @@ class TrainConfig:
             if name in used or getattr(self, name) == getattr(defaults, name):
                 continue
             option = f"--{name.replace('_', '-')}"
-            if self.loss == "triplet" and name in ("regime", "batch_size"):
+            if self.loss == "triplet" and name in UNMINED:
                 raise InputError(f"{option} does not apply with --miner {self.miner}: each batch is "
                                  f"--classes-per-batch x --images-per-class images, mined for triplets")
             if self.loss == "triplet" and name in ("classes_per_batch", "images_per_class"):

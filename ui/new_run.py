@@ -140,122 +140,149 @@ def _preset_label(name: str) -> str:
     return f"{name}: {PRESETS[name].help}"
 
 
-def _apply_preset() -> None:
-    name = st.session_state.get("new_preset")
-    if name in PRESETS:
-        for key, value in preset_values(name).items():
-            if key in PRESETS[name].needs and st.session_state.get(f"new_{key}"):
-                continue  # files the user named (data, weights) stay
-            st.session_state[f"new_{key}"] = value
+# The browser owns a widget's value once it has drawn it: a rerun request it sent before it saw a
+# value the server wrote (the job panel's fragment polls every second) carries its older value,
+# which Streamlit reads as the user's input. So the server never writes a drawn field. Choosing a
+# preset instead starts a new "fill": fresh widgets (keys new_<option>-<fill>) that start at the
+# preset's values, and the preset's selectbox is only ever written by the user.
+FILL = "_new_fill"  # which fill the form's widgets belong to (0: the defaults)
+FILL_VALUES = "_new_fill_values"  # the values a fill starts from
 
 
-def _edited() -> None:
-    """A field changed: "Start from" names a preset only while the form still matches it. (A field
-    the form does not show has no state, so it reads as its preset value.)"""
+def field_key(option: str, fill: int) -> str:
+    return f"new_{option}" + (f"-{fill}" if fill else "")
+
+
+def _key(option: str) -> str:
+    return field_key(option, st.session_state.get(FILL, 0))
+
+
+def _value(option: str):
+    return st.session_state.get(_key(option), FORM_DEFAULTS[option])
+
+
+def _choose_preset() -> None:
+    """The user chose a preset: the next run draws the form anew from its values. The files the
+    user already named (data, weights) stay; clearing the choice keeps the form as it is."""
     name = st.session_state.get("new_preset")
-    if name in PRESETS and any(st.session_state.get(f"new_{k}", v) != v for k, v in preset_values(name).items()
-                               if k not in PRESETS[name].needs):  # naming the preset's files keeps it
-        st.session_state["new_preset"] = None
+    if name not in PRESETS:
+        return
+    values = preset_values(name)
+    for option in PRESETS[name].needs:
+        values[option] = _value(option) or values[option]
+    for option in FORM_DEFAULTS:  # the old fill's fields are not drawn again
+        st.session_state.pop(_key(option), None)
+    st.session_state[FILL] = st.session_state.get(FILL, 0) + 1
+    st.session_state[FILL_VALUES] = values
+
+
+def overrides(name: str | None, values: dict) -> list[str]:
+    """The form's options that differ from preset ``name``'s, as 'Label value' (the preset's value)."""
+    if name not in PRESETS:
+        return []
+    preset = preset_values(name)
+    return [f"{_label(option)} {value} (preset: {preset[option]})" for option, value in values.items()
+            if option in preset and value != preset[option] and option not in PRESETS[name].needs]
 
 
 def training_form() -> tuple[TrainConfig | None, str | None]:
     """The training options. Returns (config, None) when Launch was pressed with valid values,
     (None, message) with a bad value, (None, None) otherwise."""
-    for key, value in FORM_DEFAULTS.items():
-        st.session_state.setdefault(f"new_{key}", value)
-    st.selectbox("Start from", [n for n, p in PRESETS.items() if not p.swept], index=None, key="new_preset",
-                 on_change=_apply_preset, format_func=_preset_label,
-                 placeholder="a preset of the seeds' experiments fills in the form (optional)",
-                 help="The presets of `python -m training presets` (sweeps run from the command line); "
-                      "change anything before launching. Once you change a field, this shows no preset. "
-                      "Fashion-MNIST, folder and pretrained presets need their files named in the form.")
-    changed = {"on_change": _edited}
+    for option, value in st.session_state.get(FILL_VALUES, FORM_DEFAULTS).items():
+        st.session_state.setdefault(_key(option), value)
+    preset = st.selectbox(
+        "Start from", [n for n, p in PRESETS.items() if not p.swept], index=None, key="new_preset",
+        on_change=_choose_preset, format_func=_preset_label,
+        placeholder="a preset of the seeds' experiments fills in the form (optional)",
+        help="The presets of `python -m training presets` (sweeps run from the command line). Choosing one "
+             "fills in the form once; what you change afterwards overrides it, and the run records the "
+             "preset with your values, as `--preset NAME --epochs 2` does. Fashion-MNIST, folder and "
+             "pretrained presets need their files named in the form.")
     values = {}
     data, model, optim = st.columns(3)
     with data:
         st.markdown("**Data**")
         values["dataset"] = st.selectbox(
-            "Data set", DATASETS, key="new_dataset", **changed,
+            "Data set", DATASETS, key=_key("dataset"),
             help="mnist without a data directory uses the bundled 5,000-image sample; fashion-mnist needs "
                  "its IDX files; folder needs one sub-folder of images per class")
-        values["data_dir"] = st.text_input("Data directory", key="new_data_dir", **changed,
+        values["data_dir"] = st.text_input("Data directory", key=_key("data_dir"),
                                            placeholder="empty: the bundled MNIST sample",
                                            help="IDX files (mnist, fashion-mnist) or class folders (folder)")
-        values["classes"] = st.text_input("Classes", key="new_classes", **changed,
+        values["classes"] = st.text_input("Classes", key=_key("classes"),
                                           help="two or more classes separated by spaces or commas: digits, "
                                                "class indices or folder names; empty keeps all classes")
-        values["shifts"] = st.text_input("Shifts (px)", key="new_shifts", **changed,
+        values["shifts"] = st.text_input("Shifts (px)", key=_key("shifts"),
                                          help="horizontal shifts of the shifted test set, e.g. -6 -3 3 6; "
                                               "negative moves left")
     with model:
         st.markdown("**Model and loss**")
-        values["loss"] = st.selectbox("Loss", LOSSES, key="new_loss", help=_loss_help(), **changed)
+        values["loss"] = st.selectbox("Loss", LOSSES, key=_key("loss"), help=_loss_help())
         values["embedding_dim"] = st.number_input(
-            "Embedding size", step=1, key="new_embedding_dim", **changed,
+            "Embedding size", step=1, key=_key("embedding_dim"),
             help="2 can be drawn as it is; larger sizes are projected with PCA, t-SNE or UMAP")
-        values["backbone"] = st.selectbox("Backbone", BACKBONES, key="new_backbone", **changed,
+        values["backbone"] = st.selectbox("Backbone", BACKBONES, key=_key("backbone"),
                                           help="seed-cnn: seed 000's starter CNN; small-cnn: seed 000's out-lab "
                                                "net; vgg: seed 004's branch; resnet18: torchvision's, with a "
                                                "one-channel stem (pretrained weights under More options)")
-        values["normalize"] = st.checkbox("L2-normalise the embedding", key="new_normalize", **changed,
+        values["normalize"] = st.checkbox("L2-normalise the embedding", key=_key("normalize"),
                                           help="unit-length embeddings, as seed 004 (with margin 1)")
     with optim:
         st.markdown("**Optimisation**")
-        values["epochs"] = st.number_input("Epochs", step=1, key="new_epochs", **changed)
-        values["lr"] = st.number_input("Learning rate", step=1e-4, format="%.5f", key="new_lr",
-                                       help="Adam's learning rate", **changed)
-        values["seed"] = st.number_input("Seed", step=1, key="new_seed", **changed,
+        values["epochs"] = st.number_input("Epochs", step=1, key=_key("epochs"))
+        values["lr"] = st.number_input("Learning rate", step=1e-4, format="%.5f", key=_key("lr"),
+                                       help="Adam's learning rate")
+        values["seed"] = st.number_input("Seed", step=1, key=_key("seed"),
                                          help="drives the splits, pairs, weights and batch order")
-        values["device"] = st.selectbox("Device", DEVICES, key="new_device", **changed,
+        values["device"] = st.selectbox("Device", DEVICES, key=_key("device"),
                                         help="auto uses a CUDA GPU when there is one")
-    values.update(method_options(values["loss"], changed))
+    values.update(method_options(values["loss"]))
     with st.expander("More options: unseen classes, augmentation, pretrained weights"):
         more = st.columns(3)
         values["holdout_classes"] = more[0].text_input(
-            "Held-out classes", key="new_holdout_classes", **changed, placeholder="e.g. 7 8",
+            "Held-out classes", key=_key("holdout_classes"), placeholder="e.g. 7 8",
             help="kept out of training and embedded as the split heldout, to enrol them later without "
                  "retraining (the Enrol tab)")
         values["train_shifts"] = more[1].text_input(
-            "Training shifts (px)", key="new_train_shifts", **changed, placeholder="e.g. -6 -3 3 6",
+            "Training shifts (px)", key=_key("train_shifts"), placeholder="e.g. -6 -3 3 6",
             help="add shifted copies of the training images; an image and its copies count as similar "
                  "(seed 000, question 8)")
-        values["max_train"] = more[2].number_input("Max training images (0: all)", step=100, key="new_max_train",
-                                                   **changed)
-        values["pretrained"] = more[0].text_input("Pretrained weights (path)", key="new_pretrained", **changed,
+        values["max_train"] = more[2].number_input("Max training images (0: all)", step=100, key=_key("max_train"))
+        values["pretrained"] = more[0].text_input("Pretrained weights (path)", key=_key("pretrained"),
                                                   help="a local state dict or another run's checkpoint.pt; "
                                                        "nothing is downloaded")
-        values["freeze"] = more[1].checkbox("Freeze the backbone (train only the new head)", key="new_freeze",
-                                            **changed, help="seed 002's transfer approach 1")
-        values["name"] = more[2].text_input("Run name (optional)", key="new_name", **changed,
+        values["freeze"] = more[1].checkbox("Freeze the backbone (train only the new head)", key=_key("freeze"),
+                                            help="seed 002's transfer approach 1")
+        values["name"] = more[2].text_input("Run name (optional)", key=_key("name"),
                                             help="added to the run directory's name")
+    differs = overrides(preset, values)
+    if differs:
+        st.caption(f"Launch records {preset} with your changes: " + ", ".join(differs))
     submitted = st.button("Launch training", icon=":material/rocket_launch:", type="primary", key="launch_training")
     if not submitted:
         return None, None
     return parse_form(**values)
 
 
-def method_options(loss: str, changed: dict) -> dict:
+def method_options(loss: str) -> dict:
     """The box of the chosen loss's own options; only those it reads are shown and returned."""
     values = {}
     with st.container(border=True, key="method-options"):
         st.markdown(f"**Options of {loss}**: {METHODS[loss].help}")
-        miner = st.session_state.get("new_miner", "none") if "miner" in METHODS[loss].options else "none"
-        shown = used_options(loss, miner)
-        if "regime" in shown and st.session_state.get("new_regime", "random") == "random":
-            shown = tuple(o for o in shown if o != "nn_k")  # k neighbours only matter to the nn regimes
+        shown = used_options(loss, _value("miner"), _value("regime"))
         cells = st.columns(max(4, min(len(shown), 6)))
         for cell, option in zip(cells * 2, shown):
-            values[option] = option_widget(cell, option, changed)
+            values[option] = option_widget(cell, option)
     return values
 
 
-def option_widget(cell, option: str, changed: dict):
-    field, label, key = METHOD_FIELDS[option], _label(option), f"new_{option}"
+def option_widget(cell, option: str):
+    field, label, key = METHOD_FIELDS[option], _label(option), _key(option)
     if isinstance(field.kind, tuple):
-        return cell.selectbox(label, field.kind, key=key, help=field.help, **changed)
+        return cell.selectbox(label, field.kind, key=key, help=field.help)
     if field.kind is float:
-        return cell.number_input(label, step=0.1, format="%.2f", key=key, help=field.help, **changed)
-    return cell.number_input(label, step=1, key=key, help=field.help, **changed)
+        return cell.number_input(label, step=0.1, format="%.2f", key=key, help=field.help)
+    return cell.number_input(label, step=1, key=key, help=field.help)
 
 
 def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
@@ -289,7 +316,7 @@ def parse_form(**values) -> tuple[TrainConfig | None, str | None]:
         for option in AUTOMATIC_ZERO:
             if option in values:
                 values[option] = values[option] or None
-        preset = st.session_state.get("new_preset")  # still set only while the form matches it
+        preset = st.session_state.get("new_preset")  # the form's values override it, as on the command line
         if preset in PRESETS:  # what the preset sets and the form does not show (e.g. image size)
             values = {**{k: v for k, v in PRESETS[preset].options.items() if k not in FORM_DEFAULTS}, **values}
             for option, what in PRESETS[preset].needs.items():

@@ -81,17 +81,21 @@ METHODS: dict[str, Method] = {
 METHOD_OPTIONS = tuple(dict.fromkeys(o for method in METHODS.values() for o in method.options))
 
 MINED = ("classes_per_batch", "images_per_class")  # triplet's options with a --miner
-UNMINED = ("regime", "batch_size")  # triplet's options without one
+UNMINED = ("regime", "nn_k", "batch_size")  # triplet's options without one (a mined run's regime is random)
+NEIGHBOUR_OPTIONS = ("nn_k",)  # a method with a regime reads these only under the nearest-neighbour regimes
 
 
-def used_options(loss: str, miner: str = "none") -> tuple[str, ...]:
+def used_options(loss: str, miner: str = "none", regime: str | None = None) -> tuple[str, ...]:
     """The options of METHOD_OPTIONS that ``loss`` reads: a mined triplet run draws P×K
     class-balanced batches, so it reads classes_per_batch and images_per_class instead of the
-    regime and the batch size; without a miner, the other way round."""
+    regime, its neighbours and the batch size; without a miner, the other way round. Given its
+    ``regime``, a method that draws its tuples by the regime reads nn_k only under an nn regime."""
     options = METHODS[loss].options
     if loss == "triplet":
         dropped = UNMINED if miner != "none" else MINED
         options = tuple(o for o in options if o not in dropped)
+    if regime == "random" and "regime" in options:
+        options = tuple(o for o in options if o not in NEIGHBOUR_OPTIONS)
     return options
 
 

@@ -1,0 +1,162 @@
+"""The New-run form keeps its edits in a real browser while a job panel refreshes every second.
+
+The runs directory holds a running job (a fake run directory whose status.json names a live
+`sleep` process), so the page polls its panel. The test chooses a preset, sets Epochs 2 and Device
+cpu, waits until the panel has refreshed several times, checks the form still shows the edits,
+then launches and reads the new run's config.json: the preset, 2 epochs, cpu. Screenshots at
+1280 px go to test-artifacts/browser/. The fixtures are those of test_browser.py, in short.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .test_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _missing,
+                                        _stop_training, _wait_healthy, choose, go, no_traceback, set_number,
+                                        settle, shot, sync_playwright, to_top)
+
+PRESET = "seed000-outlab-regime2"
+JOB = "20260102-000000-running-job"
+REFRESHES = 3  # the job panel redraws this many times between the edits and Launch
+
+
+def _import_error() -> str:
+    from . import test_browser
+
+    return getattr(test_browser, "_import_error", "")
+
+
+@pytest.fixture(scope="module")
+def busy_runs(tmp_path_factory):
+    """A runs directory with one running job: its process is a `sleep` this fixture stops."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fakerun import make_fake_run
+
+    runs = tmp_path_factory.mktemp("form-runs")
+    sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        job = make_fake_run(runs, JOB, state="running", epochs=3, epochs_done=1)
+        status = json.loads((job / "status.json").read_text())
+        status.update(pid=sleeper.pid, started_at=time.time())
+        (job / "status.json").write_text(json.dumps(status))
+        yield runs
+    finally:
+        sleeper.kill()
+        sleeper.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(busy_runs):
+    if sync_playwright is None:
+        _missing(f"playwright is not importable ({_import_error()})")
+    if not Path(CHROMIUM).exists():
+        _missing(f"chromium is not installed at {CHROMIUM} (run `make chromium`)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = ARTIFACTS / "streamlit-form.log"
+    port = _free_port()
+    env = {**os.environ, "EXPLORER_RUNS_DIR": str(busy_runs), "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log_path)
+        yield url, busy_runs
+    finally:
+        _stop_training(busy_runs)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1400})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def job_text(page) -> str:
+    return page.get_by_text(re.compile(r"· running · \d+ s")).first.inner_text()
+
+
+def wait_for_refreshes(page, count: int, timeout: float = 120) -> None:
+    """Until the job panel has drawn ``count`` new texts (its elapsed seconds), polling its text."""
+    seen = {job_text(page)}
+    end = time.time() + timeout
+    while len(seen) <= count:
+        assert time.time() < end, f"the job panel did not refresh {count} times in {timeout} s: {seen}"
+        page.wait_for_timeout(200)
+        seen.add(job_text(page))
+
+
+def selected(page, label: str) -> str:
+    """The value the selectbox labelled ``label`` shows."""
+    return page.get_by_role("combobox", name=label, exact=True).input_value()
+
+
+def form_values(page) -> tuple[str, str, str]:
+    return page.get_by_label("Epochs", exact=True).input_value(), selected(page, "Device"), selected(page, "Start from")
+
+
+def test_edits_survive_a_refreshing_job_panel_and_launch_records_them(page, server):
+    url, runs = server
+    page.goto(url)
+    settle(page)
+    go(page, "New run")
+    job_text(page)  # the running job's panel is there
+    page.get_by_role("combobox", name="Start from", exact=True).click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(PRESET)}:")).click()
+    settle(page)
+    assert page.get_by_label("Neighbours k", exact=True).input_value() == "5"  # the preset filled the form
+    set_number(page, "Epochs", 2)
+    choose(page, "Device", "cpu")
+    wait_for_refreshes(page, REFRESHES)
+    settle(page)
+    epochs, device, preset = form_values(page)
+    assert epochs == "2" and "cpu" in device and PRESET in preset, (epochs, device, preset)
+    no_traceback(page)
+    changes = page.get_by_text(f"Launch records {PRESET} with your changes")
+    assert "Epochs 2" in changes.inner_text() and "Device cpu" in changes.inner_text()
+    to_top(page.get_by_text("Train a network", exact=True))
+    shot(page, "form-1280-preset-edited")
+
+    page.get_by_role("button", name="Launch training").click()
+    end = time.time() + 120
+    while not (launched := [p for p in runs.iterdir() if p.name != JOB and (p / "config.json").exists()]):
+        assert time.time() < end, "Launch started no run"
+        page.wait_for_timeout(200)
+    (run_dir,) = launched
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["preset"], config["epochs"], config["device"]) == (PRESET, 2, "cpu")
+    assert (config["regime"], config["nn_k"], config["backbone"]) == ("nn-non-neighbour", 5, "small-cnn")
+
+
+def test_a_mined_triplet_run_offers_no_neighbours(page, server):
+    choose(page, "Loss", "triplet")
+    settle(page)
+    choose(page, "Miner", "batch-hard")
+    settle(page)
+    box = page.locator(".st-key-method-options").inner_text()
+    assert "Classes per batch P" in box and "Images per class K" in box, box
+    assert page.get_by_label("Neighbours k", exact=True).count() == 0
+    to_top(page.get_by_text("Train a network", exact=True))
+    shot(page, "form-1280-mined-triplet")
