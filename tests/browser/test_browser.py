@@ -141,12 +141,38 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+# Counts the script runs the page has started (the app's data-test-script-state turning to
+# "running"), so that settle waits for the run an action started, not for the quiet before it.
+WATCH_RUNS = """() => {
+  if (window.__scriptRuns !== undefined) return window.__scriptRuns;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return -1;
+  window.__scriptRuns = 0;
+  new MutationObserver(records => {
+    const states = records.map(r => r.oldValue).concat([app.getAttribute('data-test-script-state')]);
+    for (let i = 1; i < states.length; i++)
+      if (states[i] === 'running' && states[i - 1] !== 'running') window.__scriptRuns++;
+  }).observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state']});
+  return -1;
+}"""
+RUN_START_S = 5  # an action that starts no script run (a hover, a zoom) is taken as settled after this
+
+
 def settle(page, timeout: float = 60) -> None:
-    """Wait until the script run the last action started has ended."""
-    page.wait_for_timeout(400)
+    """Wait until the script run the last action started has ended: a new run counted since the
+    last settle (or none within RUN_START_S), then the app idle."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    seen = getattr(page, "_script_runs_seen", None)
+    started = page.evaluate(WATCH_RUNS)
+    if started >= 0 and seen is not None:
+        try:
+            page.wait_for_function(f"() => window.__scriptRuns > {seen}", timeout=RUN_START_S * 1000)
+        except PlaywrightTimeout:
+            pass  # the action started no run
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                            timeout=timeout * 1000)
-    page.wait_for_timeout(400)
+    page._script_runs_seen = max(page.evaluate(WATCH_RUNS), 0)
 
 
 def to_top(locator) -> None:
@@ -482,6 +508,7 @@ def test_6_shift_demo_tells_every_shift_apart(browser, server, width):
     settle(page)
     page.get_by_role("button", name=re.compile("^Show these")).click()
     settle(page)
+    the_map(page).locator(".emap-title").filter(has_text=re.compile("selected")).first.wait_for()
     counts = panel_counts(the_map(page))
     assert counts[0][1] and counts[0][1] <= 8, counts
     stars = page.evaluate("() => window.__embeddingMaps.inspect.overlays.filter(o => o.symbol === 'star').length")
