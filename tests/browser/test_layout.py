@@ -237,9 +237,7 @@ def test_inspect_with_four_panels(page, server):
     assert len(visible) >= 20 and "heldout" in visible, f"the picker shows only {visible!r}"
     page.get_by_test_id("stSidebar").get_by_text("All 8 runs").click()
     names = page.get_by_test_id("stSidebar").get_by_test_id("stDataFrame")
-    expect(names).to_be_visible()
-    header = names.evaluate("(t) => [...t.querySelectorAll('th')].map((h) => h.innerText.trim())")
-    assert header[:2] == ["", "run"], f"the run's name is not the first column of the sidebar's table: {header}"
+    expect(names).to_be_visible()  # its columns (the name second) are tests/test_app.py's to check
     assert_fits(page)
     shot(page, "inspect-four-panels")
 
@@ -289,7 +287,7 @@ def test_seed_experiments(page, server):
 
 def test_new_run(page, server):
     go(page, server, "new")
-    expect(page.get_by_test_id("stForm").first).to_be_visible()
+    expect(page.get_by_role("button", name="Launch training")).to_be_visible()
     assert_fits(page)
     shot(page, "new-run")
 

@@ -183,7 +183,13 @@ def test_inspecting_a_run(page, server):
     open_run(page, server, "seed000-inlab")
     chart = page.locator(".emap[data-scope='inspect']")
     chart.locator(".emap-frame").first.wait_for()
-    drag(page, chart, 1, (0.05, 0.05, 0.55, 0.6))
+    # a box around one test point and its neighbours
+    x, y = page.evaluate("""() => { const p = window.__embeddingMaps.inspect.panels[1];
+      const box = p.canvas.getBoundingClientRect(), s = p.sp.getScreenPosition(0);
+      return [box.left + s[0], box.top + s[1]]; }""")
+    area = chart.locator(".emap-frame").nth(1).bounding_box()
+    drag(page, chart, 1, ((x - area["x"] - 40) / area["width"], (y - area["y"] - 40) / area["height"],
+                          (x - area["x"] + 40) / area["width"], (y - area["y"] + 40) / area["height"]))
     thumbnails = page.locator(".st-key-selection-thumbnails img")
     thumbnails.first.wait_for()
     assert selected(chart) and max(selected(chart)) > 0
