@@ -224,8 +224,8 @@ def training_form() -> tuple[TrainConfig | None, str | None]:
         values["pretrained"] = more[0].text_input("Pretrained weights (path)", key="new_pretrained", **changed,
                                                   help="a local state dict or another run's checkpoint.pt; "
                                                        "nothing is downloaded")
-        values["freeze"] = more[1].checkbox("Freeze the backbone (train only the new head)", key="new_freeze",
-                                            **changed, help="seed 002's transfer approach 1")
+        values["freeze"] = more[1].checkbox("Freeze the backbone", key="new_freeze", **changed,
+                                            help="train only the new head: seed 002's transfer approach 1")
         values["name"] = more[2].text_input("Run name (optional)", key="new_name", **changed,
                                             help="added to the run directory's name")
     submitted = st.button("Launch training", icon=":material/rocket_launch:", type="primary", key="launch_training")

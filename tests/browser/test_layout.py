@@ -12,6 +12,7 @@ at both widths goes to test-artifacts/layout/ (the viewport grown to the page's 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -288,6 +289,11 @@ def test_seed_experiments(page, server):
 def test_new_run(page, server):
     go(page, server, "new")
     expect(page.get_by_role("button", name="Launch training")).to_be_visible()
+    page.get_by_text(re.compile("^More options")).click()  # its labels are the longest
+    expect(page.get_by_text(re.compile("^Freeze the backbone"))).to_be_visible()
+    page.wait_for_function("""() => { const d = document.querySelector('[data-testid="stExpander"] details[open]');
+      return d && d.getBoundingClientRect().height >= d.scrollHeight - 1; }""")  # done opening
+    settle(page)
     assert_fits(page)
     shot(page, "new-run")
 
