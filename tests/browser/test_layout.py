@@ -49,7 +49,7 @@ def make_runs(root: Path) -> None:
     seed000 = {k: v for k, v in PRESETS["seed000-outlab-regime1"].options.items() if k != "regime"}
     accuracy = {"nn-other": 0.70, "nn-non-neighbour": 0.90}
     make_sweep(root, "regimes", {"regime": ["nn-other", "nn-non-neighbour"]}, preset="seed000-outlab-regime1",
-               options=seed000, accuracy=lambda v, s: accuracy[v["regime"]] + 0.01 * (s - 1), created_at=3000,
+               options=seed000, accuracy=lambda v, s: accuracy[v["regime"]] + 0.01 * (s - 1), created_at=1769904000,
                change=lambda path, v, s: scale_classes(path, 3.0 if v["regime"] == "nn-non-neighbour" else 1.0))
     inlab = make_preset_run(root, "20260301-000000-inlab", "seed000-inlab", separation=8.0,
                             **PRESETS["seed000-inlab"].options)
