@@ -151,6 +151,13 @@ def selected(chart) -> list[int]:
             if (m := re.search(r"(\d+) selected", t))]
 
 
+def wait_selected(page, scope: str) -> None:
+    """Wait until the map's panel titles count a selection (the rerun a click starts has drawn it)."""
+    page.wait_for_function("""(scope) => [...document.querySelectorAll(`.emap[data-scope='${scope}'] .emap-title`)]
+      .some((t) => /[1-9]\\d* selected/.test(t.innerText))""", arg=scope)
+    settle(page)
+
+
 def no_error(page) -> None:
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert "Traceback" not in body and "hit an error" not in body, body[:2000]
@@ -188,8 +195,9 @@ def test_inspecting_a_run(page, server):
       const box = p.canvas.getBoundingClientRect(), s = p.sp.getScreenPosition(0);
       return [box.left + s[0], box.top + s[1]]; }""")
     area = chart.locator(".emap-frame").nth(1).bounding_box()
-    drag(page, chart, 1, ((x - area["x"] - 40) / area["width"], (y - area["y"] - 40) / area["height"],
-                          (x - area["x"] + 40) / area["width"], (y - area["y"] + 40) / area["height"]))
+    drag(page, chart, 1, ((x - area["x"] - 20) / area["width"], (y - area["y"] - 20) / area["height"],
+                          (x - area["x"] + 20) / area["width"], (y - area["y"] + 20) / area["height"]))
+    wait_selected(page, "inspect")
     thumbnails = page.locator(".st-key-selection-thumbnails img")
     thumbnails.first.wait_for()
     assert selected(chart) and max(selected(chart)) > 0
@@ -205,6 +213,7 @@ def test_comparing_regime_1_with_regime_2(page, server):
     titles = " ".join(chart.locator(".emap-title").all_inner_texts())
     assert "nn-other" in titles or "regime" in page.locator('[data-testid="stMain"]').inner_text()
     drag(page, chart, 0, (0.02, 0.02, 0.5, 0.98))
+    wait_selected(page, "compare")
     strip = page.locator(".st-key-compare-selection img")
     strip.first.wait_for()
     counts = selected(chart)
@@ -217,11 +226,20 @@ def test_the_shift_demo(page, server):
     open_run(page, server, "seed000-inlab")
     page.get_by_role("combobox", name="Colour by", exact=True).click()
     page.get_by_role("option", name="shift", exact=True).click()
+    page.locator(".emap[data-scope='inspect'] .emap-legend").get_by_text("shift +6 px").wait_for()
     settle(page)
     page.get_by_role("tab", name="Shifts").click()
+    page.get_by_role("button", name=re.compile("^Show these")).wait_for()
     settle(page)
     page.get_by_role("button", name=re.compile("^Show these")).click()
     settle(page)
+    wait_selected(page, "inspect")
     chart = page.locator(".emap[data-scope='inspect']")
     assert selected(chart), "no shifted image changed class"
+    # closer to the starred sources and their copies (every panel follows)
+    area = chart.locator(".emap-frame").nth(2).bounding_box()
+    page.mouse.move(area["x"] + 0.6 * area["width"], area["y"] + 0.55 * area["height"])
+    page.mouse.wheel(0, -300)
+    page.mouse.move(0, 0)
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     picture(page, page.get_by_role("heading", name="Embedding map"), chart, "shift-demo.png")
