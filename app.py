@@ -20,7 +20,13 @@ st.set_page_config(page_title="Embedding explorer", page_icon=":material/scatter
                    initial_sidebar_state=340)
 # Less empty space around the page and a smaller title, so the map starts higher on a laptop screen.
 st.html("<style>[data-testid='stMainBlockContainer'] { padding: 2rem 2.5rem 4rem 2.5rem; }"
-        "[data-testid='stMainBlockContainer'] h1 { font-size: 2rem; padding: 0.4rem 0 0.2rem 0; }</style>")
+        "[data-testid='stMainBlockContainer'] h1 { font-size: 2rem; padding: 0.4rem 0 0.2rem 0; }"
+        # every analysis tab in view at 1280 px: closer tabs, and a second row rather than a hidden scroll
+        "[data-testid='stTabs'] [role='tablist'] { flex-wrap: wrap; column-gap: 1.1rem; }"
+        # four map panels side by side only where each gets about 280 px; else a 2×2 grid
+        ".emap { container-type: inline-size; }"
+        "@container (max-width: 1150px) { .emap-panels:has(> :nth-child(4):last-child) "
+        "{ grid-template-columns: repeat(2, minmax(0, 1fr)) !important; } }</style>")
 
 inspect = st.Page(PAGE_INSPECT, title="Inspect a run", icon=":material/search:", default=True)
 

@@ -314,7 +314,7 @@ def test_run_picker_lists_and_switches_runs(runs):
     for expected in ("finished", "failed", "unreadable", "contrastive", "triplet", "test k-NN"):
         assert expected in labels
     table = at.sidebar.dataframe[0].value
-    assert list(table.columns) == ["", "k-NN", "regime", "ep", "run"]  # what matters first, the name last
+    assert list(table.columns) == ["", "run", "k-NN", "ep", "regime"]  # the name where the sidebar shows it whole
     picker.select(str(runs / HIGH_DIM)).run()
     assert_clean(at)
     assert HIGH_DIM.split("-", 2)[2] in at.title[0].value

@@ -251,8 +251,8 @@ def training_form() -> tuple[TrainConfig | None, str | None]:
         values["pretrained"] = more[0].text_input("Pretrained weights (path)", key=_key("pretrained"),
                                                   help="a local state dict or another run's checkpoint.pt; "
                                                        "nothing is downloaded")
-        values["freeze"] = more[1].checkbox("Freeze the backbone (train only the new head)", key=_key("freeze"),
-                                            help="seed 002's transfer approach 1")
+        values["freeze"] = more[1].checkbox("Freeze the backbone", key=_key("freeze"),
+                                            help="train only the new head: seed 002's transfer approach 1")
         values["name"] = more[2].text_input("Run name (optional)", key=_key("name"),
                                             help="added to the run directory's name")
     differs = overrides(preset, values)

@@ -204,13 +204,13 @@ def differences(table: pd.DataFrame) -> None:
     if not len(found):
         st.info("Only one grid point has a finished run: nothing to compare yet.")
         return
-    order = ["a", "b", "verdict", "delta", "pooled_std", "welch_p", "mean_a", "mean_b", "n_a", "n_b"]
+    # the verdict and the spread it is judged by first: both in view at 1280 px, the rest beyond
+    order = ["a", "b", "verdict", "pooled_std", "delta", "welch_p", "mean_a", "mean_b", "n_a", "n_b"]
     shown = found[order].rename(columns={"a": "from", "b": "to", "mean_a": "mean from", "mean_b": "mean to",
                                          "n_a": "n from", "n_b": "n to", "delta": "Δ mean (to − from)",
                                          "pooled_std": "pooled std over seeds", "welch_p": "Welch p",
                                          "verdict": "exceeds the spread between seeds?"})
     st.dataframe(shown, hide_index=True, column_config={
-        "exceeds the spread between seeds?": st.column_config.TextColumn(width="large"),
         "mean from": st.column_config.NumberColumn(format="%.4f"),
         "mean to": st.column_config.NumberColumn(format="%.4f"),
         "Δ mean (to − from)": st.column_config.NumberColumn(format="%+.4f"),

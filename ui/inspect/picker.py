@@ -55,17 +55,17 @@ def run_picker(table: pd.DataFrame) -> str | None:
 
 
 def runs_list(table: pd.DataFrame) -> None:
-    """Every run in a table narrow enough for the sidebar: state mark, k-NN, regime, epochs,
-    then the name (the picker above shows it whole)."""
+    """Every run in a table for the sidebar: state mark and name first, so the name is readable in
+    its width, then k-NN and epochs; the regime beyond them (the picker above shows it all)."""
     with st.expander(f"All {len(table)} runs", expanded=len(table) <= 6):
         epochs = [f"{_int(e)}/{_int(n)}" if s != "finished" else f"{_int(n)}"
                   for e, n, s in zip(table["epoch"], table["epochs"], table["state"])]
         shown = pd.DataFrame({
             "": [STATE_ICONS.get(s, "•") for s in table["state"]],
-            "k-NN": table["test_knn_accuracy"],
-            "regime": [_short_regime(r, l) for r, l in zip(table["regime"], table["loss"])],
-            "ep": epochs,
             "run": [short_words(split_name(n)[0], NAME_CHARS) for n in table["name"]],
+            "k-NN": table["test_knn_accuracy"],
+            "ep": epochs,
+            "regime": [_short_regime(r, l) for r, l in zip(table["regime"], table["loss"])],
         })
         column = st.column_config
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
@@ -74,7 +74,7 @@ def runs_list(table: pd.DataFrame) -> None:
             "k-NN": column.NumberColumn("k-NN", format="%.3f", width=52, help="test k-NN accuracy, last epoch"),
             "regime": column.TextColumn("regime", width=92, help="loss and pair regime"),
             "ep": column.TextColumn("ep", width=38, help="epochs (done/planned while not finished)"),
-            "run": column.TextColumn("run", width="medium", help="the run's name, cut between words; the picker's "
+            "run": column.TextColumn("run", width=124, help="the run's name, cut between words; the picker's "
                                                                   "and the page title's hover show it whole"),
         })
 
