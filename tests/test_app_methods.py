@@ -167,3 +167,15 @@ def test_a_run_stuck_at_chance_says_so_on_its_page(tmp_path, monkeypatch):
         assert len(warnings) == expected, [w.value for w in at.warning]
         if expected:
             assert "BCE loss is still 0.693" in warnings[0] and "too few epochs (2)" in warnings[0]
+
+
+@pytest.mark.parametrize("config, has_k", [
+    ({"loss": "contrastive", "regime": "random", "nn_k": 5, "margin": 1.0, "batch_size": 128}, False),
+    ({"loss": "contrastive", "regime": "nn-other", "nn_k": 5, "margin": 1.0, "batch_size": 128}, True),
+    ({"loss": "triplet", "regime": "random", "miner": "batch-hard", "nn_k": 5, "margin": 1.0,
+      "classes_per_batch": 2, "images_per_class": 16}, False),
+])
+def test_the_run_header_names_neighbours_k_only_where_the_method_reads_it(config, has_k):
+    from ui.inspect.picker import method_setup
+
+    assert (" · k 5" in method_setup(config)) == has_k, method_setup(config)

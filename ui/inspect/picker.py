@@ -158,9 +158,9 @@ def method_setup(config: dict) -> str:
     loss = config.get("loss")
     if loss not in METHODS:
         return ""
-    words = [SETUP_WORDS.get(o, o + " {}").format(config[o]) for o in used_options(loss, config.get("miner") or "none")
-             if config.get(o) is not None and not (o == "miner" and config[o] == "none")
-             and not (o == "nn_k" and config.get("regime") == "random" and "regime" in METHODS[loss].options)]
+    read = used_options(loss, config.get("miner") or "none", config.get("regime"))
+    words = [SETUP_WORDS.get(o, o + " {}").format(config[o]) for o in read
+             if config.get(o) is not None and not (o == "miner" and config[o] == "none")]
     return "".join(f" · {w}" for w in words)
 
 
