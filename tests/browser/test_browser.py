@@ -17,32 +17,17 @@ are skipped when chromium is absent (install it with `make chromium`).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .app_server import ROOT, chromium, require_browser, running_app
+
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 TRAIN_TIMEOUT_S = 180  # one small CPU run, including the training process's start-up
-
-
-def _missing(reason: str):
-    if CI:
-        pytest.fail(f"browser tests must run under CI=true: {reason}")
-    pytest.skip(reason)
-
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -54,55 +39,17 @@ except ImportError as e:  # pragma: no cover - the venv has it
 # ---------------------------------------------------------------- fixtures
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """(url, runs_dir, log_path) of a Streamlit server started like `make app`."""
-    if sync_playwright is None:
-        _missing(f"playwright is not importable ({_import_error})")
-    if not Path(CHROMIUM).exists():
-        _missing(f"chromium is not installed at {CHROMIUM} (run `make chromium`)")
+    require_browser()
     runs = tmp_path_factory.mktemp("browser-runs")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "streamlit.log"
-    port = _free_port()
-    env = {**os.environ, "EXPLORER_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log_path)
-        yield url, runs, log_path
-    finally:
-        _stop_training(runs)
-        os.killpg(process.pid, signal.SIGTERM)
+    with running_app(log_path, runs) as url:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _wait_healthy(url: str, process, log_path: Path, timeout: float = 60) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer within {timeout} s: {log_path.read_text()[-2000:]}")
+            yield url, runs, log_path
+        finally:
+            _stop_training(runs)
 
 
 def _stop_training(runs: Path) -> None:
@@ -119,10 +66,8 @@ def _stop_training(runs: Path) -> None:
 
 @pytest.fixture(scope="module")
 def browser(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +123,7 @@ def settle(page, timeout: float = 60) -> None:
 def to_top(locator) -> None:
     """Scroll the page so ``locator`` sits at the top of the viewport (for the screenshot)."""
     locator.evaluate("e => e.scrollIntoView({block: 'start'})")
-    locator.page.wait_for_timeout(400)
+    expect(locator).to_be_in_viewport()
 
 
 def no_traceback(page) -> None:
@@ -339,8 +284,11 @@ def test_2_form_double_click_starts_one_run_that_survives_reload(page, browser, 
     settle(page)
     launch = page.get_by_role("button", name="Launch training")
     launch.dblclick()
-    settle(page)
-    page.wait_for_timeout(1500)
+    end = time.time() + 60
+    while not [p for p in run_dirs(runs) if p not in before]:  # the first click's run
+        assert time.time() < end, "Launch started no run"
+        time.sleep(0.2)
+    settle(page)  # the second click's rerun, which must start no second run
     new = [p for p in run_dirs(runs) if p not in before]
     assert len(new) == 1, f"a double click started {len(new)} runs"
     (run,) = new
@@ -455,7 +403,7 @@ def test_5_hover_shows_the_image_and_one_point_is_looked_at_closer(page, server)
     drag(page, the_map(page), 2, (0.01, 0.01, 0.99, 0.99))
     closer = page.get_by_role("combobox", name=re.compile("Look closer"))
     closer.evaluate("e => e.scrollIntoView({block: 'center'})")  # room below for its list
-    page.wait_for_timeout(300)
+    expect(closer).to_be_in_viewport()
     closer.click()
     page.get_by_role("option").nth(1).click()
     settle(page)

@@ -10,29 +10,20 @@ then launches and reads the new run's config.json: the preset, 2 epochs, cpu. Sc
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from .test_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _missing,
-                                        _stop_training, _wait_healthy, choose, go, no_traceback, set_number,
-                                        settle, shot, sync_playwright, to_top)
+from .app_server import ROOT, chromium, require_browser, running_app
+from .test_browser import (ARTIFACTS, _stop_training, choose, go, no_traceback, set_number, settle, shot,
+                           to_top)
 
 PRESET = "seed000-outlab-regime2"
 JOB = "20260102-000000-running-job"
 REFRESHES = 3  # the job panel redraws this many times between the edits and Launch
-
-
-def _import_error() -> str:
-    from . import test_browser
-
-    return getattr(test_browser, "_import_error", "")
 
 
 @pytest.fixture(scope="module")
@@ -56,42 +47,22 @@ def busy_runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(busy_runs):
-    if sync_playwright is None:
-        _missing(f"playwright is not importable ({_import_error()})")
-    if not Path(CHROMIUM).exists():
-        _missing(f"chromium is not installed at {CHROMIUM} (run `make chromium`)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "streamlit-form.log"
-    port = _free_port()
-    env = {**os.environ, "EXPLORER_RUNS_DIR": str(busy_runs), "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log_path)
-        yield url, busy_runs
-    finally:
-        _stop_training(busy_runs)
-        os.killpg(process.pid, signal.SIGTERM)
+    require_browser()
+    with running_app(ARTIFACTS / "streamlit-form.log", busy_runs) as url:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            yield url, busy_runs
+        finally:
+            _stop_training(busy_runs)
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 1400})
         page = context.new_page()
         page.set_default_timeout(60_000)
         yield page
         context.close()
-        browser.close()
 
 
 def job_text(page) -> str:

@@ -11,32 +11,23 @@ at both widths goes to test-artifacts/layout/ (the viewport grown to the page's 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # pragma: no cover - the venv has it
-    sync_playwright = None
+    expect = None
 
-ROOT = Path(__file__).resolve().parents[2]
+from .app_server import ROOT, chromium, require_browser, running_app
+
 ARTIFACTS = ROOT / "test-artifacts" / "layout"
 sys.path.insert(0, str(ROOT / "tests"))
 WIDTHS = {1280: 800, 1920: 1080}
 TIMEOUT_MS = 120_000  # a page's first maps at load average 8
-CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 HELDOUT = "20260401-000000-heldout-classes-contrastive-nn-other"
 
 
@@ -58,68 +49,19 @@ def make_runs(root: Path) -> None:
     add_heldout(heldout, n_per_class=60)
 
 
-def _missing(reason: str):
-    if CI:
-        pytest.fail(f"browser tests must run under CI=true: {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, process, log_path: Path, timeout: float = 60) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer within {timeout} s: {log_path.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if sync_playwright is None:
-        _missing("playwright is not importable")
-    if not Path(CHROMIUM).exists():
-        _missing(f"chromium is not installed at {CHROMIUM} (run `make chromium`)")
+    require_browser()
     runs = tmp_path_factory.mktemp("layout-runs")
     make_runs(runs)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "streamlit.log"
-    port = _free_port()
-    env = {**os.environ, "EXPLORER_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log_path)
+    with running_app(ARTIFACTS / "streamlit.log", runs) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(params=sorted(WIDTHS), ids=lambda w: f"{w}px")

@@ -9,23 +9,15 @@ Every wait is on a condition (an attribute the element sets, the text Python pri
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, require_browser, running_app
+
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -34,61 +26,24 @@ except ImportError as e:  # pragma: no cover - the venv has it
     _import_error = str(e)
 
 
-def _missing(reason: str):
-    if CI:
-        pytest.fail(f"browser tests must run under CI=true: {reason}")
-    pytest.skip(reason)
-
-
-def start_harness(folder: Path, log_path: Path):
-    """Start map_harness.py as `make app` starts the app: (process, url). The harness runs from
-    ``folder``, where ``static`` links to the repository's (Streamlit serves the static folder
-    beside the main script)."""
+def prepare_harness(folder: Path) -> Path:
+    """map_harness.py in ``folder``, where ``static`` links to the repository's (Streamlit serves
+    the static folder beside the main script)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "tests" / "browser" / "map_harness.py", folder / "map_harness.py")
     if not (folder / "static").exists():
         (folder / "static").symlink_to(ROOT / "static")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(folder / "map_harness.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.enableStaticServing", "true",
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    end = time.time() + 60
-    while time.time() < end:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.3)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError(f"streamlit did not answer: {log_path.read_text()[-2000:]}")
+    return folder / "map_harness.py"
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
-    if sync_playwright is None:
-        _missing(f"playwright is not importable ({_import_error})")
-    if not Path(CHROMIUM).exists():
-        _missing(f"chromium is not installed at {CHROMIUM} (run `make chromium`)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    process, url = start_harness(tmp_path_factory.mktemp("harness"), ARTIFACTS / "map-harness.log")
-    try:
+    require_browser()
+    script = prepare_harness(tmp_path_factory.mktemp("harness"))
+    with running_app(ARTIFACTS / "map-harness.log", script=script, env={"PYTHONPATH": str(ROOT)},
+                     args=("--server.enableStaticServing", "true", "--server.fileWatcherType", "none",
+                           "--browser.gatherUsageStats", "false")) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -303,29 +258,6 @@ def test_without_webgl_the_element_says_what_to_do(pw, harness):
 # ---------------------------------------------------------------- the live map, in the app
 
 
-def start_app(runs: Path, log_path: Path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "EXPLORER_RUNS_DIR": str(runs), "EXPLORER_WARM_UP": "0", "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    end = time.time() + 60
-    while time.time() < end:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.3)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError(f"the app did not answer: {log_path.read_text()[-2000:]}")
-
-
 def test_a_training_runs_map_follows_each_new_epoch_without_a_page_rerun(browser, tmp_path):
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT))
@@ -334,8 +266,7 @@ def test_a_training_runs_map_follows_each_new_epoch_without_a_page_rerun(browser
     from training import rundir
 
     path = make_fake_run(tmp_path, "20260101-000000-live-abcdef", state="running", epochs=3, epochs_done=1)
-    process, url = start_app(tmp_path, ARTIFACTS / "map-live.log")
-    try:
+    with running_app(ARTIFACTS / "map-live.log", tmp_path, env={"EXPLORER_WARM_UP": "0"}) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(60_000)
         page.goto(url)
@@ -357,9 +288,3 @@ def test_a_training_runs_map_follows_each_new_epoch_without_a_page_rerun(browser
         expect(header.first).to_be_visible()  # the page around the map was not rerun
         page.screenshot(path=str(ARTIFACTS / "map-live-epoch-2.png"))
         page.close()
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)

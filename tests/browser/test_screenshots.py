@@ -10,21 +10,16 @@ both) and shift-demo.png (the test images whose shifted copies change class, joi
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .test_layout import (CHROMIUM, CHROMIUM_ARGS, _free_port, _missing, _wait_healthy, settle,
-                                       sync_playwright)
+from .app_server import ROOT, chromium, require_browser, running_app
+from .test_layout import settle
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 DOCS_IMG = ROOT / "docs" / "img"
 MAX_BYTES = 400_000
@@ -78,39 +73,17 @@ def make_runs(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if sync_playwright is None:
-        _missing("playwright is not importable")
-    if not Path(CHROMIUM).exists():
-        _missing(f"chromium is not installed at {CHROMIUM} (run `make chromium`)")
+    require_browser()
     runs = tmp_path_factory.mktemp("screenshot-runs")
     make_runs(runs)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "streamlit.log"
-    port = _free_port()
-    env = {**os.environ, "EXPLORER_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log_path)
+    with running_app(ARTIFACTS / "streamlit.log", runs) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
