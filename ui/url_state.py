@@ -17,16 +17,21 @@ _CONSUMED = "_url_consumed"  # the URL's parameters already read in this browser
 _PROBLEMS = "_url_problems"  # what the link asked for that this app could not show
 
 
+def _unread(name: str) -> str | None:
+    """The URL's ``name`` the first time this browser session asks for it; None after that."""
+    consumed = st.session_state.setdefault(_CONSUMED, set())
+    if name in consumed:
+        return None
+    consumed.add(name)
+    return st.query_params.get(name)
+
+
 def from_url(name: str, key: str, allowed: Iterable | None = None,
              decode: Callable[[str], object] = str, what: str | None = None) -> None:
     """Once per browser session: set widget ``key`` to the URL's ``name``, decoded, where it is
     among ``allowed`` (None: any value). A value that is not is left out, and ``link_problems``
     says so in one line (``what`` names it: "run", "epoch")."""
-    consumed = st.session_state.setdefault(_CONSUMED, set())
-    if name in consumed:
-        return
-    consumed.add(name)
-    raw = st.query_params.get(name)
+    raw = _unread(name)
     if raw is None:
         return
     try:
@@ -45,11 +50,7 @@ def from_url_list(name: str, key: str, allowed: Iterable, what: str | None = Non
                   decode: Callable[[str], object] = str) -> None:
     """``from_url`` for a multiselect: the URL holds its values joined by commas. Values that are
     not among ``allowed`` are left out, and said so."""
-    consumed = st.session_state.setdefault(_CONSUMED, set())
-    if name in consumed:
-        return
-    consumed.add(name)
-    raw = st.query_params.get(name)
+    raw = _unread(name)
     if raw is None:
         return
     choices = list(allowed)
@@ -104,12 +105,8 @@ def points_text(points) -> str | None:
 
 def points_from_url(name: str, splits) -> list[tuple[str, int]] | None:
     """Once per browser session: the selection the URL holds, its points on ``splits`` only."""
-    consumed = st.session_state.setdefault(_CONSUMED, set())
-    if name in consumed:
-        return None
-    consumed.add(name)
     points = []
-    for part in filter(None, (st.query_params.get(name) or "").split(",")):
+    for part in filter(None, (_unread(name) or "").split(",")):
         split, _, row = part.partition(":")
         if split in splits and row.isdigit():
             points.append((split, int(row)))
