@@ -157,7 +157,7 @@ def selection(page) -> None:
 
 
 def hover(page) -> None:
-    page.wait_for_function("() => window.__embeddingMaps.harness.atlasReady()")
+    page.wait_for_function("() => window.__embeddingMaps.harness.imagesReady()")
     x, y = page.evaluate("""() => { const p = window.__embeddingMaps.harness.panels[0];
       const box = p.canvas.getBoundingClientRect(), s = p.sp.getScreenPosition(300);
       return [box.left + s[0], box.top + s[1]]; }""")

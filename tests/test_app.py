@@ -210,7 +210,7 @@ def highlighted(fig: MapView) -> dict[int, int | None]:
 
 
 def strips(at: AppTest) -> list:
-    """The image strips on the page (thumbnails with captions; not the hidden hover-image sheet)."""
+    """The image strips on the page (thumbnails with captions)."""
     return [i for i in at.get("image") if any(c.caption for c in i.proto.imgs)]
 
 

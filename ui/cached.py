@@ -1,4 +1,4 @@
-"""Cached calls into explorer/: the runs, maps, downloads and hover images the pages show, keyed
+"""Cached calls into explorer/: the runs, maps and downloads the pages show, keyed
 by (run path, mtime, ...); the analyses of one epoch are cached in ui/cached_analyses.py, with the
 same helper.
 
@@ -230,54 +230,6 @@ def all_epochs_csv(path, progress=None) -> bytes:
 
 def frame_csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
-
-
-# ---------------------------------------------------------------- images for hover
-
-
-ATLAS_MAX_PIXELS = 16_000_000  # about 20,000 MNIST-sized images in one PNG
-ATLAS_WIDTH = 1456  # px; st.image resizes images wider than 1460 px
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _atlas(path: str, mtime: float, splits: tuple[str, ...]) -> dict | None:
-    from PIL import Image
-
-    run = open_run(path)
-    arrays = [np.asarray(run.images(s)) for s in splits]
-    total = sum(len(a) for a in arrays)
-    if not total:
-        return None
-    h, w = arrays[0].shape[1:3]
-    if total * h * w > ATLAS_MAX_PIXELS or any(a.shape[1:3] != (h, w) for a in arrays):
-        return None
-    columns = max(1, min(total, ATLAS_WIDTH // w))  # st.image would shrink a wider image
-    grid_rows = int(np.ceil(total / columns))
-    cells = np.zeros((grid_rows * columns, h, w), np.uint8)
-    offsets, start = {}, 0
-    for split, images in zip(splits, arrays):
-        offsets[split] = start
-        cells[start:start + len(images)] = images
-        start += len(images)
-    sheet = cells.reshape(grid_rows, columns, h, w).transpose(0, 2, 1, 3).reshape(grid_rows * h, columns * w)
-    buffer = io.BytesIO()
-    Image.fromarray(sheet).save(buffer, format="PNG", optimize=False, compress_level=3)
-    return {"png": buffer.getvalue(), "columns": columns, "height": int(h), "width": int(w),
-            "offsets": offsets, "count": total}
-
-
-def image_atlas(path) -> dict | None:
-    """Every image of the run's splits in one grayscale PNG sheet, for the map's hover images:
-    {png, columns, height, width, offsets: {split: first index}, count}. None above
-    ATLAS_MAX_PIXELS (or with images of different sizes)."""
-    run = open_run(path)
-    images_dir = Path(path) / rundir.IMAGES_DIR
-    try:
-        mtime = images_dir.stat().st_mtime
-    except OSError:
-        return None
-    splits = tuple(s for s in run.splits if (images_dir / f"{s}.npy").exists())
-    return _atlas(str(path), mtime, splits)
 
 
 WARM_UP_ENV = "EXPLORER_WARM_UP"  # 0 skips compiling UMAP at the app's start (the tests set it)

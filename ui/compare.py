@@ -243,6 +243,7 @@ def compare_map(runs, names, method: str, split: str, colour: str, owner: str, s
     """One map element with a panel per run (its own axes; zoom and pan linked), one selection
     lit in every run. Returns whether images show on hover."""
     from ui.map_element import table as tables, view
+    from ui.map_element.images import run_source
 
     frames, titles, bounds = [], [], []
     for run, name in zip(runs, names):
@@ -256,19 +257,14 @@ def compare_map(runs, names, method: str, split: str, colour: str, owner: str, s
         bounds.append(tables.bounds([part]))
     table = tables.point_table(frames)
     same_classes = len({tuple(r.class_names) for r in runs}) == 1
-    atlas = None
-    if linked:
-        found = cached.image_atlas(runs[0].path)
-        if found and split in found["offsets"]:
-            key = f"map-atlas-{SCOPE}"
-            with st.container(key=key):
-                st.image(found["png"], width=found["columns"] * found["width"], output_format="PNG")
-            atlas = {**found, "key": key}
+    pictures = run_source(runs[0]) if linked else None
+    if pictures is not None and split not in pictures.offsets:
+        pictures = None
     panels = [view.PanelSpec(t, [split], part=p, bounds=b, empty=f"This run holds no {SPLIT_TITLES.get(split, split)} points.")
               for t, p, b in zip(titles, table.parts, bounds)]
     spec = view.MapSpec(table, runs[0].class_names, colour, panels,
                         title=f"{METHOD_NAMES[method]} maps of the {SPLIT_TITLES[split]} split", height=460,
-                        selected_ids=tables.ids_of(table, selected), atlas=atlas)
+                        selected_ids=tables.ids_of(table, selected), images=pictures)
     json_spec = view.show(
         SCOPE, spec, on_selection=lambda ids: set_selection(SCOPE, owner, tables.points_of(table, ids), how="map"),
         on_cleared=lambda: clear_selection(SCOPE))
@@ -277,7 +273,7 @@ def compare_map(runs, names, method: str, split: str, colour: str, owner: str, s
                 f"compare-maps-{method}-{split}", "cmp_maps")
     if table.left_out:
         st.caption(f"{table.left_out:,} points with NaN or infinite coordinates are left out of the maps.")
-    return atlas is not None
+    return pictures is not None
 
 
 def plotly_maps(runs, names, method, split, colour, selected, chosen, same_classes):

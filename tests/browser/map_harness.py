@@ -7,6 +7,9 @@ ids Python receives, printed. Query parameters pick the case:
     ?case=replay    three epochs: the grid, the grid stretched ×2, ×3
     ?plotly=1       the same points as the app's old plotly map (bench/app_speed.py's "before")
 
+Point k's image is k's bits as a pattern; above about 20,000 images (two panels of ?n=12100) the
+images come a view at a time (ui/map_element/images.py).
+
 A "Colour by" box changes the colouring (the bench counts the bytes that change sends).
 
 Run it from a folder whose ``static`` links to the repository's (tests/browser/test_map_element.py
@@ -14,7 +17,6 @@ and the bench do), with --server.enableStaticServing true."""
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
@@ -28,6 +30,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from ui.map_element import table as tables, view  # noqa: E402
+from ui.map_element.images import ImageSource  # noqa: E402
 
 SIDE = 28  # image side, px
 
@@ -39,24 +42,14 @@ def grid(n: int, split: str, stretch: float = 1.0) -> pd.DataFrame:
                          "shift": 0, "x": (i % side).astype(float) * stretch, "y": (i // side).astype(float) * stretch})
 
 
-@st.cache_resource
-def atlas(count: int) -> dict:
-    """Every point's image: its row number's bits as a pattern, so each cell differs."""
-    from PIL import Image
-
-    columns = 50
-    rows = int(np.ceil(count / columns))
-    sheet = np.zeros((rows * SIDE, columns * SIDE), np.uint8)
-    for k in range(count):
-        r, c = divmod(k, columns)
-        cell = np.full((SIDE, SIDE), 40, np.uint8)
-        for bit in range(12):
-            if (k >> bit) & 1:
-                cell[4 + (bit // 4) * 7:9 + (bit // 4) * 7, 2 + (bit % 4) * 6:6 + (bit % 4) * 6] = 255
-        sheet[r * SIDE:(r + 1) * SIDE, c * SIDE:(c + 1) * SIDE] = cell
-    buffer = io.BytesIO()
-    Image.fromarray(sheet).save(buffer, format="PNG")
-    return {"png": buffer.getvalue(), "columns": columns, "width": SIDE, "height": SIDE}
+def patterns(numbers: np.ndarray) -> np.ndarray:
+    """Each point's image: its number's bits as a pattern of bright blocks, so each differs."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    cells = np.full((len(numbers), SIDE, SIDE), 40, np.uint8)
+    for bit in range(12):
+        on = ((numbers >> bit) & 1).astype(bool)
+        cells[on, 4 + (bit // 4) * 7:9 + (bit // 4) * 7, 2 + (bit % 4) * 6:6 + (bit % 4) * 6] = 255
+    return cells
 
 
 params = st.query_params
@@ -69,13 +62,8 @@ frame = pd.concat(frames, ignore_index=True)
 started = time.perf_counter()
 table = tables.point_table(frame)
 per = len(frames[0])
-with_images = per * len(frames) <= 20_000
-found = None
-if with_images:
-    found = atlas(per * len(frames))
-    with st.container(key="map-atlas-harness"):
-        st.image(found["png"], width=found["columns"] * SIDE, output_format="PNG")
-    found = {**found, "key": "map-atlas-harness", "offsets": {s: k * per for k, s in enumerate(splits)}}
+pictures = ImageSource(f"harness-{per}-{len(splits)}", per * len(frames), SIDE, SIDE,
+                       {s: k * per for k, s in enumerate(splits)}, patterns)
 replay = None
 if params.get("case") == "replay":
     replay = [(e, tables.positions(table, frame.assign(x=frame["x"] * (e + 1), y=frame["y"] * (e + 1))))
@@ -89,11 +77,12 @@ if params.get("plotly"):
         st.plotly_chart(fig, key="plotly-map", config={"displaylogo": False})
     st.stop()
 received = st.session_state.setdefault("received", [])
+st.session_state["page_runs"] = st.session_state.get("page_runs", 0) + 1  # fragments do not count
 spec = view.MapSpec(
     table, ["a", "b", "c"], colour,
     [view.PanelSpec(f"{s} · {per if s != 'heldout' else 0} points", [s], empty="No held-out points in this run.")
      for s in splits],
-    title="harness", height=420, atlas=found, replay=replay,
+    title="harness", height=420, images=pictures, replay=replay,
     bounds=tables.bounds([f for _, f in replay]) if replay else None,
     selected_ids=tables.ids_of(table, st.session_state.get("selected", [])))
 
@@ -116,4 +105,5 @@ st.caption(f"server part {time.perf_counter() - started:.3f} s")
 last = st.session_state.get("last")
 shown = [f"{s}:{r}" for s, r in last or []] if len(last or []) <= 5000 else ["(more than 5000)"]
 st.code(json.dumps({"events": len(received), "count": len(last or []), "points": shown,
+                    "page_runs": st.session_state["page_runs"],
                     "at": received[-1]["at"] if received else None}), language=None)

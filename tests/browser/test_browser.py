@@ -381,7 +381,7 @@ def test_4_selection_replaces_clears_and_reselects_with_counts_in_every_panel(pa
 def test_5_hover_shows_the_image_and_one_point_is_looked_at_closer(page, server):
     chart = the_map(page)
     chart.scroll_into_view_if_needed()
-    page.wait_for_function("() => window.__embeddingMaps.inspect.atlasReady()")
+    page.wait_for_function("() => window.__embeddingMaps.inspect.imagesReady()")
     tip = page.locator('[data-testid="embedding-hover-image"]')
     spots = page.evaluate("""() => { const p = window.__embeddingMaps.inspect.panels[1];
       const box = p.canvas.getBoundingClientRect();

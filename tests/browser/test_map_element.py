@@ -169,7 +169,7 @@ def test_a_box_and_a_lasso_give_python_exactly_the_row_ids_inside(page, harness)
 
 def test_hover_shows_the_points_image(page, harness):
     open_map(page, harness)
-    page.wait_for_function("() => window.__embeddingMaps.harness.atlasReady()")
+    page.wait_for_function("() => window.__embeddingMaps.harness.imagesReady()")
     points = screen_points(page, 1)
     target, x, y = points[len(points) // 2 + 7]
     page.mouse.move(x - 30, y - 30)
@@ -210,7 +210,7 @@ def test_zoom_is_linked_across_panels_and_can_be_unlinked(page, harness):
 
 def test_thumbnails_appear_at_high_zoom(page, harness):
     open_map(page, harness)
-    page.wait_for_function("() => window.__embeddingMaps.harness.atlasReady()")
+    page.wait_for_function("() => window.__embeddingMaps.harness.imagesReady()")
     assert page.locator(".emap-panel").nth(0).get_attribute("data-thumbnails") == "0"
     frame = page.locator(".emap-panel").nth(0).locator(".emap-frame").bounding_box()
     page.mouse.move(frame["x"] + frame["width"] / 2, frame["y"] + frame["height"] / 2)
@@ -224,6 +224,57 @@ def test_thumbnails_appear_at_high_zoom(page, harness):
     shown = int(page.locator(".emap-panel").nth(0).get_attribute("data-thumbnails"))
     assert 0 < shown <= 300
     page.screenshot(path=str(ARTIFACTS / "map-thumbnails.png"))
+
+
+BIG = "panels=2&n=12100"  # 24,200 images: more than one sheet may hold, so they come a view at a time
+HELD = """() => { const m = window.__embeddingMaps.harness, s = m.images;
+  return {cells: s.cells.size, whole: s.whole, asked: s.asked.size}; }"""
+
+
+def zoom_until_thumbnails(page, panel: int = 0) -> int:
+    frame = page.locator(".emap-panel").nth(panel).locator(".emap-frame").bounding_box()
+    page.mouse.move(frame["x"] + frame["width"] / 2, frame["y"] + frame["height"] / 2)
+    for _ in range(20):
+        page.mouse.wheel(0, -300)
+        page.wait_for_function("() => true")  # one round trip: let the wheel's frame be drawn
+        if page.evaluate(f"() => window.__embeddingMaps.harness.panels[{panel}].inView(300) !== null"):
+            break
+    page.wait_for_function(f"() => Number(document.querySelectorAll('.emap-panel')[{panel}].dataset.thumbnails) > 0")
+    return int(page.locator(".emap-panel").nth(panel).get_attribute("data-thumbnails"))
+
+
+def test_a_large_sources_thumbnails_come_a_view_at_a_time_without_a_page_rerun(page, harness):
+    open_map(page, harness, BIG)
+    assert page.evaluate("() => window.__embeddingMaps.harness.spec.images.whole") is False
+    runs = received(page)["page_runs"]
+    assert page.evaluate(HELD)["cells"] == 0  # nothing is sent before it is needed
+    shown = zoom_until_thumbnails(page)
+    in_view = page.evaluate("() => window.__embeddingMaps.harness.panels[0].inView(300).length")
+    assert 0 < shown <= in_view <= 300
+    held = page.evaluate(HELD)
+    assert held["whole"] is False and in_view <= held["cells"] <= 2 * 300  # this view's (and the linked panel's)
+    # every thumbnail is the point's own image: the pattern of its image number
+    assert page.evaluate("""() => { const m = window.__embeddingMaps.harness, p = m.panels[0];
+      return p.inView(300).every(i => m.images.has(m.imageOf(p.ids[i]))); }""")
+    assert received(page)["page_runs"] == runs  # the courier's fragment answered, not a page rerun
+    page.screenshot(path=str(ARTIFACTS / "map-thumbnails-large.png"))
+
+
+def test_a_large_sources_hover_image_comes_when_asked(page, harness):
+    open_map(page, harness, BIG)
+    points = screen_points(page, 1)
+    target, x, y = points[len(points) // 2 + 31]
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=3)
+    tip = page.get_by_test_id("embedding-hover-image")
+    expect(tip).to_be_visible()
+    assert tip.get_attribute("data-id") == str(target)
+    bright = page.evaluate("""() => { const c = document.querySelector('[data-testid=embedding-hover-image]');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 200) n += 1; return n; }""")
+    assert bright > 0
+    # the points around the mouse's path came with it (up to 121 a hover), not the 24,200 images
+    assert 1 < page.evaluate(HELD)["cells"] <= 1000
 
 
 def test_a_replay_transition_ends_on_the_next_epochs_positions(page, harness):

@@ -85,20 +85,20 @@ def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "") -> 
     clusters.add_centres(layer, run, frame, choice, where)
     overlays.add_overlays(layer, run, frame, choice, selected, where, picked_point(run, selected))
     lit = selected + overlays.linked_copies(frame, selected, choice.lines)
-    atlas = hidden_atlas(run)
+    pictures = run_images(run)
     splits = [choice.splits] if choice.layout == "overlay" else [[s] for s in run.splits]
     spec = view.MapSpec(
         table, run.class_names, choice.colour,
         [view.PanelSpec(p.title, s, empty=empty_text(run, s, choice)) for p, s in zip(panels, splits)],
         title=f"{METHOD_NAMES[choice.method]} map at epoch {choice.epoch}, coloured by {COLOUR_NAMES[choice.colour]}",
         height=640 if choice.layout == "overlay" else 480, layout=choice.layout, classes=choice.classes,
-        shifts=choice.shifts, knn=choice.knn, selected_ids=ids_of(table, lit), overlays=layer.items, atlas=atlas,
+        shifts=choice.shifts, knn=choice.knn, selected_ids=ids_of(table, lit), overlays=layer.items, images=pictures,
         bounds=axis_bounds(run, choice, table) or (bounds(table, moved) if moved is not None else None), moved=moved)
     path = str(run.path)
     st.session_state["_map_spec"] = view.show(
         SCOPE, spec, on_selection=lambda ids: set_selection(SCOPE, path, points_of(table, ids), how="map"),
         on_cleared=lambda: clear_selection(SCOPE))
-    notes(run, frame, shown, choice, table, bool(atlas), note)
+    notes(run, frame, shown, choice, table, pictures is not None, note)
     export_lazy(lambda: plotly_map(run, choice, frame, shown, selected, where),
                 f"{run.name}-map-{choice.method}-epoch{choice.epoch}", "map")
     st.session_state["_map_shown"] = (str(run.path), choice.epoch, choice.method, cached.projection_params_key(choice.params))
@@ -109,9 +109,7 @@ def select_help(hover: bool) -> str:
             "one in every panel, and the other points stay, dimmed; double-click the map to clear it. "
             "The wheel zooms and Pan drags; every panel follows (untick Link zoom to zoom one alone). "
             + ("Hover a point to see its image; zoom in until a few hundred points are in view to see "
-               "every point as its image. " if hover else
-               "Images on hover and as points are off for a run this large (its image sheet would be "
-               "too big); select points to see them. "))
+               "every point as its image. " if hover else "This run saved no images. "))
 
 
 def table_notes(table) -> list[str]:
@@ -143,16 +141,11 @@ def map_table(run, choice: MapChoice, frame: pd.DataFrame):
     return kept[1]
 
 
-def hidden_atlas(run, scope: str = SCOPE) -> dict | None:
-    """The run's image atlas as a hidden image (served once from Streamlit's media endpoint, so
-    the browser caches it), for the map's hover images and thumbnails; None above its size cap."""
-    atlas = cached.image_atlas(run.path)
-    if not atlas:
-        return None
-    key = f"map-atlas-{scope}"
-    with st.container(key=key):
-        st.image(atlas["png"], width=atlas["columns"] * atlas["width"], output_format="PNG")
-    return {**atlas, "key": key}
+def run_images(run):
+    """The run's images for the map's hover tip and thumbnails (None when it saved none)."""
+    from ui.map_element.images import run_source
+
+    return run_source(run)
 
 
 def empty_text(run, splits: list[str], choice: MapChoice) -> str:

@@ -12,7 +12,7 @@ from ui.inspect.map import (
     MapChoice,
     empty_text,
     filtered,
-    hidden_atlas,
+    run_images,
     map_frame,
     map_panels,
     with_verdicts,
@@ -66,7 +66,7 @@ def replay_view(run, choice: MapChoice) -> None:
               f"{COLOUR_NAMES[choice.colour]}",
         height=600 if choice.layout == "overlay" else 460, layout=choice.layout, classes=choice.classes,
         shifts=choice.shifts, knn=choice.knn, bounds=tables.bounds([f for _, f in frames]), replay=moves,
-        atlas=hidden_atlas(run, "replay"))
+        images=run_images(run))
     st.info("Replay: press **▶ Play** above the map. The points move from each epoch's place to the next, "
             f"from the untrained net ({epochs[0]}) to the last epoch ({epochs[-1]}), on axes fixed for all "
             "epochs; **Next epoch** steps, the slider jumps. **Back to the map** (above) returns to the last epoch.",

@@ -24,13 +24,14 @@ BUNDLE = ROOT / "static" / "map-element.js"
 SENT = "_map-sent-{scope}"
 
 
-def _loader() -> str:
-    """The element's script: a few lines that import the bundle from the app's static files
-    (sent once, cached by the browser), named by the bundle's hash so a rebuild is fetched."""
+def loader(export: str = "default") -> str:
+    """An element's script: a few lines that import the bundle from the app's static files
+    (sent once, cached by the browser), named by the bundle's hash so a rebuild is fetched, and
+    call its function ``export``."""
     version = hashlib.blake2b(BUNDLE.read_bytes(), digest_size=8).hexdigest()
     return ("export default async function (args) {\n"
             f"  const m = await import(new URL('/app/static/map-element.js?v={version}', window.location.origin).href);\n"
-            "  return m.default(args);\n}\n")
+            f"  return m.{export}(args);\n}}\n")
 
 
 _component = None
@@ -39,9 +40,7 @@ _component = None
 def component():
     global _component
     if _component is None:
-        _component = st.components.v2.component(
-            "embedding_map", js=_loader(), isolate_styles=False,
-            css="div[class*='st-key-map-atlas-'] {\n  display: none !important;\n}\n")
+        _component = st.components.v2.component("embedding_map", js=loader(), isolate_styles=False)
     return _component
 
 

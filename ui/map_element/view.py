@@ -11,7 +11,8 @@ import streamlit as st
 
 from explorer.palette import CORRECT_COLORS, CORRECT_NAMES, SPLIT_COLORS, class_colors, shift_palette
 from explorer.maps import SPLITS, shift_name
-from ui.map_element import element, table as tables
+from ui.map_element import element, images, table as tables
+from ui.map_element.images import ImageSource
 from ui.map_element.table import SPLIT_CODES, PointTable
 
 SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test", "shifted": "shifted test",
@@ -51,7 +52,7 @@ class MapSpec:
     knn: str = "all"
     selected_ids: np.ndarray | None = None
     overlays: list[dict] = field(default_factory=list)
-    atlas: dict | None = None  # ui.cached.image_atlas, with "key": the hidden image's container
+    images: ImageSource | None = None  # the points' pictures (hover, thumbnails); see images.py
     bounds: list[float] | None = None
     replay: list[tuple[int, pd.DataFrame]] | None = None  # (epoch, positions) of a replay
     moved: pd.DataFrame | None = None  # a live map's newest positions (x, y per table row)
@@ -119,8 +120,8 @@ def show(scope: str, spec: MapSpec, *, on_selection, on_cleared) -> dict:
         h = tables.digest(frame)
         named[h] = frame
         extra_names[name] = h
-    if spec.atlas:
-        cells = tables.image_cells(spec.table, spec.atlas["offsets"])
+    if spec.images is not None:
+        cells = tables.image_cells(spec.table, spec.images.offsets)
         h = tables.digest(cells)
         named[h], extra_names["image"] = cells, h
     moved = None
@@ -146,8 +147,7 @@ def show(scope: str, spec: MapSpec, *, on_selection, on_cleared) -> dict:
         "overlays": spec.overlays, "class_names": [str(c) for c in spec.class_names],
         "split_names": [SPLIT_TITLES.get(s, s) for s in SPLITS],
         "shifts": sorted(set(spec.table.frame["shift"].astype(int).unique().tolist()) | {0}),
-        "atlas": ({"key": spec.atlas["key"], "columns": spec.atlas["columns"], "width": spec.atlas["width"],
-                   "height": spec.atlas["height"]} if spec.atlas else None),
+        "images": images.show(scope, spec.images),
         "replay": replay,
     }
     st.session_state[f"_map-table-{scope}"] = spec.table  # what its row ids mean (a reference, not a copy)

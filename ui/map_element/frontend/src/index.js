@@ -3,7 +3,10 @@
 // tables in a page-wide store, draws one regl-scatterplot panel per split or run, and sends
 // selections back as row ids (ranges or a bitmask, see ids.js).
 import { decodeIds, encodeIds } from './ids.js';
+import { askImages, imageSource } from './images.js';
 import { Panel, webglMissing } from './panel.js';
+
+export { courier } from './images.js';
 
 const store = (window.__embeddingMapStore = window.__embeddingMapStore || new Map());
 const maps = (window.__embeddingMaps = window.__embeddingMaps || {});
@@ -30,7 +33,10 @@ class EmbeddingMap {
     this.overlays = [];
     this.mask = new Uint8Array(0);
     this.selectedCount = 0;
-    this.sheet = new Image();
+    this.onImages = () => {
+      this.panels.forEach((p) => p.schedule());
+      if (this.hoverPanel && this.hovered !== undefined) this.showImage(this.hovered);
+    };
     this.el = document.createElement('div');
     this.el.className = 'emap';
     this.el.innerHTML = `
@@ -91,7 +97,7 @@ class EmbeddingMap {
     this.extras = Object.fromEntries(Object.entries(spec.extras || {}).map(([k, h]) => [k, store.get(h)[k]]));
     this.n = this.table.x.length;
     this.setBounds(spec.bounds);
-    this.loadAtlas();
+    this.useImages(spec.images);
     const rebuild = !this.panels.length || this.panels.length !== spec.panels.length || before.layout !== spec.layout;
     if (rebuild) this.buildPanels();
     this.panels.forEach((p, i) => {
@@ -255,52 +261,51 @@ class EmbeddingMap {
   }
 
   // ---------------------------------------------------------------- images
-  loadAtlas() {
-    const a = this.spec.atlas;
-    if (!a) return;
-    const img = document.querySelector(`.st-key-${a.key} img`);
-    if (img && img.src && this.sheet.src !== img.src) {
-      this.sheet.onload = () => this.panels.forEach((p) => p.schedule());
-      this.sheet.src = img.src;
-    }
-    if (!img) setTimeout(() => this.loadAtlas(), 300);
+  useImages(images) {
+    const source = images ? imageSource(images.source) : null;
+    if (source === this.images) return;
+    if (this.images) this.images.listeners.delete(this.onImages);
+    this.images = source;
+    if (source) source.listeners.add(this.onImages);
   }
 
-  atlasReady() {
-    return !!(this.spec.atlas && this.extras.image && this.sheet.complete && this.sheet.naturalWidth);
+  // Whether images can be shown: all of them here (a small source), or asked for as needed.
+  imagesReady() {
+    const spec = this.spec.images;
+    return !!(this.images && this.extras.image && (!spec.whole || this.images.whole));
   }
 
   imageOf(id) { return this.extras.image ? this.extras.image[id] : -1; }
 
-  drawCell(ctx, cell, x, y, side) {
-    const a = this.spec.atlas;
-    const col = cell % a.columns, row = Math.floor(cell / a.columns);
-    ctx.drawImage(this.sheet, col * a.width, row * a.height, a.width, a.height, x, y, side, side);
+  // Of these point ids, ask for the images not here yet.
+  askFor(ids) {
+    if (!this.images || !this.extras.image) return;
+    askImages(this.spec.images.courier, Array.from(ids, (id) => this.imageOf(id)));
+  }
+
+  // Draw the image of point ``id`` in the square at (x, y); false when it is not here (yet).
+  drawImage(ctx, id, x, y, side) {
+    const cell = this.images ? this.images.get(this.imageOf(id)) : undefined;
+    if (!cell) return false;
+    ctx.drawImage(cell.bitmap, cell.x, cell.y, cell.w, cell.h, x, y, side, side);
+    return true;
   }
 
   hover(panel, index) {
     const id = panel.ids[index];
     if (id === undefined) return;
     this.hoverPanel = panel;
-    const started = performance.now();
+    this.hovered = id;
+    this.hoverAsked = performance.now();
     const names = this.spec.class_names || [];
     const splitNames = this.spec.split_names || [];
     const shift = this.table.shift[id];
     this.tipText.textContent = `${names[this.table.label[id]] ?? this.table.label[id]} · ${splitNames[this.table.split[id]] || ''}`
       + (shift ? ` · ${shift > 0 ? '+' : ''}${shift}px` : '');
-    const cell = this.imageOf(id);
-    if (cell >= 0 && this.sheet.complete && this.sheet.naturalWidth) {
-      const a = this.spec.atlas;
-      const s = Math.max(2, Math.floor(112 / Math.max(a.width, 1)));
-      this.tipImage.width = a.width * s;
-      this.tipImage.height = a.height * s;
-      const ctx = this.tipImage.getContext('2d');
-      ctx.imageSmoothingEnabled = false;
-      this.drawCell(ctx, cell, 0, 0, a.width * s);
-      this.tipImage.style.display = 'block';
-      this.tipImage.dataset.id = String(id);
-    } else {
-      this.tipImage.style.display = 'none';
+    if (!this.showImage(id) && this.images) {
+      // not here yet: ask for it and for the points around it, where the mouse goes next
+      this.askFor([id, ...panel.near(index, 120)]);
+      this.tipText.textContent += ' · image coming…';
     }
     const [mx, my] = this.mouse || [0, 0];
     const w = this.tip.offsetWidth || 130, h = this.tip.offsetHeight || 140;
@@ -310,12 +315,32 @@ class EmbeddingMap {
     this.tip.style.left = `${x}px`;
     this.tip.style.top = `${y}px`;
     this.tip.style.display = 'block';
+  }
+
+  // The hovered point's image in the tip, if it is here; true when shown.
+  showImage(id) {
+    const cell = this.images ? this.images.get(this.imageOf(id)) : undefined;
+    if (!cell) {
+      this.tipImage.style.display = 'none';
+      return false;
+    }
+    const s = Math.max(2, Math.floor(112 / Math.max(cell.w, 1)));
+    this.tipImage.width = cell.w * s;
+    this.tipImage.height = cell.h * s;
+    const ctx = this.tipImage.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    this.drawImage(ctx, id, 0, 0, cell.w * s);
+    this.tipImage.style.display = 'block';
+    this.tipImage.dataset.id = String(id);
+    this.tipText.textContent = this.tipText.textContent.replace(' · image coming…', '');
     // for bench/map_speed.py: from the mouse's move to the image in place, in this page's clock
-    this.tip.dataset.latency = String(performance.now() - (this.movedAt ?? started));
+    this.tip.dataset.latency = String(performance.now() - (this.movedAt ?? this.hoverAsked));
+    return true;
   }
 
   unhover() {
     this.hoverPanel = null;
+    this.hovered = undefined;
     this.tip.style.display = 'none';
   }
 
@@ -379,6 +404,7 @@ class EmbeddingMap {
   }
 
   destroy() {
+    this.useImages(null);
     this.panels.forEach((p) => p.destroy());
     this.tip.remove();
     this.el.remove();

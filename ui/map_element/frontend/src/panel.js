@@ -177,6 +177,19 @@ export class Panel {
     return found;
   }
 
+  // Local indices of up to ``limit`` points nearest point ``index`` on the screen, within 80 px.
+  near(index, limit) {
+    const r = 160 / (this.size()[1] * this.sp.get('cameraView')[0]); // 80 px in the panel's units
+    const x0 = this.x[index], y0 = this.y[index];
+    const found = [];
+    for (let i = 0; i < this.x.length; i += 1) {
+      const dx = this.x[i] - x0, dy = this.y[i] - y0;
+      if (i !== index && Math.abs(dx) <= r && Math.abs(dy) <= r) found.push([dx * dx + dy * dy, i]);
+    }
+    found.sort((a, b) => a[0] - b[0]);
+    return found.slice(0, limit).map(([, i]) => this.ids[i]);
+  }
+
   paintOver() {
     const [w, h] = this.size();
     const ratio = window.devicePixelRatio || 1;
@@ -189,9 +202,10 @@ export class Panel {
     ctx.clearRect(0, 0, w, h);
     const map = this.map;
     const zoomed = this.sp.get('cameraView')[0] >= ZOOMED_IN;
-    const shown = zoomed && map.atlasReady() ? this.inView(THUMBNAILS_AT) : null;
+    const shown = zoomed && map.images ? this.inView(THUMBNAILS_AT) : null;
     this.thumbnails = 0;
     if (shown && shown.length) {
+      map.askFor(Array.from(shown, (i) => this.ids[i]));
       this.paintThumbnails(ctx, shown);
     } else if (map.hasShifts()) {
       this.paintTriangles(ctx);
@@ -208,11 +222,9 @@ export class Panel {
     for (const i of shown) {
       const id = this.ids[i];
       const [sx, sy] = this.toScreen(this.x[i], this.y[i]);
-      const cell = map.imageOf(id);
-      if (cell < 0) continue;
       const selected = map.isSelected(id);
       ctx.globalAlpha = map.anySelected() && !selected ? 0.35 : 1;
-      map.drawCell(ctx, cell, sx - side / 2, sy - side / 2, side);
+      if (!map.drawImage(ctx, id, sx - side / 2, sy - side / 2, side)) continue;
       ctx.lineWidth = selected ? 3 : 2;
       ctx.strokeStyle = map.colourOf(id);
       ctx.strokeRect(sx - side / 2, sy - side / 2, side, side);

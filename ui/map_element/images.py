@@ -1,0 +1,182 @@
+"""The map's pictures: each point's image, for the hover tip and for the thumbnails drawn at high
+zoom. They travel as sheets: one grayscale PNG of equal cells, and the image numbers it holds.
+
+A source small enough (at most SHEET_MAX_PIXELS, about 20,000 MNIST-sized images) goes in one
+sheet, asked for once when its map first shows. A larger one goes a view at a time: the element
+asks for the images of the few hundred points in view, or of the points under the mouse, and the
+courier (a fragment of its own) answers with a sheet of just those, without rerunning the page.
+The browser keeps every sheet for the page's life, per source, so going back costs nothing.
+
+An image number is the point's split's offset plus its row (``table.image_cells``)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+SHEET_MAX_PIXELS = 16_000_000  # a whole source in one sheet up to this; a view at a time above
+SHEET_WIDTH = 4096  # px; a sheet's cells wrap at this width
+CELL_MAX = 64  # px; larger images are shrunk to this side in a sheet
+ASK_MAX = 2_000  # images one request may ask for
+COURIER = "map-images-{scope}"  # the courier's container key (hidden by its CSS)
+ASKED = "_map-images-asked-{scope}"
+
+
+@dataclass(frozen=True, eq=False)
+class ImageSource:
+    """Images numbered 0..count-1: ``read(numbers)`` gives them as uint8 (k, height, width).
+    ``offsets`` gives each split's first number; ``key`` names the source in the browser."""
+
+    key: str
+    count: int
+    height: int
+    width: int
+    offsets: dict[str, int]
+    read: Callable[[np.ndarray], np.ndarray]
+
+    @property
+    def cell(self) -> tuple[int, int]:
+        """(height, width) of a cell: the images', shrunk to at most CELL_MAX a side."""
+        scale = min(1.0, CELL_MAX / max(self.height, self.width, 1))
+        return max(1, round(self.height * scale)), max(1, round(self.width * scale))
+
+    @property
+    def whole(self) -> bool:
+        h, w = self.cell
+        return self.count * h * w <= SHEET_MAX_PIXELS
+
+
+def run_source(run) -> ImageSource | None:
+    """The run's images of every split it saved, in the run's split order; None without any."""
+    from runfmt import IMAGES_DIR
+
+    images_dir = run.path / IMAGES_DIR
+    splits = [s for s in run.splits if (images_dir / f"{s}.npy").exists()]
+    arrays = [run.images(s) for s in splits]
+    if not arrays or not sum(len(a) for a in arrays):
+        return None
+    offsets = dict(zip(splits, np.cumsum([0] + [len(a) for a in arrays[:-1]]).tolist()))
+    h, w = arrays[0].shape[1:3]
+    stamp = max((images_dir / f"{s}.npy").stat().st_mtime_ns for s in splits)
+    key = hashlib.blake2b(f"{run.path.resolve()}|{stamp}".encode(), digest_size=8).hexdigest()
+    return ImageSource(key, sum(len(a) for a in arrays), int(h), int(w), offsets, _reader(arrays, (h, w)))
+
+
+def _reader(arrays: list[np.ndarray], shape: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
+    starts = np.cumsum([0] + [len(a) for a in arrays[:-1]])
+
+    def read(numbers: np.ndarray) -> np.ndarray:
+        numbers = np.asarray(numbers, dtype=np.int64)
+        out = np.zeros((len(numbers), *shape), np.uint8)
+        part = np.searchsorted(starts, numbers, side="right") - 1
+        for k, (start, images) in enumerate(zip(starts, arrays)):
+            chosen = np.flatnonzero(part == k)
+            if len(chosen):
+                out[chosen] = _fit(np.asarray(images[numbers[chosen] - start]), shape)
+        return out
+
+    return read
+
+
+def _fit(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Images resized to (height, width) where they differ from it."""
+    if images.shape[1:3] == tuple(shape):
+        return images
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(i).resize(shape[::-1], Image.BILINEAR)) for i in images])
+
+
+def sheet(source: ImageSource, numbers: np.ndarray) -> tuple[bytes, int]:
+    """(PNG, columns): the images ``numbers`` as cells of one grayscale sheet, in that order."""
+    from PIL import Image
+
+    h, w = source.cell
+    images = _fit(source.read(numbers), (h, w))
+    columns = max(1, min(len(images), SHEET_WIDTH // w))
+    rows = -(-len(images) // columns)
+    cells = np.zeros((rows * columns, h, w), np.uint8)
+    cells[:len(images)] = images
+    grid = cells.reshape(rows, columns, h, w).transpose(0, 2, 1, 3).reshape(rows * h, columns * w)
+    buffer = io.BytesIO()
+    Image.fromarray(grid).save(buffer, format="PNG", compress_level=3)
+    return buffer.getvalue(), columns
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _whole_sheet(key: str, _source: ImageSource) -> tuple[bytes, int]:
+    return sheet(_source, np.arange(_source.count))
+
+
+# ---------------------------------------------------------------- the courier
+
+
+_component = None
+
+
+def component():
+    global _component
+    if _component is None:
+        from ui.map_element.element import loader
+
+        _component = st.components.v2.component(
+            "embedding_map_images", js=loader("courier"), isolate_styles=False,
+            css="div[class*='st-key-map-images-'] {\n  display: none !important;\n}\n")
+    return _component
+
+
+def show(scope: str, source: ImageSource | None) -> dict | None:
+    """Mount the courier of ``source`` for the map of ``scope``; returns the map spec's
+    "images" entry (None without a source)."""
+    if source is None:
+        return None
+    with st.container(key=COURIER.format(scope=scope)):
+        _courier(scope, source)
+    return {"source": source.key, "courier": scope, "count": source.count, "whole": source.whole}
+
+
+@st.fragment
+def _courier(scope: str, source: ImageSource) -> None:
+    spec = {"scope": scope, "source": source.key, "whole": source.whole, "count": source.count}
+    data: dict = {}
+    asked = st.session_state.pop(ASKED.format(scope=scope), None)
+    if asked is not None and asked.get("source") == source.key:
+        found = answer(source, asked)
+        if found is not None:
+            png, numbers, columns = found
+            name = hashlib.blake2b(png, digest_size=12).hexdigest()
+            h, w = source.cell
+            spec["sheet"] = {"name": name, "images": numbers, "columns": columns, "height": h, "width": w}
+            data[f"t_{name}"] = pd.DataFrame({"png": [png]})
+    key = COURIER.format(scope=scope) + "-element"
+    component()(key=key, data={"spec": spec, **data}, on_want_change=lambda: _wanted(key, scope))
+
+
+def answer(source: ImageSource, asked: dict) -> tuple[bytes, list[int] | None, int] | None:
+    """(PNG, the image numbers in it (None: all, in order), columns) for a request: every image
+    (``all``) of a source small enough, else the asked numbers that exist, at most ASK_MAX."""
+    if asked.get("all") and source.whole:
+        png, columns = _whole_sheet(source.key, source)
+        return png, None, columns
+    numbers = np.asarray(asked.get("images") or [], dtype=np.int64)
+    numbers = np.unique(numbers[(numbers >= 0) & (numbers < source.count)])[:ASK_MAX]
+    if not len(numbers):
+        return None
+    png, columns = sheet(source, numbers)
+    return png, numbers.tolist(), columns
+
+
+def _wanted(key: str, scope: str) -> None:
+    state = st.session_state.get(key)
+    try:
+        asked = state["want"]
+    except (KeyError, TypeError, AttributeError):
+        return
+    if isinstance(asked, dict):
+        st.session_state[ASKED.format(scope=scope)] = asked
