@@ -138,3 +138,17 @@ def test_the_inspect_page_sends_a_large_runs_images_only_when_asked(large_run):
     # answered once: the next rerun sends no sheet again
     at.run()
     assert "sheet" not in couriers(at)[0]
+
+
+def test_a_small_runs_images_go_whole_with_the_first_page_once(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    root = tmp_path / "runs"
+    make_fake_run(root, "20260101-000000-small-abcdef", n_train=30, n_test=10)
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(root))
+    monkeypatch.setenv("EXPLORER_WARM_UP", "0")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
+    (courier,) = couriers(at)
+    assert courier["whole"] is True and courier["sheet"]["images"] is None and courier["png"]
+    at.run()
+    assert "sheet" not in couriers(at)[0]  # the browser holds it for the session

@@ -229,8 +229,9 @@ def selection_header(page) -> int | None:
     return int(re.search(r"\d+", found.first.inner_text()).group())
 
 
-def thumbnails(page) -> int:
-    return page.locator(".st-key-selection-thumbnails img").count()
+def thumbnails(page):
+    """The selection's thumbnails (a locator: they are drawn a moment after the script run ends)."""
+    return page.locator(".st-key-selection-thumbnails img")
 
 
 def assert_selection(page, per_panel: list[int | None]) -> None:
@@ -239,10 +240,11 @@ def assert_selection(page, per_panel: list[int | None]) -> None:
     assert [s for _, s in counts] == per_panel, counts
     total = sum(s or 0 for s in per_panel)
     if per_panel[0] is None:
-        assert selection_header(page) is None and thumbnails(page) == 0
+        assert selection_header(page) is None
+        expect(thumbnails(page)).to_have_count(0)
     else:
         assert selection_header(page) == total
-        assert thumbnails(page) == (min(total, 60) if total > 1 else 0)
+        expect(thumbnails(page)).to_have_count(min(total, 60) if total > 1 else 0)
 
 
 # ---------------------------------------------------------------- the tests, in order
@@ -528,7 +530,7 @@ def test_9_compare_links_one_selection_across_two_regimes(page, server):
     assert len(counts) == 2 and counts[0][1] == counts[1][1] == counts[0][0] > 0, counts
     expect(page.get_by_text(re.compile(r"linked across 2 runs"))).to_be_visible()
     strip = page.locator(".st-key-compare-selection img")
-    assert strip.count() == min(counts[0][1], 60)
+    expect(strip).to_have_count(min(counts[0][1], 60))  # drawn a moment after the script run ends
     to_top(page.get_by_role("heading", name="Maps"))
     shot(page, "17-compare-linked-selection")
     # the page keeps its runs while you visit another

@@ -2,7 +2,7 @@
 zoom. They travel as sheets: one grayscale PNG of equal cells, and the image numbers it holds.
 
 A source small enough (at most SHEET_MAX_PIXELS, about 20,000 MNIST-sized images) goes in one
-sheet, asked for once when its map first shows. A larger one goes a view at a time: the element
+sheet, once a session, with the first page that shows it (the browser asks again if it lost it). A larger one goes a view at a time: the element
 asks for the images of the few hundred points in view, or of the points under the mouse, and the
 courier (a fragment of its own) answers with a sheet of just those, without rerunning the page.
 The browser keeps every sheet for the page's life, per source, so going back costs nothing.
@@ -26,6 +26,7 @@ CELL_MAX = 64  # px; larger images are shrunk to this side in a sheet
 ASK_MAX = 2_000  # images one request may ask for
 COURIER = "map-images-{scope}"  # the courier's container key (hidden by its CSS)
 ASKED = "_map-images-asked-{scope}"
+SENT = "_map-images-sent"  # the sources this session was sent whole (the browser keeps them page-wide)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +147,10 @@ def _courier(scope: str, source: ImageSource) -> None:
     spec = {"scope": scope, "source": source.key, "whole": source.whole, "count": source.count}
     data: dict = {}
     asked = st.session_state.pop(ASKED.format(scope=scope), None)
+    sent = st.session_state.setdefault(SENT, set())
+    if source.whole and source.key not in sent:  # with the page, so hover needs no request
+        sent.add(source.key)
+        asked = {"source": source.key, "all": True}
     if asked is not None and asked.get("source") == source.key:
         found = answer(source, asked)
         if found is not None:

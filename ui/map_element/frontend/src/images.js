@@ -70,27 +70,31 @@ class Courier {
     this.seen = new Set();
     this.queue = new Set();
     this.timer = null;
+    this.args = null; // null while its element is not on the page (a request waits for it)
   }
 
   update(args) {
     const data = args.data || {};
     const spec = data.spec || {};
+    const now = performance.now();
     this.args = args;
     this.scope = spec.scope;
     this.source = imageSource(spec.source);
-    this.source.count = spec.count;
     const sheet = spec.sheet;
     if (sheet && !this.seen.has(sheet.name)) {
       const table = data[`t_${sheet.name}`];
       if (table && table.getChild) {
         this.seen.add(sheet.name);
+        if (!sheet.images) this.wholeAt = now;
         this.take(this.source, table.getChild('png').get(0), { ...sheet, count: spec.count });
       }
     }
-    if (spec.whole && !this.source.whole && !this.askedWhole) {
-      this.askedWhole = true;
+    // a small source comes whole with the page; ask for it only if it did not (or got lost)
+    if (spec.whole && !this.source.whole && !(now - this.wholeAt < ASK_AGAIN_MS)) {
+      this.wholeAt = now;
       this.send({ all: true });
     }
+    if (this.queue.size) this.ask([]);
   }
 
   async take(source, bytes, sheet) {
@@ -99,11 +103,13 @@ class Courier {
   }
 
   ask(images) {
+    if (!this.source) return;
     for (const image of this.source.lacking(images)) this.queue.add(image);
-    if (!this.queue.size || this.timer) return;
+    if (!this.queue.size || this.timer || !this.args) return;
     // gather what a burst of paints asks for (every panel, the hover) into one request
     this.timer = setTimeout(() => {
       this.timer = null;
+      if (!this.args) return;
       const images = Array.from(this.queue).slice(0, ASK_MAX);
       images.forEach((i) => this.queue.delete(i));
       this.send({ images });
@@ -112,6 +118,9 @@ class Courier {
   }
 
   send(request) {
+    // for the tests and bench/app_speed.py: every request, as sent
+    (window.__embeddingMapImageRequests = window.__embeddingMapImageRequests || []).push(
+      { scope: this.scope, all: !!request.all, count: (request.images || []).length, at: Date.now() });
     this.args.setTriggerValue('want', { ...request, source: this.source.key, at: Date.now() });
   }
 }
@@ -121,5 +130,5 @@ export function courier(args) {
   if (!scope) return undefined;
   const found = (couriers[scope] = couriers[scope] || new Courier());
   found.update(args);
-  return undefined;
+  return () => { if (found.args === args) found.args = null; };
 }
