@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 PAINTED = """n => {
   const panels = Array.from(document.querySelectorAll('.emap-panel'));
@@ -79,12 +78,16 @@ def open_page(browser, url: str, n: int, plotly: bool = False):
 
 def element_figures(chromium: str, chromium_args: list[str]) -> None:
     from playwright.sync_api import sync_playwright
-    from test_map_element import start_harness
+
+    from browser.app_server import running_app
+    from browser.test_map_element import prepare_harness
 
     folder = Path(tempfile.mkdtemp(prefix="bench-map-"))
-    process, url = start_harness(folder, folder / "harness.log")
+    script = prepare_harness(folder)
     try:
-        with sync_playwright() as pw:
+        with running_app(folder / "harness.log", script=script, env={"PYTHONPATH": str(ROOT)},
+                         args=("--server.enableStaticServing", "true", "--server.fileWatcherType", "none",
+                               "--browser.gatherUsageStats", "false")) as url, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=chromium_args)
             context, page, _, _ = open_page(browser, url, 650)  # a first page: Streamlit's own bundle cached
             context.close()
@@ -113,7 +116,6 @@ def element_figures(chromium: str, chromium_args: list[str]) -> None:
                   f"bytes a point {wires[130_000, True]:.1f} against {wires[130_000, False]:.1f}")
             browser.close()
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
         shutil.rmtree(folder, ignore_errors=True)
 
 

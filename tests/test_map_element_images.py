@@ -69,21 +69,53 @@ def test_a_source_goes_whole_up_to_the_cap_and_a_view_at_a_time_above():
     assert not ImageSource("b", images.SHEET_MAX_PIXELS // per_image + 1, 28, 28, {}, None).whole
 
 
+def grid_table(n: int):
+    """A point table of ``n`` train points then ``n`` test points (rows 0..n-1 each)."""
+    import pandas as pd
+
+    from ui.map_element.table import point_table
+
+    frame = pd.DataFrame({"split": ["train"] * n + ["test"] * n, "row": list(range(n)) * 2, "label": 0,
+                          "class_name": "", "shift": 0, "x": np.arange(2 * n, dtype=float), "y": 0.0})
+    return point_table(frame)
+
+
+def row_id(table, split: str, row: int) -> int:
+    """The map's row id of a (split, row) point."""
+    frame = table.frame
+    return int(np.flatnonzero((frame["split"] == split).to_numpy() & (frame["row"] == row).to_numpy())[0])
+
+
 def test_a_request_is_answered_with_what_exists_and_no_more():
-    small, large = numbered(100), numbered(500_000)  # 500,000 cells of 6 x 6: 18M pixels
-    png, numbers, columns = images.answer(small, {"all": True})
-    assert numbers is None and len(cells_of(png, columns, 6, 6, 100)) == 100
+    small = numbered(100)
+    png, sheet = images.answer(small, {"all": True}, None)
+    assert sheet["images"] is None and len(cells_of(png, sheet["columns"], 6, 6, 100)) == 100
+    large = ImageSource("large", 500_000, 6, 6, {"train": 0, "test": 250_000}, numbered(500_000).read)
+    table = grid_table(250_000)  # 500,000 cells of 6 x 6: 18M pixels, more than one sheet
     # the whole of a large source is never sent: a request for all of it asks for nothing
-    assert images.answer(large, {"all": True}) is None
-    png, numbers, columns = images.answer(large, {"images": [7, -1, 7, 500_000, 3, 499_999]})
-    assert numbers == [3, 7, 499_999]
-    assert cells_of(png, columns, 6, 6, 3)[:, 0, 0].tolist() == [3, 7, 499_999 % 251]
-    _, numbers, _ = images.answer(large, {"images": list(range(5000))})
-    assert len(numbers) == images.ASK_MAX
-    assert images.answer(large, {"images": []}) is None
+    assert images.answer(large, {"all": True}, table) is None
+    test_3, test_7, train_7 = row_id(table, "test", 3), row_id(table, "test", 7), row_id(table, "train", 7)
+    asked = {"table": table.hash, "ids": [test_7, -1, test_7, 10 ** 7, test_3, train_7, "x"]}
+    png, sheet = images.answer(large, asked, table)
+    assert dict(zip(sheet["ids"], sheet["numbers"])) == {test_3: 250_003, test_7: 250_007, train_7: 7}
+    assert sheet["images"] == [7, 250_003, 250_007]
+    assert cells_of(png, sheet["columns"], 6, 6, 3)[:, 0, 0].tolist() == [7, 250_003 % 251, 250_007 % 251]
+    _, sheet = images.answer(large, {"table": table.hash, "ids": list(range(5000))}, table)
+    assert len(sheet["ids"]) == images.ASK_MAX
+    assert images.answer(large, {"table": table.hash, "ids": []}, table) is None
+    # asked on a map drawn before (another table): nothing, the browser asks again on the new one
+    assert images.answer(large, {"table": "old", "ids": [1, 2]}, table) is None
 
 
 # ---------------------------------------------------------------- the courier on the Inspect page
+
+
+def the_map_spec(at) -> dict:
+    for element in at.get("bidi_component"):
+        if element.proto.component_name == "embedding_map":
+            proto = element.proto
+            return json.loads(proto.mixed.json if proto.WhichOneof("data") == "mixed" else proto.json)["spec"]
+    raise AssertionError("no map on the page")
 
 
 def couriers(at) -> list[dict]:
@@ -125,12 +157,15 @@ def test_the_inspect_page_sends_a_large_runs_images_only_when_asked(large_run):
     assert not at.exception, [e.value for e in at.exception]
     (courier,) = couriers(at)
     assert courier["whole"] is False and courier["scope"] == "inspect" and "sheet" not in courier
-    at.session_state[images.ASKED.format(scope="inspect")] = {"source": courier["source"],
-                                                              "images": [205, 3, 3, -4, 10 ** 6]}
+    table = at.session_state["_map-table-inspect"]
+    assert "image" not in the_map_spec(at)["extras"]  # no table of image numbers for a large source
+    asked = [row_id(table, "train", 3), row_id(table, "test", 5)]
+    at.session_state[images.ASKED.format(scope="inspect")] = {"source": courier["source"], "table": table.hash,
+                                                              "ids": asked + [asked[0], -4, 10 ** 6]}
     at.run()
     (courier,) = couriers(at)
     sheet = courier["sheet"]
-    assert sheet["images"] == [3, 205]
+    assert sheet["images"] == [3, 205] and dict(zip(sheet["ids"], sheet["numbers"])) == dict(zip(asked, [3, 205]))
     run = load_run(large_run)
     got = cells_of(courier["png"], sheet["columns"], sheet["height"], sheet["width"], 2)
     np.testing.assert_array_equal(got[0], run.images("train")[3])
@@ -150,5 +185,6 @@ def test_a_small_runs_images_go_whole_with_the_first_page_once(tmp_path, monkeyp
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
     (courier,) = couriers(at)
     assert courier["whole"] is True and courier["sheet"]["images"] is None and courier["png"]
+    assert "image" in the_map_spec(at)["extras"]  # each point's image number, 4 bytes a point
     at.run()
     assert "sheet" not in couriers(at)[0]  # the browser holds it for the session

@@ -2,10 +2,12 @@
 zoom. They travel as sheets: one grayscale PNG of equal cells, and the image numbers it holds.
 
 A source small enough (at most SHEET_MAX_PIXELS, about 20,000 MNIST-sized images) goes in one
-sheet, once a session, with the first page that shows it (the browser asks again if it lost it). A larger one goes a view at a time: the element
-asks for the images of the few hundred points in view, or of the points under the mouse, and the
-courier (a fragment of its own) answers with a sheet of just those, without rerunning the page.
-The browser keeps every sheet for the page's life, per source, so going back costs nothing.
+sheet, once a session, with the first page that shows it (the browser asks again if it lost it);
+the map then gets each point's image number as a table (4 bytes a point). A larger one goes a
+view at a time, and its map gets no such table: the element asks for the points in view (a few
+hundred) or under the mouse, by their row ids, and the courier (a fragment of its own) answers,
+without rerunning the page, with a sheet of their images and each point's image number. The
+browser keeps every sheet while the page is open, per source, so going back costs nothing.
 
 An image number is the point's split's offset plus its row (``table.image_cells``)."""
 
@@ -132,18 +134,18 @@ def component():
     return _component
 
 
-def show(scope: str, source: ImageSource | None) -> dict | None:
-    """Mount the courier of ``source`` for the map of ``scope``; returns the map spec's
-    "images" entry (None without a source)."""
+def show(scope: str, source: ImageSource | None, table) -> dict | None:
+    """Mount the courier of ``source`` for the map of ``scope`` drawing ``table`` (its
+    PointTable); returns the map spec's "images" entry (None without a source)."""
     if source is None:
         return None
     with st.container(key=COURIER.format(scope=scope)):
-        _courier(scope, source)
+        _courier(scope, source, table)
     return {"source": source.key, "courier": scope, "count": source.count, "whole": source.whole}
 
 
 @st.fragment
-def _courier(scope: str, source: ImageSource) -> None:
+def _courier(scope: str, source: ImageSource, table) -> None:
     spec = {"scope": scope, "source": source.key, "whole": source.whole, "count": source.count}
     data: dict = {}
     asked = st.session_state.pop(ASKED.format(scope=scope), None)
@@ -152,29 +154,39 @@ def _courier(scope: str, source: ImageSource) -> None:
         sent.add(source.key)
         asked = {"source": source.key, "all": True}
     if asked is not None and asked.get("source") == source.key:
-        found = answer(source, asked)
+        found = answer(source, asked, table)
         if found is not None:
-            png, numbers, columns = found
+            png, sheet = found
             name = hashlib.blake2b(png, digest_size=12).hexdigest()
             h, w = source.cell
-            spec["sheet"] = {"name": name, "images": numbers, "columns": columns, "height": h, "width": w}
+            spec["sheet"] = {"name": name, "height": h, "width": w, **sheet}
             data[f"t_{name}"] = pd.DataFrame({"png": [png]})
     key = COURIER.format(scope=scope) + "-element"
     component()(key=key, data={"spec": spec, **data}, on_want_change=lambda: _wanted(key, scope))
 
 
-def answer(source: ImageSource, asked: dict) -> tuple[bytes, list[int] | None, int] | None:
-    """(PNG, the image numbers in it (None: all, in order), columns) for a request: every image
-    (``all``) of a source small enough, else the asked numbers that exist, at most ASK_MAX."""
+def answer(source: ImageSource, asked: dict, table) -> tuple[bytes, dict] | None:
+    """(PNG, what it holds) for a request: every image, for ``all`` of a source small enough
+    ({columns, images: None}); else the images of the asked points of ``table`` (row ids, at
+    most ASK_MAX), if the request was made on it ({columns, images: the image number of each
+    cell, table, ids: the points answered, numbers: their image numbers})."""
+    from ui.map_element.table import image_numbers
+
     if asked.get("all") and source.whole:
         png, columns = _whole_sheet(source.key, source)
-        return png, None, columns
-    numbers = np.asarray(asked.get("images") or [], dtype=np.int64)
-    numbers = np.unique(numbers[(numbers >= 0) & (numbers < source.count)])[:ASK_MAX]
-    if not len(numbers):
+        return png, {"columns": columns, "images": None}
+    if table is None or asked.get("table") != table.hash:
+        return None  # asked on a map drawn before: the browser asks again on the new one
+    ids = np.asarray([i for i in asked.get("ids") or [] if isinstance(i, int)], dtype=np.int64)
+    ids = np.unique(ids[(ids >= 0) & (ids < len(table))])[:ASK_MAX]
+    numbers = image_numbers(table.frame.iloc[ids], source.offsets)
+    ids, numbers = ids[numbers >= 0], numbers[numbers >= 0]
+    if not len(ids):
         return None
-    png, columns = sheet(source, numbers)
-    return png, numbers.tolist(), columns
+    images = np.unique(numbers)
+    png, columns = sheet(source, images)
+    return png, {"columns": columns, "images": images.tolist(), "table": table.hash, "ids": ids.tolist(),
+                 "numbers": numbers.tolist()}
 
 
 def _wanted(key: str, scope: str) -> None:

@@ -130,13 +130,17 @@ def cluster_codes(table: PointTable) -> tuple[pd.DataFrame, list[str]] | None:
     return pd.DataFrame({"cluster": colours.map(index).to_numpy(np.uint16)}), palette
 
 
-def image_cells(table: PointTable, offsets: dict, parts_offsets: list | None = None) -> pd.DataFrame:
-    """Each point's cell in the image atlas (its split's offset plus its row; -1: none)."""
-    split = table.frame["split"].astype(str).to_numpy()
-    rows = table.frame["row"].to_numpy(np.int64)
+def image_numbers(frame: pd.DataFrame, offsets: dict) -> np.ndarray:
+    """Each point's image number: its split's offset in ``offsets`` plus its row (-1: none)."""
+    split = frame["split"].astype(str).to_numpy()
+    rows = frame["row"].to_numpy(np.int64)
     base = np.array([offsets.get(s, -1) for s in split], dtype=np.int64)
-    cells = np.where(base >= 0, base + rows, -1)
-    return pd.DataFrame({"image": cells.astype(np.int32)})
+    return np.where(base >= 0, base + rows, -1)
+
+
+def image_cells(table: PointTable, offsets: dict) -> pd.DataFrame:
+    """Each point's image number as the browser's table (int32)."""
+    return pd.DataFrame({"image": image_numbers(table.frame, offsets).astype(np.int32)})
 
 
 def bounds(frames, pad: float = 0.0) -> list[float]:

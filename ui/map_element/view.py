@@ -120,7 +120,7 @@ def show(scope: str, spec: MapSpec, *, on_selection, on_cleared) -> dict:
         h = tables.digest(frame)
         named[h] = frame
         extra_names[name] = h
-    if spec.images is not None:
+    if spec.images is not None and spec.images.whole:  # else the courier tells the viewed points' numbers
         cells = tables.image_cells(spec.table, spec.images.offsets)
         h = tables.digest(cells)
         named[h], extra_names["image"] = cells, h
@@ -147,7 +147,7 @@ def show(scope: str, spec: MapSpec, *, on_selection, on_cleared) -> dict:
         "overlays": spec.overlays, "class_names": [str(c) for c in spec.class_names],
         "split_names": [SPLIT_TITLES.get(s, s) for s in SPLITS],
         "shifts": sorted(set(spec.table.frame["shift"].astype(int).unique().tolist()) | {0}),
-        "images": images.show(scope, spec.images),
+        "images": images.show(scope, spec.images, spec.table),
         "replay": replay,
     }
     st.session_state[f"_map-table-{scope}"] = spec.table  # what its row ids mean (a reference, not a copy)

@@ -6,14 +6,25 @@
 // sheets it is sent, without rerunning the page.
 const sources = (window.__embeddingMapImages = window.__embeddingMapImages || new Map());
 const couriers = (window.__embeddingMapCouriers = window.__embeddingMapCouriers || {});
+// a point table's hash -> (row id -> image number), learned from the courier's answers (a large
+// source's map gets no table of image numbers)
+const known = (window.__embeddingMapPointImages = window.__embeddingMapPointImages || new Map());
 const ASK_AGAIN_MS = 4000; // an answer not back by then is asked for again (a rerun may drop it)
-const ASK_MAX = 2000; // images in one request (Python caps it too)
+const ASK_MAX = 2000; // points in one request (Python caps it too)
+
+export function pointImages(table) {
+  let found = known.get(table);
+  if (!found) {
+    found = new Map();
+    known.set(table, found);
+  }
+  return found;
+}
 
 class ImageSource {
   constructor(key) {
     this.key = key;
     this.cells = new Map(); // image number -> {bitmap, x, y, w, h}
-    this.asked = new Map(); // image number -> when it was asked for
     this.whole = false; // every image is here
     this.listeners = new Set();
   }
@@ -22,20 +33,6 @@ class ImageSource {
 
   get(image) { return this.cells.get(image); }
 
-  // The numbers among ``images`` neither here nor asked for lately (and marks them asked).
-  lacking(images) {
-    const now = performance.now();
-    const out = [];
-    for (const image of images) {
-      if (image < 0 || this.cells.has(image)) continue;
-      const at = this.asked.get(image);
-      if (at !== undefined && now - at < ASK_AGAIN_MS) continue;
-      this.asked.set(image, now);
-      out.push(image);
-    }
-    return out;
-  }
-
   add(bitmap, sheet) {
     const { columns, width: w, height: h } = sheet;
     const numbers = sheet.images;
@@ -43,9 +40,12 @@ class ImageSource {
     for (let k = 0; k < count; k += 1) {
       const image = numbers ? numbers[k] : k;
       this.cells.set(image, { bitmap, x: (k % columns) * w, y: Math.floor(k / columns) * h, w, h });
-      this.asked.delete(image);
     }
     if (!numbers) this.whole = true;
+    if (sheet.ids) {
+      const points = pointImages(sheet.table);
+      sheet.ids.forEach((id, k) => points.set(id, sheet.numbers[k]));
+    }
     this.listeners.forEach((f) => f());
   }
 }
@@ -59,16 +59,18 @@ export function imageSource(key) {
   return source;
 }
 
-// Ask the courier of ``scope`` for these images of its source (those not here or on the way).
-export function askImages(scope, images) {
+// Ask the courier of ``scope`` for the images of these points (row ids of the point table
+// ``table``) that are neither here nor on the way.
+export function askImages(scope, table, ids) {
   const courier = couriers[scope];
-  if (courier) courier.ask(images);
+  if (courier) courier.ask(table, ids);
 }
 
 class Courier {
   constructor() {
     this.seen = new Set();
-    this.queue = new Set();
+    this.asked = new Map(); // "table:id" -> when it was asked for
+    this.queue = new Map(); // table -> Set of row ids
     this.timer = null;
     this.args = null; // null while its element is not on the page (a request waits for it)
   }
@@ -76,25 +78,23 @@ class Courier {
   update(args) {
     const data = args.data || {};
     const spec = data.spec || {};
-    const now = performance.now();
     this.args = args;
     this.scope = spec.scope;
+    this.whole = !!spec.whole;
     this.source = imageSource(spec.source);
     const sheet = spec.sheet;
     if (sheet && !this.seen.has(sheet.name)) {
       const table = data[`t_${sheet.name}`];
       if (table && table.getChild) {
         this.seen.add(sheet.name);
-        if (!sheet.images) this.wholeAt = now;
+        if (!sheet.images) this.wholeAt = performance.now();
+        (sheet.ids || []).forEach((id) => this.asked.delete(`${sheet.table}:${id}`));
         this.take(this.source, table.getChild('png').get(0), { ...sheet, count: spec.count });
       }
     }
     // a small source comes whole with the page; ask for it only if it did not (or got lost)
-    if (spec.whole && !this.source.whole && !(now - this.wholeAt < ASK_AGAIN_MS)) {
-      this.wholeAt = now;
-      this.send({ all: true });
-    }
-    if (this.queue.size) this.ask([]);
+    if (this.whole && !this.source.whole) this.askWhole();
+    if (this.queue.size) this.flushSoon();
   }
 
   async take(source, bytes, sheet) {
@@ -102,25 +102,50 @@ class Courier {
     source.add(bitmap, sheet);
   }
 
-  ask(images) {
+  askWhole() {
+    const now = performance.now();
+    if (now - this.wholeAt < ASK_AGAIN_MS || !this.args) return;
+    this.wholeAt = now;
+    this.send({ all: true });
+  }
+
+  ask(table, ids) {
     if (!this.source) return;
-    for (const image of this.source.lacking(images)) this.queue.add(image);
-    if (!this.queue.size || this.timer || !this.args) return;
+    if (this.whole) {
+      if (!this.source.whole) this.askWhole();
+      return;
+    }
+    const now = performance.now();
+    for (const id of ids) {
+      const key = `${table}:${id}`;
+      const at = this.asked.get(key);
+      if (at !== undefined && now - at < ASK_AGAIN_MS) continue;
+      this.asked.set(key, now);
+      if (!this.queue.has(table)) this.queue.set(table, new Set());
+      this.queue.get(table).add(id);
+    }
+    if (this.queue.size) this.flushSoon();
+  }
+
+  flushSoon() {
+    if (this.timer || !this.args) return;
     // gather what a burst of paints asks for (every panel, the hover) into one request
     this.timer = setTimeout(() => {
       this.timer = null;
       if (!this.args) return;
-      const images = Array.from(this.queue).slice(0, ASK_MAX);
-      images.forEach((i) => this.queue.delete(i));
-      this.send({ images });
-      if (this.queue.size) this.ask([]);
+      const [table, ids] = this.queue.entries().next().value;
+      const chosen = Array.from(ids).slice(0, ASK_MAX);
+      chosen.forEach((id) => ids.delete(id));
+      if (!ids.size) this.queue.delete(table);
+      this.send({ table, ids: chosen });
+      if (this.queue.size) this.flushSoon();
     }, 30);
   }
 
   send(request) {
     // for the tests and bench/app_speed.py: every request, as sent
     (window.__embeddingMapImageRequests = window.__embeddingMapImageRequests || []).push(
-      { scope: this.scope, all: !!request.all, count: (request.images || []).length, at: Date.now() });
+      { scope: this.scope, all: !!request.all, count: (request.ids || []).length, at: Date.now() });
     this.args.setTriggerValue('want', { ...request, source: this.source.key, at: Date.now() });
   }
 }

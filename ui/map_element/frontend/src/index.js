@@ -3,7 +3,7 @@
 // tables in a page-wide store, draws one regl-scatterplot panel per split or run, and sends
 // selections back as row ids (ranges or a bitmask, see ids.js).
 import { decodeIds, encodeIds } from './ids.js';
-import { askImages, imageSource } from './images.js';
+import { askImages, imageSource, pointImages } from './images.js';
 import { Panel, webglMissing } from './panel.js';
 
 export { courier } from './images.js';
@@ -272,15 +272,25 @@ class EmbeddingMap {
   // Whether images can be shown: all of them here (a small source), or asked for as needed.
   imagesReady() {
     const spec = this.spec.images;
-    return !!(this.images && this.extras.image && (!spec.whole || this.images.whole));
+    return !!(this.images && (!spec.whole || (this.extras.image && this.images.whole)));
   }
 
-  imageOf(id) { return this.extras.image ? this.extras.image[id] : -1; }
+  // A point's image number: from the table of them (a small source), else as the courier told it.
+  imageOf(id) {
+    if (this.extras.image) return this.extras.image[id];
+    const image = pointImages(this.spec.points).get(id);
+    return image === undefined ? -1 : image;
+  }
 
   // Of these point ids, ask for the images not here yet.
   askFor(ids) {
-    if (!this.images || !this.extras.image) return;
-    askImages(this.spec.images.courier, Array.from(ids, (id) => this.imageOf(id)));
+    if (!this.images) return;
+    const lacking = [];
+    for (const id of ids) {
+      const image = this.imageOf(id);
+      if (image < 0 ? !this.extras.image : !this.images.has(image)) lacking.push(id);
+    }
+    if (lacking.length) askImages(this.spec.images.courier, this.spec.points, lacking);
   }
 
   // Draw the image of point ``id`` in the square at (x, y); false when it is not here (yet).
