@@ -98,8 +98,12 @@ class Courier {
   }
 
   async take(source, bytes, sheet) {
+    const arrived = performance.now();
     const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
     source.add(bitmap, sheet);
+    // for bench/app_speed.py: each sheet's size and when it came
+    (window.__embeddingMapSheets = window.__embeddingMapSheets || []).push(
+      { bytes: bytes.length, cells: sheet.images ? sheet.images.length : sheet.count, arrived, decoded: performance.now() });
   }
 
   askWhole() {
@@ -145,7 +149,7 @@ class Courier {
   send(request) {
     // for the tests and bench/app_speed.py: every request, as sent
     (window.__embeddingMapImageRequests = window.__embeddingMapImageRequests || []).push(
-      { scope: this.scope, all: !!request.all, count: (request.ids || []).length, at: Date.now() });
+      { scope: this.scope, all: !!request.all, count: (request.ids || []).length, at: performance.now() });
     this.args.setTriggerValue('want', { ...request, source: this.source.key, at: Date.now() });
   }
 }
