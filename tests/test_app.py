@@ -1018,6 +1018,23 @@ def test_compare_lists_many_classes_with_an_ellipsis(tmp_path, monkeypatch):
     assert all(value.endswith("… (10 classes))") for value in data)
 
 
+def test_compare_runs_of_other_classes_name_each_runs_classes(tmp_path, monkeypatch):
+    digits = make_fake_run(tmp_path, "20260101-000000-digits", n_classes=2, dim=2)
+    clothes = make_fake_run(tmp_path, "20260102-000000-clothes", n_classes=2, dim=2, seed=1)
+    config = json.loads((clothes / "config.json").read_text())
+    (clothes / "config.json").write_text(json.dumps({**config, "class_names": ["shirt", "boot"]}))
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    at = start(PAGE_COMPARE)
+    at.multiselect(key="compare_runs").set_value([str(digits), str(clothes)]).run()
+    assert_clean(at)
+    spec = the_map(at, "compare").spec
+    # one colour per class number, named by every run's class of that number; the hover names a
+    # point by its own run's classes
+    assert [k["name"] for k in spec["legend"] if k["symbol"] == "circle"] == ["class0 / shirt", "class1 / boot"]
+    assert [p["class_names"] for p in spec["panels"]] == [["class0", "class1"], ["shirt", "boot"]]
+    assert "colours follow each run's own class order" in text_of(at)
+
+
 def test_compare_runs_of_different_dimensions(runs):
     at = start(PAGE_COMPARE)
     at.multiselect(key="compare_runs").set_value([str(runs / NEWEST), str(runs / HIGH_DIM)]).run()

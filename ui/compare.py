@@ -260,9 +260,10 @@ def compare_map(runs, names, method: str, split: str, colour: str, owner: str, s
     pictures = run_source(runs[0]) if linked else None
     if pictures is not None and split not in pictures.offsets:
         pictures = None
-    panels = [view.PanelSpec(t, [split], part=p, bounds=b, empty=f"This run holds no {SPLIT_TITLES.get(split, split)} points.")
-              for t, p, b in zip(titles, table.parts, bounds)]
-    spec = view.MapSpec(table, runs[0].class_names, colour, panels,
+    panels = [view.PanelSpec(t, [split], part=p, bounds=b, empty=f"This run holds no {SPLIT_TITLES.get(split, split)} points.",
+                             class_names=None if same_classes else list(run.class_names))
+              for t, p, b, run in zip(titles, table.parts, bounds, runs)]
+    spec = view.MapSpec(table, runs[0].class_names if same_classes else shared_legend(runs), colour, panels,
                         title=f"{METHOD_NAMES[method]} maps of the {SPLIT_TITLES[split]} split", height=460,
                         selected_ids=tables.ids_of(table, selected), images=pictures)
     json_spec = view.show(
@@ -274,6 +275,14 @@ def compare_map(runs, names, method: str, split: str, colour: str, owner: str, s
     if table.left_out:
         st.caption(f"{table.left_out:,} points with NaN or infinite coordinates are left out of the maps.")
     return pictures is not None
+
+
+def shared_legend(runs) -> list[str]:
+    """One legend for runs of different classes: each colour names every run's class of that
+    number ("4 / T-shirt"), since colours follow each run's own class order."""
+    longest = max(len(r.class_names) for r in runs)
+    return [" / ".join(dict.fromkeys(str(r.class_names[i]) for r in runs if i < len(r.class_names)))
+            for i in range(longest)]
 
 
 def plotly_maps(runs, names, method, split, colour, selected, chosen, same_classes):

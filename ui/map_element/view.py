@@ -26,9 +26,12 @@ class PanelSpec:
     part: tuple[int, int] | None = None  # Compare: the run's ids
     empty: str = "No points here."
     bounds: list[float] | None = None  # the panel's own axes (Compare's runs), else the map's
+    class_names: list[str] | None = None  # the panel's own (Compare's runs of other classes), else the map's
 
     def to_json(self) -> dict:
         found = {"title": self.title, "splits": [SPLIT_CODES[s] for s in self.splits], "empty": self.empty}
+        if self.class_names is not None:
+            found["class_names"] = [str(c) for c in self.class_names]
         if self.bounds is not None:
             found["bounds"] = [float(b) for b in self.bounds]
         if self.part is not None:

@@ -307,7 +307,7 @@ class EmbeddingMap {
     this.hoverPanel = panel;
     this.hovered = id;
     this.hoverAsked = performance.now();
-    const names = this.spec.class_names || [];
+    const names = this.spec.panels[panel.index].class_names || this.spec.class_names || [];
     const splitNames = this.spec.split_names || [];
     const shift = this.table.shift[id];
     this.tipText.textContent = `${names[this.table.label[id]] ?? this.table.label[id]} · ${splitNames[this.table.split[id]] || ''}`
