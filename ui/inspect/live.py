@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import streamlit as st
 
 import runfmt as rundir
@@ -30,18 +29,6 @@ def follows(run, choice: MapChoice) -> bool:
     return live
 
 
-def aligned(xy: np.ndarray, before: np.ndarray) -> np.ndarray:
-    """``xy`` rotated (or reflected) and shifted onto ``before`` (rows match; NaN rows ignored)."""
-    from scipy.linalg import orthogonal_procrustes
-
-    both = np.isfinite(xy).all(1) & np.isfinite(before).all(1)
-    if both.sum() < 3:
-        return xy
-    a, b = xy[both], before[both]
-    rotation, _ = orthogonal_procrustes(a - a.mean(0), b - b.mean(0))
-    return (xy - a.mean(0)) @ rotation + b.mean(0)
-
-
 @st.fragment(run_every=LIVE_SECONDS)
 def live_map(path: str, choice: MapChoice) -> None:
     run = cached.open_run(path)
@@ -59,20 +46,19 @@ def live_map(path: str, choice: MapChoice) -> None:
             draw_map(run, replace(choice, epoch=newest))
         return
     with error_panel("the embedding map"):
+        from explorer.projections import align
         from ui.map_element import table as tables
 
         frame = map_frame(run, replace(choice, epoch=newest))
         if kept is None or kept.get("key") != key or "table" not in kept:
-            kept = {"key": key, "table": tables.point_table(frame), "epoch": newest}
-            kept["xy"] = kept["table"].columns[["x", "y"]].to_numpy(np.float64)
-        table = kept["table"]
-        moved = tables.positions(table, frame)
-        xy = moved[["x", "y"]].to_numpy(np.float64)
-        if choice.method == "pca" and kept["epoch"] != newest:
-            xy = aligned(xy, kept["xy"])
-            moved = moved.assign(x=xy[:, 0].astype(np.float32), y=xy[:, 1].astype(np.float32))
-        kept.update(epoch=newest, xy=xy)
+            kept = {"key": key, "table": tables.point_table(frame), "epoch": newest, "frame": frame}
+        elif kept["epoch"] == newest:
+            frame = kept["frame"]  # as drawn (aligned) when it landed
+        elif choice.method == "pca":
+            frame = align(frame, kept["frame"])  # points, lines and marks alike
+        kept.update(epoch=newest, frame=frame)
         st.session_state[STATE] = kept
-        draw_map(run, replace(choice, epoch=newest), table=table, moved=moved,
+        draw_map(run, replace(choice, epoch=newest), table=kept["table"], moved=tables.positions(kept["table"], frame),
+                 frame=frame,
                  note=f"Live: the map follows the training, now at epoch {newest} (it looks again every "
                       f"{LIVE_SECONDS:.0f} s; the points glide to each new epoch's place).")

@@ -65,9 +65,10 @@ def map_section(run) -> tuple[int, Callable[[], None] | None]:
     return choice.epoch, draw
 
 
-def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "") -> None:
+def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "", frame=None) -> None:
     """The map (the WebGL map element) with its selection, marks and notes. A live map (see
-    ``live``) passes the table it keeps and the newest epoch's positions (``moved``)."""
+    ``live``) passes the table it keeps, the newest epoch's positions (``moved``) and its frame
+    (aligned to the epoch before, so the lines and marks sit on the points)."""
     from ui.map_element import element, view
     from ui.map_element.table import ids_of, points_of
 
@@ -76,7 +77,7 @@ def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "") -> 
 
         return box([table.frame, moved])
 
-    frame = map_frame(run, choice)
+    frame = map_frame(run, choice) if frame is None else frame
     shown = filtered(frame, choice)
     selected = selection_points(SCOPE, str(run.path))
     panels, where = map_panels(run, shown, choice, selected)
