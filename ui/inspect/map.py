@@ -210,13 +210,14 @@ def map_panels(run, shown: pd.DataFrame, choice: MapChoice, selected) -> tuple[l
     many of them are selected."""
     from explorer.maps import Panel
 
-    chosen = set(selected)
+    from ui.map_element.table import frame_keys, point_keys
+
+    chosen = point_keys(selected)
 
     def title(name: str, points: pd.DataFrame) -> str:
         text = f"{name} · {len(points):,} points"
-        if chosen:
-            keys = pd.MultiIndex.from_arrays([points["split"].astype(str), points["row"].astype(np.int64)])
-            text += f" · {int(keys.isin(list(chosen)).sum())} selected"
+        if len(chosen):
+            text += f" · {int(np.isin(frame_keys(points), chosen).sum())} selected"
         return text
 
     if choice.layout == "overlay":

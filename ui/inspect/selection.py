@@ -51,8 +51,9 @@ def selection_panel(run, epoch: int) -> None:
             single_point(run, epoch, chosen.iloc[0])
             return
         thumbnails_of(run, chosen, epoch)
-        keys = [f"{s}:{r}" for s, r in zip(chosen["split"], chosen["row"])][:2000]
-        records = {k: r for k, r in zip(keys, chosen.to_dict("records"))}
+        offered = chosen.iloc[:2000]
+        keys = [f"{s}:{r}" for s, r in zip(offered["split"], offered["row"])]
+        records = dict(zip(keys, offered.to_dict("records")))
         pick = st.selectbox("Look closer at one of them: its nearest neighbours, and for a test or shifted image "
                             "its source and all its shifts, with k-NN's prediction for each (marked on the map)",
                             [None] + keys,

@@ -162,6 +162,22 @@ def _key(split_codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return split_codes.astype(np.int64) << 40 | rows.astype(np.int64)
 
 
+def point_keys(points) -> np.ndarray:
+    """One int64 key for each (split, row) pair, the same as the tables' own (``frame_keys``)."""
+    points = list(points)
+    if not points:
+        return np.zeros(0, np.int64)
+    splits, rows = zip(*points)
+    codes = pd.Series(splits, dtype=object).map(SPLIT_CODES).fillna(255).to_numpy(np.int64)
+    return _key(codes, np.asarray(rows, np.int64))
+
+
+def frame_keys(frame: pd.DataFrame) -> np.ndarray:
+    """The int64 key of each point of a frame (split, row)."""
+    codes = frame["split"].astype(str).map(SPLIT_CODES).fillna(255).to_numpy(np.int64)
+    return _key(codes, frame["row"].to_numpy(np.int64))
+
+
 def ids_of(table: PointTable, points) -> np.ndarray:
     """Row ids of the table's points that are among ``points`` ((split, row) pairs); in
     Compare, the same image in every run's part. One int64 key a point, so a selection of a
@@ -169,9 +185,7 @@ def ids_of(table: PointTable, points) -> np.ndarray:
     points = list(points)
     if not points or not len(table):
         return np.zeros(0, np.int32)
-    splits, rows = zip(*points)
-    codes = np.array([SPLIT_CODES.get(str(s), 255) for s in splits], np.int64)
-    wanted = _key(codes, np.asarray(rows, np.int64))
+    wanted = point_keys(points)
     if table.keys is None:
         table.keys = _key(table.columns["split"].to_numpy(), table.frame["row"].to_numpy(np.int64))
     return np.flatnonzero(np.isin(table.keys, wanted)).astype(np.int32)
