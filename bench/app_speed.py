@@ -97,20 +97,36 @@ def time_paint(page, url: str, n_points: int, scope: str = "inspect") -> float:
     return time.perf_counter() - started
 
 
-def time_selection(page) -> tuple[float, str]:
-    """A box over the whole train panel, from mouse-up to the thumbnails shown."""
+WATCH_STRIP = """() => { window.__strip = {}; new MutationObserver((_, observer) => {
+  if (document.querySelector('.st-key-selection-thumbnails img')) {
+    window.__strip.inserted = performance.now();
+    requestAnimationFrame(() => { window.__strip.frame = performance.now(); });
+    observer.disconnect();
+  } }).observe(document.body, {childList: true, subtree: true}); }"""
+
+
+def time_selection(page) -> tuple[list[float], str]:
+    """A box over the whole train panel, from mouse-up to its thumbnails inserted and the frame
+    after drawn, in the page's own clock (a Playwright poll waits for the busy page to answer);
+    twice: the first of a session loads Streamlit's image element code too."""
     chart = page.locator(".emap[data-scope='inspect']")
     chart.scroll_into_view_if_needed()
     chart.get_by_role("button", name="Box", exact=True).click()
     area = chart.locator(".emap-frame").first.bounding_box()
-    page.mouse.move(area["x"] + 2, area["y"] + 2)
-    page.mouse.down()
-    page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=8)
-    started = time.perf_counter()
-    page.mouse.up()
-    page.locator(".st-key-selection-thumbnails img").first.wait_for(timeout=180_000)
-    seconds = time.perf_counter() - started
-    header = page.get_by_test_id("stMain").get_by_text("Selection:").first.inner_text()
+    seconds = []
+    for _ in range(2):
+        page.evaluate(WATCH_STRIP)
+        page.mouse.move(area["x"] + 2, area["y"] + 2)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=8)
+        started = page.evaluate("() => performance.now()")
+        page.mouse.up()
+        page.wait_for_function("() => window.__strip.frame", timeout=180_000)
+        seconds.append((page.evaluate("() => window.__strip.frame") - started) / 1000)
+        header = page.get_by_test_id("stMain").get_by_text("Selection:").first.inner_text()
+        page.mouse.dblclick(area["x"] + 3, area["y"] + 3)
+        page.wait_for_function("() => !document.querySelector('.st-key-selection-thumbnails img')", timeout=60_000)
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
     return seconds, header
 
 
@@ -241,8 +257,10 @@ def in_the_browser(runs: Path, n_points: int, select: bool = False) -> tuple[flo
                   f"(ratio {cold / warm:.1f}x; load average {load()})")
             if select:
                 time_images(page)
-                seconds, header = time_selection(page)
-                print(verdict(f"box over the train panel to its thumbnails shown ({header})", seconds, 1.5))
+                (first, again), header = time_selection(page)
+                print(verdict(f"box over the train panel to its thumbnails shown ({header}), the session's "
+                              "first selection", first, 1.5))
+                print(verdict("the same box again", again, 1.5))
             browser.close()
     finally:
         os.killpg(app.pid, 15)

@@ -61,7 +61,7 @@ class EmbeddingMap {
     this.el.querySelectorAll('[data-mode]').forEach((b) => b.addEventListener('click', () => this.setMode(b.dataset.mode)));
     this.el.querySelector('.emap-reset').addEventListener('click', () => this.resetView());
     this.el.querySelector('.emap-link').addEventListener('change', (e) => { this.linked = e.target.checked; });
-    this.el.addEventListener('mousemove', (e) => { this.mouse = [e.clientX, e.clientY]; this.movedAt = e.timeStamp; });
+    this.el.addEventListener('mousemove', (e) => { this.mouse = [e.clientX, e.clientY]; this.movedAt = e.timeStamp; this.buttons = e.buttons; });
     this.el.addEventListener('mouseleave', () => this.unhover());
     this.tip = document.createElement('div');
     this.tip.className = 'emap-tip';
@@ -304,6 +304,10 @@ class EmbeddingMap {
   hover(panel, index) {
     const id = panel.ids[index];
     if (id === undefined) return;
+    if (this.buttons) { // a lasso, box or pan being dragged: no tip, and no images asked for on the way
+      this.unhover();
+      return;
+    }
     this.hoverPanel = panel;
     this.hovered = id;
     this.hoverAsked = performance.now();
