@@ -167,22 +167,28 @@ def test_a_box_and_a_lasso_give_python_exactly_the_row_ids_inside(page, harness)
     page.wait_for_function("() => document.querySelector('.emap').dataset.selected === '0'")
 
 
-def test_hover_shows_the_points_image(page, harness):
-    open_map(page, harness)
-    page.wait_for_function("() => window.__embeddingMaps.harness.imagesReady()")
+def hover_point(page, offset: int):
+    """Hover a point of the first panel (the one ``offset`` past its middle) and return the tip's
+    image, checked to be that point's own picture (its number's bright blocks)."""
     points = screen_points(page, 1)
-    target, x, y = points[len(points) // 2 + 7]
+    target, x, y = points[len(points) // 2 + offset]
     page.mouse.move(x - 30, y - 30)
     page.mouse.move(x, y, steps=3)
     tip = page.get_by_test_id("embedding-hover-image")
     expect(tip).to_be_visible()
     assert tip.get_attribute("data-id") == str(target)
-    assert int(tip.get_attribute("width")) >= 56
-    # the picture is the point's own cell of the atlas: the pattern of its row number
     bright = page.evaluate("""() => { const c = document.querySelector('[data-testid=embedding-hover-image]');
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i] > 200) n += 1; return n; }""")
     assert bright > 0
+    return tip
+
+
+def test_hover_shows_the_points_image(page, harness):
+    open_map(page, harness)
+    page.wait_for_function("() => window.__embeddingMaps.harness.imagesReady()")
+    tip = hover_point(page, 7)
+    assert int(tip.get_attribute("width")) >= 56
     page.screenshot(path=str(ARTIFACTS / "map-hover-image.png"))
 
 
@@ -262,17 +268,7 @@ def test_a_large_sources_thumbnails_come_a_view_at_a_time_without_a_page_rerun(p
 
 def test_a_large_sources_hover_image_comes_when_asked(page, harness):
     open_map(page, harness, BIG)
-    points = screen_points(page, 1)
-    target, x, y = points[len(points) // 2 + 31]
-    page.mouse.move(x - 30, y - 30)
-    page.mouse.move(x, y, steps=3)
-    tip = page.get_by_test_id("embedding-hover-image")
-    expect(tip).to_be_visible()
-    assert tip.get_attribute("data-id") == str(target)
-    bright = page.evaluate("""() => { const c = document.querySelector('[data-testid=embedding-hover-image]');
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i] > 200) n += 1; return n; }""")
-    assert bright > 0
+    hover_point(page, 31)
     # the points around the mouse's path came with it (up to 121 a hover), not the 24,200 images
     assert 1 < page.evaluate(HELD)["cells"] <= 1000
 
