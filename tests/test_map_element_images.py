@@ -188,3 +188,37 @@ def test_a_small_runs_images_go_whole_with_the_first_page_once(tmp_path, monkeyp
     assert "image" in the_map_spec(at)["extras"]  # each point's image number, 4 bytes a point
     at.run()
     assert "sheet" not in couriers(at)[0]  # the browser holds it for the session
+
+
+def test_images_that_cannot_be_read_leave_the_map_without_them(tmp_path):
+    """A run whose image files changed after it was opened (a damaged run does not open at all:
+    tests/test_bad_input.py): no images, no exception."""
+    from explorer.runs import load_run
+    from runfmt import RunDirError
+
+    run = load_run(make_fake_run(tmp_path, n_train=30, n_test=10))
+
+    def damaged(split):
+        raise RunDirError(f"images/{split}.npy in {run.path} is damaged")
+
+    run.images = damaged
+    assert images.for_run(run) is None
+
+
+def test_images_that_cannot_be_read_when_asked_for_are_said_so_once(large_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
+    (courier,) = couriers(at)
+    table = at.session_state["_map-table-inspect"]
+
+    def gone(source, numbers):
+        raise OSError("images/train.npy was replaced while the page was open")
+
+    monkeypatch.setattr(images, "sheet", gone)
+    at.session_state[images.ASKED.format(scope="inspect")] = {"source": courier["source"], "table": table.hash,
+                                                              "ids": [row_id(table, "train", 3)]}
+    at.run()
+    assert not at.exception
+    (courier,) = couriers(at)
+    assert "sheet" not in courier and "replaced while the page was open" in courier["error"]

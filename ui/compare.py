@@ -243,7 +243,7 @@ def compare_map(runs, names, method: str, split: str, colour: str, owner: str, s
     """One map element with a panel per run (its own axes; zoom and pan linked), one selection
     lit in every run. Returns whether images show on hover."""
     from ui.map_element import table as tables, view
-    from ui.map_element.images import run_source
+    from ui.map_element.images import for_run
 
     frames, titles, bounds = [], [], []
     for run, name in zip(runs, names):
@@ -257,7 +257,7 @@ def compare_map(runs, names, method: str, split: str, colour: str, owner: str, s
         bounds.append(tables.bounds([part]))
     table = tables.point_table(frames)
     same_classes = len({tuple(r.class_names) for r in runs}) == 1
-    pictures = run_source(runs[0]) if linked else None
+    pictures = for_run(runs[0]) if linked else None
     if pictures is not None and split not in pictures.offsets:
         pictures = None
     panels = [view.PanelSpec(t, [split], part=p, bounds=b, empty=f"This run holds no {SPLIT_TITLES.get(split, split)} points.",

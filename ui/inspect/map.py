@@ -69,7 +69,7 @@ def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "", fra
     """The map (the WebGL map element) with its selection, marks and notes. A live map (see
     ``live``) passes the table it keeps, the newest epoch's positions (``moved``) and its frame
     (aligned to the epoch before, so the lines and marks sit on the points)."""
-    from ui.map_element import element, view
+    from ui.map_element import element, images, view
     from ui.map_element.table import ids_of, points_of
 
     def bounds(table, moved):
@@ -86,7 +86,7 @@ def draw_map(run, choice: MapChoice, table=None, moved=None, note: str = "", fra
     clusters.add_centres(layer, run, frame, choice, where)
     overlays.add_overlays(layer, run, frame, choice, selected, where, picked_point(run, selected))
     lit = selected + overlays.linked_copies(frame, selected, choice.lines)
-    pictures = run_images(run)
+    pictures = images.for_run(run)
     splits = [choice.splits] if choice.layout == "overlay" else [[s] for s in run.splits]
     spec = view.MapSpec(
         table, run.class_names, choice.colour,
@@ -110,7 +110,7 @@ def select_help(hover: bool) -> str:
             "one in every panel, and the other points stay, dimmed; double-click the map to clear it. "
             "The wheel zooms and Pan drags; every panel follows (untick Link zoom to zoom one alone). "
             + ("Hover a point to see its image; zoom in until a few hundred points are in view to see "
-               "every point as its image. " if hover else "This run saved no images. "))
+               "every point as its image. " if hover else "No images to show for this run. "))
 
 
 def table_notes(table) -> list[str]:
@@ -140,13 +140,6 @@ def map_table(run, choice: MapChoice, frame: pd.DataFrame):
         kept = (key, point_table(frame))
         st.session_state["_map_table"] = kept
     return kept[1]
-
-
-def run_images(run):
-    """The run's images for the map's hover tip and thumbnails (None when it saved none)."""
-    from ui.map_element.images import run_source
-
-    return run_source(run)
 
 
 def empty_text(run, splits: list[str], choice: MapChoice) -> str:

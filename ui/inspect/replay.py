@@ -12,7 +12,6 @@ from ui.inspect.map import (
     MapChoice,
     empty_text,
     filtered,
-    run_images,
     map_frame,
     map_panels,
     with_verdicts,
@@ -49,7 +48,7 @@ def replay_view(run, choice: MapChoice) -> None:
     """The map element playing every epoch: the points move from each epoch's place to the
     next (interpolated in the browser), on axes fixed over all epochs; Play, Next epoch and a
     slider in the element. The points and codes travel once, then each epoch's positions once."""
-    from ui.map_element import table as tables, view
+    from ui.map_element import images, table as tables, view
 
     epochs = replay_epochs(run)
     frames = replay_frames(run, choice, epochs)
@@ -66,7 +65,7 @@ def replay_view(run, choice: MapChoice) -> None:
               f"{COLOUR_NAMES[choice.colour]}",
         height=600 if choice.layout == "overlay" else 460, layout=choice.layout, classes=choice.classes,
         shifts=choice.shifts, knn=choice.knn, bounds=tables.bounds([f for _, f in frames]), replay=moves,
-        images=run_images(run))
+        images=images.for_run(run))
     st.info("Replay: press **▶ Play** above the map. The points move from each epoch's place to the next, "
             f"from the untrained net ({epochs[0]}) to the last epoch ({epochs[-1]}), on axes fixed for all "
             "epochs; **Next epoch** steps, the slider jumps. **Back to the map** (above) returns to the last epoch.",

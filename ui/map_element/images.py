@@ -71,6 +71,18 @@ def run_source(run) -> ImageSource | None:
     return ImageSource(key, sum(len(a) for a in arrays), int(h), int(w), offsets, _reader(arrays, (h, w)))
 
 
+def for_run(run) -> ImageSource | None:
+    """The run's images for its map (``run_source``), or None with one line under the map when
+    they cannot be read: the map draws its points without them."""
+    from runfmt import RunDirError
+
+    try:
+        return run_source(run)
+    except (RunDirError, OSError, ValueError) as e:
+        st.caption(f":material/hide_image: The map shows no images: {e}")
+        return None
+
+
 def _reader(arrays: list[np.ndarray], shape: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
     starts = np.cumsum([0] + [len(a) for a in arrays[:-1]])
 
@@ -146,6 +158,8 @@ def show(scope: str, source: ImageSource | None, table) -> dict | None:
 
 @st.fragment
 def _courier(scope: str, source: ImageSource, table) -> None:
+    from runfmt import RunDirError
+
     spec = {"scope": scope, "source": source.key, "whole": source.whole, "count": source.count}
     data: dict = {}
     asked = st.session_state.pop(ASKED.format(scope=scope), None)
@@ -154,7 +168,10 @@ def _courier(scope: str, source: ImageSource, table) -> None:
         sent.add(source.key)
         asked = {"source": source.key, "all": True}
     if asked is not None and asked.get("source") == source.key:
-        found = answer(source, asked, table)
+        try:
+            found = answer(source, asked, table)
+        except (RunDirError, OSError, ValueError) as e:  # the files changed under the page
+            found, spec["error"] = None, str(e)
         if found is not None:
             png, sheet = found
             name = hashlib.blake2b(png, digest_size=12).hexdigest()

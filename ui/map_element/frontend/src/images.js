@@ -26,7 +26,13 @@ class ImageSource {
     this.key = key;
     this.cells = new Map(); // image number -> {bitmap, x, y, w, h}
     this.whole = false; // every image is here
+    this.error = null; // why the images cannot be had, once Python said so
     this.listeners = new Set();
+  }
+
+  failed(error) {
+    this.error = error;
+    this.listeners.forEach((f) => f());
   }
 
   has(image) { return this.cells.has(image); }
@@ -82,6 +88,7 @@ class Courier {
     this.scope = spec.scope;
     this.whole = !!spec.whole;
     this.source = imageSource(spec.source);
+    if (spec.error && !this.source.error) this.source.failed(spec.error); // asked for no more
     const sheet = spec.sheet;
     if (sheet && !this.seen.has(sheet.name)) {
       const table = data[`t_${sheet.name}`];
@@ -114,7 +121,7 @@ class Courier {
   }
 
   ask(table, ids) {
-    if (!this.source) return;
+    if (!this.source || this.source.error) return;
     if (this.whole) {
       if (!this.source.whole) this.askWhole();
       return;

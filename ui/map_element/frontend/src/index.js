@@ -317,9 +317,12 @@ class EmbeddingMap {
     this.tipText.textContent = `${names[this.table.label[id]] ?? this.table.label[id]} · ${splitNames[this.table.split[id]] || ''}`
       + (shift ? ` · ${shift > 0 ? '+' : ''}${shift}px` : '');
     if (!this.showImage(id) && this.images) {
-      // not here yet: ask for it and for the points around it, where the mouse goes next
-      this.askFor([id, ...panel.near(index, 120)]);
-      this.tipText.textContent += ' · image coming…';
+      if (this.images.error) {
+        this.tipText.textContent += ' · no image: the run\'s images cannot be read';
+      } else { // not here yet: ask for it and for the points around it, where the mouse goes next
+        this.askFor([id, ...panel.near(index, 120)]);
+        this.tipText.textContent += ' · image coming…';
+      }
     }
     const [mx, my] = this.mouse || [0, 0];
     const w = this.tip.offsetWidth || 130, h = this.tip.offsetHeight || 140;
