@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from explorer import claim_measures as m
-from explorer.claim_runs import runs_for
+from explorer.claim_runs import one_data_source, runs_for
 from explorer.sweep_stats import compare_values
 
 REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN = "reproduced", "not reproduced", "not yet run"
@@ -42,6 +42,7 @@ class Context:
     def __init__(self, claim: Claim, runs):
         self.claim = claim
         self.found = {p: runs_for(runs, p, claim.free, claim.presets) for p in claim.presets}
+        one_data_source(self.found)
         self.values: dict[str, list[str]] = {p: [] for p in claim.presets}
         self.sides: list[int] = []
 

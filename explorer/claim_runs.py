@@ -8,7 +8,9 @@ Options the preset's method does not read (a magnet run's pair regime) are not c
 config.json written before an option existed reads as its default (no contrastive_form: seed000).
 
 A run that records the preset, or that differs from it in a few options, is a *near miss*: listed
-apart with the reason ("epochs 2, the preset trains 15"), never counted. Two runs with the same
+apart with the reason ("epochs 2, the preset trains 15"), never counted. Where the data set is free
+of files (MNIST's bundled sample, or its own files through --data-dir), every side of a claim is
+kept on the same images (``one_data_source``). Two runs with the same
 compared options and seed are one run (a form run and a sweep's seed-0 run): counted once.
 Imports no torch.
 """
@@ -151,6 +153,39 @@ def runs_for(runs: pd.DataFrame, preset: str, free: tuple[str, ...] = (),
         if config.get("preset") == preset or (same_kind and len(wrong) <= NEAR):
             near.append((row.name, "not counted: " + "; ".join(wrong)))
     return Found(pd.DataFrame(counted, columns=COLUMNS), unfinished, near, duplicates)
+
+
+BUNDLED = "the bundled 5,000-image MNIST sample"
+FILES = "MNIST's own files"
+
+
+def data_source(config: dict) -> str:
+    """Where an MNIST run's images came from (--data-dir or not); "" for other data sets, whose
+    files are needed either way."""
+    if config.get("dataset", DEFAULTS.dataset) != "mnist":
+        return ""
+    return FILES if config.get("data_dir") else BUNDLED
+
+
+def one_data_source(found: dict[str, Found]) -> None:
+    """Keep every side of a claim on the same images. A claim whose counted runs mix MNIST's own
+    files and the bundled sample keeps the runs on the files where every side has one, else those
+    on the sample where every side has one; where the sides share neither, none counts (a
+    comparison across data sets would not be the seeds' experiment). The runs set aside are listed
+    as not counted, with why."""
+    sources = {p: {data_source(c) for c in f.counted["config"]} for p, f in found.items() if len(f.counted)}
+    if len(set().union(*sources.values()) if sources else set()) < 2:
+        return
+    kept = next((s for s in (FILES, BUNDLED) if all(s in have for have in sources.values())), None)
+    for f in found.values():
+        other = f.counted["config"].map(data_source) != kept
+        for name, config in zip(f.counted.loc[other, "name"], f.counted.loc[other, "config"]):
+            source = data_source(config)
+            why = (f"this claim's other runs used {kept}" if kept else
+                   f"another side of this claim has runs on {FILES if source == BUNDLED else BUNDLED} only")
+            f.near.append((name, f"not counted: it was trained on {source}, and {why}: run every side on the "
+                                 "same images"))
+        f.counted = f.counted[~other].reset_index(drop=True)
 
 
 def presets_of(config: dict) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ Which runs count (explorer.claim_runs): only a run that is the preset's experime
 that makes it matching (data set, classes, loss and its form, regime or miner, backbone,
 embedding size, epochs, normalisation, α, training shifts, and whatever else the preset sets),
 except the seed and the options a claim declares free (the swept option of a sweep claim). Runs
-with the same options and seed count once.
+with the same options and seed count once, and every side of a claim counts runs on the same
+images (MNIST's own files, or the bundled sample; claim_runs.one_data_source).
 
 How strong a verdict is: the fewest runs on a side. One run a side reads "reproduced in 1 run;
 spread unknown"; with three or more seeds a side the difference also exceeded their spread.

@@ -264,6 +264,35 @@ def test_mnist_runs_do_not_decide_a_fashion_mnist_claim(tmp_path):
     assert any("Fashion-MNIST" in line for line in seeds.needs(result.claim))
 
 
+def test_the_sides_of_a_claim_are_kept_on_the_same_images(tmp_path):
+    """MNIST's own files (--data-dir) and the bundled 5,000-image sample are not mixed in a claim:
+    where every side has runs on the files, only those count; where the sides share no source,
+    none does."""
+    on_files = {"data_dir": "/data/mnist"}
+    one_files = run(tmp_path / "shared", "seed000-outlab-regime1", 0, **on_files)
+    one_sample = run(tmp_path / "shared", "seed000-outlab-regime1", 1)
+    two_files = run(tmp_path / "shared", "seed000-outlab-regime2", 2, **on_files)
+    scale_classes(two_files, 3.0)
+    result = check(tmp_path / "shared", "000-spread")
+    assert result.status == seeds.REPRODUCED, result.evidence
+    assert result.runs == {"seed000-outlab-regime1": [one_files.name], "seed000-outlab-regime2": [two_files.name]}
+    assert result.near["seed000-outlab-regime1"] == [
+        f"{one_sample.name}: not counted as seed000-outlab-regime1: it was trained on the bundled 5,000-image "
+        "MNIST sample, and this claim's other runs used MNIST's own files: run every side on the same images"]
+
+    run(tmp_path / "apart", "seed000-outlab-regime1", 0)
+    scale_classes(run(tmp_path / "apart", "seed000-outlab-regime2", 1, **on_files), 3.0)
+    apart = check(tmp_path / "apart", "000-spread")
+    assert apart.status == seeds.NOT_YET_RUN and not sum(apart.runs.values(), [])
+    assert "another side of this claim has runs on MNIST's own files only" in apart.near["seed000-outlab-regime1"][0]
+    assert "on the bundled 5,000-image MNIST sample only" in apart.near["seed000-outlab-regime2"][0]
+
+    # runs on one source, whichever it is, count as before
+    run(tmp_path / "sample", "seed000-outlab-regime1", 0)
+    scale_classes(run(tmp_path / "sample", "seed000-outlab-regime2", 1), 3.0)
+    assert check(tmp_path / "sample", "000-spread").status == seeds.REPRODUCED
+
+
 def test_runs_of_other_epochs_are_not_mixed_in(tmp_path):
     counted = run(tmp_path, "seed000-inlab", 0, separation=8.0)
     run(tmp_path, "seed000-inlab", 1, separation=8.0, epochs=2)
