@@ -186,6 +186,11 @@ def test_a_small_runs_images_go_whole_with_the_first_page_once(tmp_path, monkeyp
     (courier,) = couriers(at)
     assert courier["whole"] is True and courier["sheet"]["images"] is None and courier["png"]
     assert "image" in the_map_spec(at)["extras"]  # each point's image number, 4 bytes a point
+    from ui.map_element.table import SPLIT_CODES
+
+    # each split's first image number, so the hover tip can say a point's row
+    assert the_map_spec(at)["images"]["offsets"] == {str(SPLIT_CODES["train"]): 0, str(SPLIT_CODES["test"]): 30,
+                                                     str(SPLIT_CODES["shifted"]): 40}
     at.run()
     assert "sheet" not in couriers(at)[0]  # the browser holds it for the session
 

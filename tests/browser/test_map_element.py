@@ -177,6 +177,8 @@ def hover_point(page, offset: int):
     tip = page.get_by_test_id("embedding-hover-image")
     expect(tip).to_be_visible()
     assert tip.get_attribute("data-id") == str(target)
+    per = len(points)  # the test panel's points follow the train panel's, rows from 0
+    expect(page.locator(".emap-tip")).to_contain_text(f"test row {target - per}")
     bright = page.evaluate("""() => { const c = document.querySelector('[data-testid=embedding-hover-image]');
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i] > 200) n += 1; return n; }""")

@@ -151,9 +151,12 @@ def show(scope: str, source: ImageSource | None, table) -> dict | None:
     PointTable); returns the map spec's "images" entry (None without a source)."""
     if source is None:
         return None
+    from ui.map_element.table import SPLIT_CODES
+
     with st.container(key=COURIER.format(scope=scope)):
         _courier(scope, source, table)
-    return {"source": source.key, "courier": scope, "count": source.count, "whole": source.whole}
+    return {"source": source.key, "courier": scope, "count": source.count, "whole": source.whole,
+            "offsets": {str(SPLIT_CODES[s]): int(o) for s, o in source.offsets.items() if s in SPLIT_CODES}}
 
 
 @st.fragment

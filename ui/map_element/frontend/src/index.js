@@ -311,11 +311,7 @@ class EmbeddingMap {
     this.hoverPanel = panel;
     this.hovered = id;
     this.hoverAsked = performance.now();
-    const names = this.spec.panels[panel.index].class_names || this.spec.class_names || [];
-    const splitNames = this.spec.split_names || [];
-    const shift = this.table.shift[id];
-    this.tipText.textContent = `${names[this.table.label[id]] ?? this.table.label[id]} · ${splitNames[this.table.split[id]] || ''}`
-      + (shift ? ` · ${shift > 0 ? '+' : ''}${shift}px` : '');
+    this.tipText.textContent = this.tipLabel(id);
     if (!this.showImage(id) && this.images) {
       if (this.images.error) {
         this.tipText.textContent += ' · no image: the run\'s images cannot be read';
@@ -334,6 +330,19 @@ class EmbeddingMap {
     this.tip.style.display = 'block';
   }
 
+  // "class · split row N · shift": the row once the point's image number is known.
+  tipLabel(id) {
+    const panel = this.hoverPanel ? this.spec.panels[this.hoverPanel.index] : null;
+    const names = (panel && panel.class_names) || this.spec.class_names || [];
+    const split = this.table.split[id];
+    const shift = this.table.shift[id];
+    const image = this.images ? this.imageOf(id) : -1;
+    const offset = this.spec.images && this.spec.images.offsets ? this.spec.images.offsets[String(split)] : undefined;
+    const row = image >= 0 && offset !== undefined ? ` row ${image - offset}` : '';
+    return `${names[this.table.label[id]] ?? this.table.label[id]} · ${(this.spec.split_names || [])[split] || ''}${row}`
+      + (shift ? ` · ${shift > 0 ? '+' : ''}${shift}px` : '');
+  }
+
   // The hovered point's image in the tip, if it is here; true when shown.
   showImage(id) {
     const cell = this.images ? this.images.get(this.imageOf(id)) : undefined;
@@ -349,7 +358,7 @@ class EmbeddingMap {
     this.drawImage(ctx, id, 0, 0, cell.w * s);
     this.tipImage.style.display = 'block';
     this.tipImage.dataset.id = String(id);
-    this.tipText.textContent = this.tipText.textContent.replace(' · image coming…', '');
+    this.tipText.textContent = this.tipLabel(id);
     // for bench/map_speed.py: from the mouse's move to the image in place, in this page's clock
     this.tip.dataset.latency = String(performance.now() - (this.movedAt ?? this.hoverAsked));
     return true;
