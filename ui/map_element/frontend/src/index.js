@@ -35,7 +35,10 @@ class EmbeddingMap {
     this.selectedCount = 0;
     this.onImages = () => {
       this.panels.forEach((p) => p.schedule());
-      if (this.hoverPanel && this.hovered !== undefined) this.showImage(this.hovered);
+      if (!this.hoverPanel || this.hovered === undefined || this.showImage(this.hovered)) return;
+      if (this.images && this.images.error) {
+        this.tipText.textContent = `${this.tipLabel(this.hovered)} · no image: the run's images cannot be read`;
+      }
     };
     this.el = document.createElement('div');
     this.el.className = 'emap';
@@ -314,7 +317,7 @@ class EmbeddingMap {
     this.tipText.textContent = this.tipLabel(id);
     if (!this.showImage(id) && this.images) {
       if (this.images.error) {
-        this.tipText.textContent += ' · no image: the run\'s images cannot be read';
+        this.tipText.textContent += " · no image: the run's images cannot be read";
       } else { // not here yet: ask for it and for the points around it, where the mouse goes next
         this.askFor([id, ...panel.near(index, 120)]);
         this.tipText.textContent += ' · image coming…';
