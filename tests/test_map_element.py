@@ -165,13 +165,20 @@ class FakeComponent:
         self.calls.append(kwargs)
 
 
-def test_a_table_is_sent_once_per_session_and_again_when_the_browser_lacks_it(monkeypatch):
+@pytest.fixture
+def mounted(monkeypatch):
+    """(session state, the element's calls): view.show without a Streamlit page."""
     import streamlit as st
 
     state = {}
     monkeypatch.setattr(st, "session_state", state)
     fake = FakeComponent()
     monkeypatch.setattr(element, "component", lambda: fake)
+    return state, fake
+
+
+def test_a_table_is_sent_once_per_session_and_again_when_the_browser_lacks_it(mounted):
+    state, fake = mounted
     t = tables.point_table(frame(1000))
     spec = view.MapSpec(t, ["a", "b", "c"], "class", [view.PanelSpec("train", ["train"])])
     sent = view.show("s", spec, on_selection=lambda ids: None, on_cleared=lambda: None)
@@ -190,13 +197,8 @@ def test_a_table_is_sent_once_per_session_and_again_when_the_browser_lacks_it(mo
     assert f"t_{t.hash}" in fake.calls[-1]["data"]
 
 
-def test_a_selection_event_reaches_python_as_row_ids_only_for_the_map_it_was_drawn_on(monkeypatch):
-    import streamlit as st
-
-    state = {}
-    monkeypatch.setattr(st, "session_state", state)
-    fake = FakeComponent()
-    monkeypatch.setattr(element, "component", lambda: fake)
+def test_a_selection_event_reaches_python_as_row_ids_only_for_the_map_it_was_drawn_on(mounted):
+    state, fake = mounted
     t = tables.point_table(frame(20))
     got = []
     view.show("s", view.MapSpec(t, ["a", "b", "c"], "class", [view.PanelSpec("train", ["train"])]),

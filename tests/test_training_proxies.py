@@ -2,10 +2,8 @@
 formulas, their class vectors trained and checkpointed, and a killed run resumed exactly."""
 
 import math
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import torch
 
 from conftest import ROOT
 from datafiles import tiny_splits
+from test_training_resume import train_until_killed
 from training import rundir
 from training.config import TrainConfig
 from training.model import EmbeddingNet, Network
@@ -108,22 +107,7 @@ def test_a_killed_proxy_anchor_run_resumes_to_the_same_proxies_and_embeddings(tm
     assert whole.returncode == 0, whole.stderr
     [uninterrupted] = rundir.list_run_dirs(tmp_path / "whole")
 
-    cut = tmp_path / "cut"
-    process = subprocess.Popen([*TRAIN, "--runs-dir", str(cut)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while time.time() < deadline and process.poll() is None:
-        runs = rundir.list_run_dirs(cut)
-        try:
-            if runs and rundir.read_status(runs[0])["epoch"] >= 2:
-                break
-        except rundir.RunDirError:
-            pass
-        time.sleep(0.01)
-    assert process.poll() is None, "the run ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    [run] = rundir.list_run_dirs(cut)
+    run = train_until_killed(tmp_path / "cut", 2, TRAIN)
     assert rundir.read_status(run)["state"] == rundir.INTERRUPTED
 
     result = cli("training", "train", "--resume", str(run))

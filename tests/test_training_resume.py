@@ -15,8 +15,9 @@ TRAIN = [sys.executable, "-m", "training", "train", "--classes", "4", "9", "--ep
          "--max-train", "400", "--shifts", "3", "--device", "cpu"]
 
 
-def train_until_killed(runs_dir, after_epoch: int):
-    process = subprocess.Popen([*TRAIN, "--runs-dir", str(runs_dir)], cwd=ROOT,
+def train_until_killed(runs_dir, after_epoch: int, argv: list[str] = TRAIN):
+    """The run of ``argv`` in ``runs_dir``, killed (SIGKILL) once it has written epoch ``after_epoch``."""
+    process = subprocess.Popen([*argv, "--runs-dir", str(runs_dir)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
     while time.time() < deadline and process.poll() is None:

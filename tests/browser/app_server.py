@@ -65,6 +65,20 @@ def wait_healthy(url: str, process, log_path: Path, timeout: float = 60) -> None
     pytest.fail(f"streamlit did not answer within {timeout} s: {log_path.read_text()[-2000:]}")
 
 
+def wait_until(condition, timeout: float, what, every: float = 0.2):
+    """Poll ``condition()`` until it returns something true (returned), failing with ``what`` (a
+    text, or a function giving it then) after ``timeout`` seconds: for conditions outside the page
+    (files a run writes)."""
+    end = time.time() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.time() >= end:
+            pytest.fail(f"{what() if callable(what) else what} within {timeout:g} s")
+        time.sleep(every)
+
+
 @contextmanager
 def running_app(log_path: Path, runs: Path | None = None, script: Path | str = "app.py", env: dict | None = None,
                 args: tuple[str, ...] = ()):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .app_server import ROOT, chromium, require_browser, running_app
+from .app_server import ROOT, chromium, require_browser, running_app, wait_until
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 TRAIN_TIMEOUT_S = 180  # one small CPU run, including the training process's start-up
@@ -140,16 +140,15 @@ def state_of(path: Path) -> str:
 
 
 def wait_for_state(path: Path, state: str, timeout: float = TRAIN_TIMEOUT_S) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
+    def reached() -> bool:
         try:
-            if state_of(path) == state:
-                return
+            return state_of(path) == state
         except (OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    log = (path / "train.log").read_text() if (path / "train.log").exists() else ""
-    pytest.fail(f"{path.name} did not reach {state}: {state_of(path)}; log: {log[-1500:]}")
+            return False
+
+    log = path / "train.log"
+    wait_until(reached, timeout, lambda: f"{path.name} did not reach {state} (it is {state_of(path)}; log: "
+               f"{log.read_text()[-1500:] if log.exists() else ''})", every=0.5)
 
 
 def go(page, title: str) -> None:
@@ -286,10 +285,7 @@ def test_2_form_double_click_starts_one_run_that_survives_reload(page, browser, 
     settle(page)
     launch = page.get_by_role("button", name="Launch training")
     launch.dblclick()
-    end = time.time() + 60
-    while not [p for p in run_dirs(runs) if p not in before]:  # the first click's run
-        assert time.time() < end, "Launch started no run"
-        time.sleep(0.2)
+    wait_until(lambda: [p for p in run_dirs(runs) if p not in before], 60, "Launch started no run")  # the first click's
     settle(page)  # the second click's rerun, which must start no second run
     new = [p for p in run_dirs(runs) if p not in before]
     assert len(new) == 1, f"a double click started {len(new)} runs"
@@ -332,9 +328,8 @@ def test_3_cancel_stops_the_process(page, server):
     settle(page)
     (run,) = [p for p in run_dirs(runs) if p not in before]
     # wait until it trains (status carries a step), so the cancel meets the training loop
-    end = time.time() + TRAIN_TIMEOUT_S
-    while time.time() < end and not json.loads((run / "status.json").read_text()).get("step"):
-        time.sleep(0.5)
+    wait_until(lambda: json.loads((run / "status.json").read_text()).get("step"), TRAIN_TIMEOUT_S,
+               f"{run.name} took no training step", every=0.5)
     page.get_by_role("button", name="Cancel").first.click()
     wait_for_state(run, "cancelled", timeout=60)
     expect(page.get_by_text("cancelled by the user").first).to_be_visible(timeout=20_000)

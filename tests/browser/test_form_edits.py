@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from .app_server import ROOT, chromium, require_browser, running_app
+from .app_server import ROOT, chromium, require_browser, running_app, wait_until
 from .test_browser import (ARTIFACTS, _stop_training, choose, go, no_traceback, set_number, settle, shot,
                            to_top)
 
@@ -69,14 +69,18 @@ def job_text(page) -> str:
     return page.get_by_text(re.compile(r"· running · \d+ s")).first.inner_text()
 
 
+SEEN_TEXTS = """n => {
+  const found = (document.body.innerText.match(/· running · \\d+ s/) || [])[0];
+  window.__jobTexts = window.__jobTexts || new Set();
+  if (found) window.__jobTexts.add(found);
+  return window.__jobTexts.size > n;
+}"""
+
+
 def wait_for_refreshes(page, count: int, timeout: float = 120) -> None:
-    """Until the job panel has drawn ``count`` new texts (its elapsed seconds), polling its text."""
-    seen = {job_text(page)}
-    end = time.time() + timeout
-    while len(seen) <= count:
-        assert time.time() < end, f"the job panel did not refresh {count} times in {timeout} s: {seen}"
-        page.wait_for_timeout(200)
-        seen.add(job_text(page))
+    """Until the job panel has drawn ``count`` new texts (its elapsed seconds)."""
+    page.evaluate("() => { window.__jobTexts = new Set(); }")
+    page.wait_for_function(SEEN_TEXTS, arg=count, timeout=timeout * 1000)
 
 
 def selected(page, label: str) -> str:
@@ -111,11 +115,8 @@ def test_edits_survive_a_refreshing_job_panel_and_launch_records_them(page, serv
     shot(page, "form-1280-preset-edited")
 
     page.get_by_role("button", name="Launch training").click()
-    end = time.time() + 120
-    while not (launched := [p for p in runs.iterdir() if p.name != JOB and (p / "config.json").exists()]):
-        assert time.time() < end, "Launch started no run"
-        page.wait_for_timeout(200)
-    (run_dir,) = launched
+    (run_dir,) = wait_until(lambda: [p for p in runs.iterdir() if p.name != JOB and (p / "config.json").exists()],
+                            120, "Launch started no run")
     config = json.loads((run_dir / "config.json").read_text())
     assert (config["preset"], config["epochs"], config["device"]) == (PRESET, 2, "cpu")
     assert (config["regime"], config["nn_k"], config["backbone"]) == ("nn-non-neighbour", 5, "small-cnn")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from .app_server import ROOT, chromium, require_browser, running_app
+from .test_browser import open_run
 from .test_layout import settle
 
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -96,14 +97,6 @@ def page(browser):
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def open_run(page, url: str, text: str) -> None:
-    page.goto(url)
-    settle(page)
-    page.get_by_test_id("stSidebar").get_by_role("combobox", name="Run").click()
-    page.get_by_role("option").filter(has_text=text).click()
-    settle(page)
 
 
 def drag(page, chart, panel: int, box) -> None:

@@ -12,6 +12,14 @@ const known = (window.__embeddingMapPointImages = window.__embeddingMapPointImag
 const ASK_AGAIN_MS = 4000; // an answer not back by then is asked for again (a rerun may drop it)
 const ASK_MAX = 2000; // points in one request (Python caps it too)
 
+// The last LOG_KEPT entries of a page-wide log (what the tests and the bench read).
+const LOG_KEPT = 200;
+function log(name, entry) {
+  const entries = (window[name] = window[name] || []);
+  entries.push(entry);
+  if (entries.length > LOG_KEPT) entries.splice(0, entries.length - LOG_KEPT);
+}
+
 export function pointImages(table) {
   let found = known.get(table);
   if (!found) {
@@ -109,7 +117,7 @@ class Courier {
     const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
     source.add(bitmap, sheet);
     // for bench/app_speed.py: each sheet's size and when it came
-    (window.__embeddingMapSheets = window.__embeddingMapSheets || []).push(
+    log('__embeddingMapSheets',
       { bytes: bytes.length, cells: sheet.images ? sheet.images.length : sheet.count, arrived, decoded: performance.now() });
   }
 
@@ -155,7 +163,7 @@ class Courier {
 
   send(request) {
     // for the tests and bench/app_speed.py: every request, as sent
-    (window.__embeddingMapImageRequests = window.__embeddingMapImageRequests || []).push(
+    log('__embeddingMapImageRequests',
       { scope: this.scope, all: !!request.all, count: (request.ids || []).length, at: performance.now() });
     this.args.setTriggerValue('want', { ...request, source: this.source.key, at: Date.now() });
   }
